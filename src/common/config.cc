@@ -1,0 +1,85 @@
+#include "common/config.h"
+
+#include <toml++/toml.h>
+
+#include <charconv>
+
+namespace parley {
+
+std::string Config::host() const { return listen.substr(0, listen.rfind(':')); }
+
+uint16_t Config::port() const {
+  size_t c = listen.rfind(':');
+  unsigned p = 0;
+  std::from_chars(listen.data() + c + 1, listen.data() + listen.size(), p);
+  return static_cast<uint16_t>(p);
+}
+
+Status Validate(const Config& c) {
+  auto bad = [](std::string m) { return MakeError(ErrorCode::kInvalidArgument, std::move(m)); };
+  size_t colon = c.listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return bad("listen must be HOST:PORT");
+  unsigned p = 0;
+  auto [ptr, ec] = std::from_chars(c.listen.data() + colon + 1, c.listen.data() + c.listen.size(), p);
+  if (ec != std::errc() || ptr != c.listen.data() + c.listen.size() || p > 65535)
+    return bad("listen port must be 0-65535");
+  if (c.data_dir.empty()) return bad("data_dir must not be empty");
+  if (c.threads < 0 || c.threads > 256) return bad("threads must be 0-256");
+  if (c.blocking_threads < 1 || c.blocking_threads > 256) return bad("blocking_threads must be 1-256");
+  if (c.access_token_ttl_s < 1 || c.access_token_ttl_s > 900)
+    return bad("access_token_ttl must be 1-900 seconds");
+  if (c.refresh_token_ttl_s < 60) return bad("refresh_token_ttl must be at least 60 seconds");
+  if (c.argon2_memlimit_kib < 19456 || c.argon2_opslimit < 2)
+    return bad("argon2 parameters must be at least OWASP's (19456 KiB, 2 passes)");
+  if (c.presence_offline_after_ms < 0) return bad("presence_offline_after_ms must be >= 0");
+  if (c.ws_idle_timeout_ms < 1000) return bad("ws_idle_timeout_ms must be >= 1000");
+  if (c.max_message_body_bytes < 1 || c.max_message_body_bytes > (1u << 20))
+    return bad("max_message_body_bytes must be 1 B - 1 MiB");
+  if (c.max_request_body_bytes < c.max_message_body_bytes * 2)
+    return bad("max_request_body_bytes must be at least twice max_message_body_bytes");
+  if (c.sqlite_synchronous != "full" && c.sqlite_synchronous != "normal")
+    return bad("sqlite_synchronous must be full or normal");
+  return OkStatus();
+}
+
+Status ApplyTomlFile(const std::string& path, Config* c) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "config " + path + ": " + std::string(e.description()));
+  }
+  std::string unknown;
+  for (const auto& [k, v] : t) {
+    std::string key(k.str());
+    auto str = [&](std::string* out) { if (auto x = v.value<std::string>()) *out = *x; else unknown = key; };
+    auto i64 = [&](auto* out) { if (auto x = v.value<int64_t>()) *out = static_cast<std::remove_pointer_t<decltype(out)>>(*x); else unknown = key; };
+    if (key == "listen") str(&c->listen);
+    else if (key == "data_dir") str(&c->data_dir);
+    else if (key == "log_level") str(&c->log_level);
+    else if (key == "issuer") str(&c->issuer);
+    else if (key == "sqlite_synchronous") str(&c->sqlite_synchronous);
+    else if (key == "threads") i64(&c->threads);
+    else if (key == "blocking_threads") i64(&c->blocking_threads);
+    else if (key == "access_token_ttl") i64(&c->access_token_ttl_s);
+    else if (key == "refresh_token_ttl") i64(&c->refresh_token_ttl_s);
+    else if (key == "argon2_memlimit_kib") i64(&c->argon2_memlimit_kib);
+    else if (key == "argon2_opslimit") i64(&c->argon2_opslimit);
+    else if (key == "presence_offline_after_ms") i64(&c->presence_offline_after_ms);
+    else if (key == "ws_idle_timeout_ms") i64(&c->ws_idle_timeout_ms);
+    else if (key == "max_request_body_bytes") i64(&c->max_request_body_bytes);
+    else if (key == "max_message_body_bytes") i64(&c->max_message_body_bytes);
+    else if (key == "max_one_time_prekeys") i64(&c->max_one_time_prekeys);
+    else if (key == "ws_max_outbox_bytes") i64(&c->ws_max_outbox_bytes);
+    else if (key == "allow_plaintext") { if (auto x = v.value<bool>()) c->allow_plaintext = *x; else unknown = key; }
+    else unknown = key;
+    if (!unknown.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "config " + path + ": unknown key or wrong type: " + unknown);
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace parley

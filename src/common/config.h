@@ -1,0 +1,44 @@
+// Config: every setting of parleyd, with its default. Precedence, lowest first: defaults, the TOML
+// file (--config), environment variables (PARLEY_<NAME>), command-line options.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/result.h"
+
+namespace parley {
+
+struct Config {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./parley-data";
+  int threads = 0;           // I/O threads; 0 = one per core
+  int blocking_threads = 4;  // storage reads and password hashing
+  std::string log_level = "info";
+
+  std::string issuer = "parley";
+  int access_token_ttl_s = 900;              // at most 900 (15 min)
+  int64_t refresh_token_ttl_s = 30 * 86400;  // 30 days
+  int64_t argon2_memlimit_kib = 19456;       // OWASP minimum for argon2id: 19 MiB, t=2, p=1
+  int argon2_opslimit = 2;
+
+  int presence_offline_after_ms = 60000;  // last device gone → offline after this
+  int ws_idle_timeout_ms = 30000;         // no answer to heartbeats for this long → closed
+  size_t max_request_body_bytes = 1 << 20;
+  size_t max_message_body_bytes = 64 * 1024;
+  size_t max_one_time_prekeys = 1000;  // stored per device
+  bool allow_plaintext = true;         // accept encryption "none"
+  std::string sqlite_synchronous = "full";
+  size_t ws_max_outbox_bytes = 8 << 20;  // a slower client is disconnected; its messages stay pending
+
+  // Derived from `listen`.
+  std::string host() const;
+  uint16_t port() const;
+};
+
+// Checks ranges and formats. kInvalidArgument names the bad setting.
+Status Validate(const Config& c);
+// Applies the TOML file's keys (the same names as the options, with underscores).
+Status ApplyTomlFile(const std::string& path, Config* c);
+
+}  // namespace parley

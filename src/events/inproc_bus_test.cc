@@ -1,0 +1,31 @@
+#include "events/inproc_bus.h"
+
+#include <gtest/gtest.h>
+
+namespace parley::events {
+namespace {
+
+TEST(InProcessBus, DeliversToSubscribersOfTheTopicInOrder) {
+  InProcessBus bus;
+  std::vector<std::string> seen;
+  bus.Subscribe(topic::kMessage, [&](std::string_view t, const EventPtr& e) {
+    seen.push_back(std::string(t) + ":" + e->key);
+  });
+  bus.Subscribe(topic::kUserStatus, [&](std::string_view, const EventPtr&) { seen.push_back("x"); });
+  bus.Publish(topic::kMessage, MakeEvent(type::kMessageSent, "c1", {}));
+  bus.Publish(topic::kMessage, MakeEvent(type::kMessageSent, "c2", {}));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], "message-events:c1");
+  EXPECT_EQ(seen[1], "message-events:c2");
+  EXPECT_EQ(bus.published(), 2u);
+}
+
+TEST(Event, JsonHasTheEnvelopeFields) {
+  auto e = MakeEvent(type::kMessageRead, "k", {{"a", 1}});
+  auto j = ToJson(*e);
+  for (const char* f : {"event_id", "type", "occurred_at", "key", "payload"}) EXPECT_TRUE(j.contains(f)) << f;
+  EXPECT_EQ(j["type"].as_string(), "MESSAGE_READ");
+}
+
+}  // namespace
+}  // namespace parley::events

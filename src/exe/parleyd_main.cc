@@ -1,0 +1,185 @@
+// parleyd: the composition root. Reads the config, opens the stores, wires the services to the
+// router and the event bus, serves until SIGINT/SIGTERM, then drains. Nothing else lives here.
+#include <signal.h>
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "events/inproc_bus.h"
+#include "services/auth/auth_service.h"
+#include "services/auth/keys_service.h"
+#include "services/chat/chat_service.h"
+#include "services/gateway/gateway.h"
+#include "services/ops/ops_service.h"
+#include "services/presence/presence_service.h"
+#include "storage/sqlite/sqlite_store.h"
+#include "transport/http_server.h"
+
+namespace {
+
+using namespace parley;
+
+// Finds --config before the full parse, so the file's values become the defaults that the
+// environment and the command line then override.
+std::string FindConfigPath(int argc, char** argv) {
+  std::string path;
+  if (const char* env = std::getenv("PARLEY_CONFIG")) path = env;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) path = argv[i + 1];
+    if (a.rfind("--config=", 0) == 0) path = a.substr(9);
+  }
+  return path;
+}
+
+int Fail(const std::string& what) {
+  std::cerr << "parleyd: " << what << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (sodium_init() < 0) return Fail("libsodium failed to initialise");
+  Config cfg;
+  std::string config_path = FindConfigPath(argc, argv);
+  if (!config_path.empty()) {
+    Status st = ApplyTomlFile(config_path, &cfg);
+    if (!st.ok()) return Fail(st.error().message);
+  }
+
+  CLI::App app{
+      "parleyd — the Parley end-to-end encrypted messaging server.\n"
+      "Every option can also be set in the TOML file given with --config (same name, with\n"
+      "underscores) or in the environment as PARLEY_<NAME> (e.g. PARLEY_DATA_DIR).\n"
+      "Precedence: command line > environment > config file > default."};
+  app.set_version_flag("--version", "parleyd 0.1.0");
+  app.add_option("--config", config_path, "TOML config file")->envname("PARLEY_CONFIG");
+  app.add_option("--listen", cfg.listen, "Address to serve HTTP and WebSocket on (HOST:PORT)")
+      ->envname("PARLEY_LISTEN")->capture_default_str();
+  app.add_option("--data-dir", cfg.data_dir, "Directory for the database and keys")
+      ->envname("PARLEY_DATA_DIR")->capture_default_str();
+  app.add_option("--threads", cfg.threads, "I/O threads (0 = one per core)")
+      ->envname("PARLEY_THREADS")->capture_default_str();
+  app.add_option("--blocking-threads", cfg.blocking_threads, "Threads for storage reads and hashing")
+      ->envname("PARLEY_BLOCKING_THREADS")->capture_default_str();
+  app.add_option("--log-level", cfg.log_level, "debug, info, warn or error")
+      ->envname("PARLEY_LOG_LEVEL")->capture_default_str();
+  app.add_option("--issuer", cfg.issuer, "The iss of access tokens")
+      ->envname("PARLEY_ISSUER")->capture_default_str();
+  app.add_option("--access-token-ttl", cfg.access_token_ttl_s, "Access token lifetime, seconds (max 900)")
+      ->envname("PARLEY_ACCESS_TOKEN_TTL")->capture_default_str();
+  app.add_option("--refresh-token-ttl", cfg.refresh_token_ttl_s, "Refresh token lifetime, seconds")
+      ->envname("PARLEY_REFRESH_TOKEN_TTL")->capture_default_str();
+  app.add_option("--presence-offline-after-ms", cfg.presence_offline_after_ms,
+                 "A user is offline this long after their last device disconnects")
+      ->envname("PARLEY_PRESENCE_OFFLINE_AFTER_MS")->capture_default_str();
+  app.add_option("--ws-idle-timeout-ms", cfg.ws_idle_timeout_ms,
+                 "Close a WebSocket that answers no heartbeat for this long")
+      ->envname("PARLEY_WS_IDLE_TIMEOUT_MS")->capture_default_str();
+  app.add_option("--max-request-body", cfg.max_request_body_bytes, "Largest request body, bytes")
+      ->envname("PARLEY_MAX_REQUEST_BODY")->capture_default_str();
+  app.add_option("--max-message-body", cfg.max_message_body_bytes, "Largest message body, bytes")
+      ->envname("PARLEY_MAX_MESSAGE_BODY")->capture_default_str();
+  app.add_option("--allow-plaintext", cfg.allow_plaintext,
+                 "Accept messages with encryption \"none\" (true/false)")
+      ->envname("PARLEY_ALLOW_PLAINTEXT")->capture_default_str();
+  app.add_option("--sqlite-synchronous", cfg.sqlite_synchronous,
+                 "full (durable on power loss) or normal (durable on process crash)")
+      ->envname("PARLEY_SQLITE_SYNCHRONOUS")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  if (Status st = Validate(cfg); !st.ok()) return Fail(st.error().message);
+  LogLevel level;
+  if (!ParseLogLevel(cfg.log_level, &level)) return Fail("log-level must be debug, info, warn or error");
+  SetLogLevel(level);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::error_code fec;
+  std::filesystem::create_directories(cfg.data_dir, fec);
+  if (fec) return Fail("cannot create data dir " + cfg.data_dir + ": " + fec.message());
+  ::chmod(cfg.data_dir.c_str(), 0700);
+
+  auto started = std::chrono::steady_clock::now();
+  storage::sqlite::SqliteStore store({cfg.data_dir + "/parley.db", cfg.sqlite_synchronous});
+  if (Status st = store.Open(); !st.ok()) return Fail("cannot open the database: " + st.error().message);
+  auto signer = auth::JwtSigner::LoadOrCreate(cfg.data_dir + "/jwt_ed25519.key", cfg.issuer);
+  if (!signer.ok()) return Fail(signer.error().message);
+
+  int io_threads = cfg.threads > 0 ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+  boost::asio::thread_pool blocking(static_cast<size_t>(cfg.blocking_threads));
+  events::InProcessBus bus;
+  Metrics metrics;
+  services::Context ctx{cfg, store, store, store, bus, blocking, metrics};
+
+  services::AuthService auth(ctx, std::move(*signer));
+  if (Status st = auth.Start(); !st.ok()) return Fail(st.error().message);
+  services::KeysService keys(ctx);
+  services::ChatService chat(ctx);
+  services::PresenceService presence(ctx);
+  services::OpsService ops(ctx);
+  services::Gateway gateway(ctx, auth, chat, presence);
+  gateway.Start();
+
+  transport::Router router;
+  router.SetAuthenticator([&auth](std::string_view t) { return auth.Authenticate(t); });
+  auth.Register(router);
+  keys.Register(router);
+  chat.Register(router);
+  presence.Register(router);
+  ops.Register(router);
+
+  metrics.Gauge("parley_store_commit_batches", "Group commits of the store",
+                [&store] { return static_cast<double>(store.commit_batches()); });
+  metrics.Gauge("parley_store_committed_writes", "Writes committed by the store",
+                [&store] { return static_cast<double>(store.committed_jobs()); });
+  metrics.Gauge("parley_events_published", "Events published on the bus",
+                [&bus] { return static_cast<double>(bus.published()); });
+
+  transport::HttpServer server({cfg.host(), cfg.port(), io_threads, cfg.max_request_body_bytes},
+                               router);
+  metrics.Gauge("parley_http_requests", "HTTP requests read",
+                [&server] { return static_cast<double>(server.stats().requests.load()); });
+  metrics.Gauge("parley_http_responses_4xx", "HTTP 4xx responses",
+                [&server] { return static_cast<double>(server.stats().responses_4xx.load()); });
+  metrics.Gauge("parley_http_responses_5xx", "HTTP 5xx responses",
+                [&server] { return static_cast<double>(server.stats().responses_5xx.load()); });
+  server.SetUpgradeHandler("/v1/ws", [&gateway](auto stream, auto req, std::string remote) {
+    gateway.Upgrade(std::move(stream), std::move(req), std::move(remote));
+  });
+
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);  // threads started from here on inherit the mask
+
+  auto port = server.Start();
+  if (!port.ok()) return Fail(port.error().message);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  LogInfo("listening", {{"address", cfg.host()}, {"port", *port}, {"io_threads", io_threads},
+                        {"data_dir", cfg.data_dir}, {"startup_ms", ms}});
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  LogInfo("draining", {{"signal", sig}});
+  ops.SetDraining();
+  server.StopAccepting();
+  gateway.CloseAll();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let close frames and acks go out
+  server.Stop();
+  presence.Stop();
+  blocking.join();
+  store.Close();
+  LogInfo("stopped");
+  return 0;
+}

@@ -1,0 +1,302 @@
+#include "services/auth/auth_service.h"
+
+#include "common/async.h"
+#include "common/encoding.h"
+#include "common/ids.h"
+#include "common/json_fields.h"
+#include "common/log.h"
+#include "common/time.h"
+#include "services/auth/user_json.h"
+
+namespace parley::services {
+
+using transport::Auth;
+using transport::ErrorResponse;
+using transport::HttpRequest;
+using transport::HttpResponse;
+using transport::JsonResponse;
+
+namespace {
+
+constexpr size_t kRefreshTokenBytes = 32;
+
+// Lowercases and checks a username: 3-32 of [a-z0-9_.].
+std::optional<std::string> NormalizeUsername(std::string_view raw) {
+  if (raw.size() < 3 || raw.size() > 32) return std::nullopt;
+  std::string out(raw);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.'))
+      return std::nullopt;
+  }
+  return out;
+}
+
+Error BadCredentials() {
+  return MakeError(ErrorCode::kUnauthenticated, "wrong username or password");
+}
+
+}  // namespace
+
+AuthService::AuthService(Context& ctx, auth::JwtSigner signer)
+    : ctx_(ctx),
+      signer_(std::move(signer)),
+      password_params_{static_cast<unsigned long long>(ctx.config.argon2_opslimit),
+                       static_cast<size_t>(ctx.config.argon2_memlimit_kib) * 1024} {}
+
+Status AuthService::Start() {
+  auto dummy = auth::HashPassword(RandomBytes(16), password_params_);
+  if (!dummy.ok()) return dummy.error();
+  dummy_hash_ = *dummy;
+  auto revoked = ctx_.auth_store.ListRevokedDevices();
+  if (!revoked.ok()) return revoked.error();
+  auto denied = ctx_.auth_store.ListDeniedAccessTokens(NowMs());
+  if (!denied.ok()) return denied.error();
+  std::unique_lock lock(mu_);
+  revoked_devices_.insert(revoked->begin(), revoked->end());
+  denied_jtis_.insert(denied->begin(), denied->end());
+  return OkStatus();
+}
+
+Result<transport::Principal> AuthService::Authenticate(std::string_view token) const {
+  auto claims = signer_.Verify(token, NowMs() / 1000);
+  if (!claims.ok()) return claims.error();
+  {
+    std::shared_lock lock(mu_);
+    if (revoked_devices_.count(claims->did))
+      return MakeError(ErrorCode::kUnauthenticated, "device revoked");
+    if (denied_jtis_.count(claims->jti))
+      return MakeError(ErrorCode::kUnauthenticated, "token revoked");
+  }
+  return transport::Principal{claims->sub, claims->did, claims->jti, claims->exp};
+}
+
+void AuthService::Register(transport::Router& r) {
+  auto bind = [this](Awaitable (AuthService::*fn)(HttpRequest&)) {
+    return [this, fn](HttpRequest& req) { return (this->*fn)(req); };
+  };
+  r.Add("POST", "/v1/signup", Auth::kNone, bind(&AuthService::Signup));
+  r.Add("POST", "/v1/login", Auth::kNone, bind(&AuthService::Login));
+  r.Add("POST", "/v1/refresh-token", Auth::kNone, bind(&AuthService::Refresh));
+  r.Add("POST", "/v1/logout", Auth::kRequired, bind(&AuthService::Logout));
+  r.Add("GET", "/.well-known/jwks.json", Auth::kNone, [this](HttpRequest&) -> Awaitable {
+    co_return JsonResponse(200, signer_.Jwks());
+  });
+  r.Add("GET", "/v1/users/{user_id}", Auth::kRequired, bind(&AuthService::GetUser));
+  r.Add("GET", "/v1/users", Auth::kRequired, bind(&AuthService::FindUser));
+  r.Add("GET", "/v1/devices", Auth::kRequired, bind(&AuthService::ListDevices));
+  r.Add("DELETE", "/v1/devices/{device_id}", Auth::kRequired, bind(&AuthService::DeleteDevice));
+}
+
+std::string AuthService::AccessToken(const std::string& user_id, const std::string& device_id) const {
+  int64_t now = NowMs() / 1000;
+  return signer_.Sign({user_id, device_id, NewUuidV4(), now, now + ctx_.config.access_token_ttl_s});
+}
+
+boost::asio::awaitable<Result<boost::json::object>> AuthService::IssueTokens(
+    const std::string& user_id, const std::string& device_id) {
+  std::string refresh = Base64UrlEncode(RandomBytes(kRefreshTokenBytes));
+  int64_t now = NowMs();
+  storage::RefreshToken t{Sha256(refresh), user_id, device_id, now,
+                          now + ctx_.config.refresh_token_ttl_s * 1000};
+  auto stored = co_await AwaitDone<Unit>(
+      [&](auto done) { ctx_.auth_store.InsertRefreshToken(std::move(t), std::move(done)); });
+  if (!stored.ok()) co_return stored.error();
+  co_return boost::json::object{{"access_token", AccessToken(user_id, device_id)},
+                                {"refresh_token", refresh},
+                                {"token_type", "Bearer"},
+                                {"expires_in", ctx_.config.access_token_ttl_s}};
+}
+
+AuthService::Awaitable AuthService::Signup(HttpRequest& req) {
+  auto body = ParseJsonObject(req.body);
+  if (!body.ok()) co_return ErrorResponse(body.error());
+  Fields f(*body);
+  auto raw_name = f.Str("username", true, 256);
+  auto password = f.Str("password", true, 4096);
+  auto display = f.Str("display_name", false, 128);
+  if (!f.ok()) co_return ErrorResponse(f.error());
+  auto username = NormalizeUsername(*raw_name);
+  if (!username) {
+    co_return ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
+                                      "username must be 3-32 characters of a-z, 0-9, _ and ."));
+  }
+  if (password->size() < 8 || password->size() > 1024) {
+    co_return ErrorResponse(
+        MakeError(ErrorCode::kInvalidArgument, "password must be 8-1024 bytes"));
+  }
+  auto hash = co_await OnPool(ctx_.blocking, [&] {
+    return auth::HashPassword(*password, password_params_);
+  });
+  if (!hash.ok()) co_return ErrorResponse(hash.error());
+  storage::User u;
+  u.user_id = NewUuidV4();
+  u.username = *username;
+  u.display_name = display && !display->empty() ? *display : *username;
+  u.password_hash = *hash;
+  u.status = "online";
+  u.created_at = NowMs();
+  auto created = co_await AwaitDone<Unit>(
+      [&](auto done) { ctx_.auth_store.CreateUser(u, std::move(done)); });
+  if (!created.ok()) co_return ErrorResponse(created.error());
+  LogInfo("user signed up", {{"user_id", u.user_id}, {"remote", req.remote_address}});
+  co_return JsonResponse(201, {{"user_id", u.user_id},
+                               {"username", u.username},
+                               {"display_name", u.display_name}});
+}
+
+AuthService::Awaitable AuthService::Login(HttpRequest& req) {
+  auto body = ParseJsonObject(req.body);
+  if (!body.ok()) co_return ErrorResponse(body.error());
+  Fields f(*body);
+  auto raw_name = f.Str("username", true, 256);
+  auto password = f.Str("password", true, 4096);
+  auto device_name = f.Str("device_name", false, 128);
+  auto device_id = f.Uuid("device_id", false);
+  if (!f.ok()) co_return ErrorResponse(f.error());
+  auto username = NormalizeUsername(*raw_name);
+  auto user = co_await OnPool(ctx_.blocking, [&]() -> Result<storage::User> {
+    if (!username) return MakeError(ErrorCode::kNotFound, "no such user");
+    return ctx_.auth_store.GetUserByUsername(*username);
+  });
+  if (!user.ok() && user.error().code != ErrorCode::kNotFound)
+    co_return ErrorResponse(user.error());
+  // Verify against a dummy hash when the user is unknown, so both failures take as long.
+  std::string hash = user.ok() ? user->password_hash : dummy_hash_;
+  bool match = co_await OnPool(ctx_.blocking, [&] {
+    return auth::VerifyPassword(*password, hash);
+  });
+  if (!user.ok() || !match) {
+    LogInfo("login failed", {{"remote", req.remote_address}});
+    co_return ErrorResponse(BadCredentials());
+  }
+  std::string did;
+  if (device_id) {
+    auto dev = co_await OnPool(ctx_.blocking, [&] {
+      return ctx_.auth_store.GetDevice(*device_id);
+    });
+    if (!dev.ok() && dev.error().code != ErrorCode::kNotFound) co_return ErrorResponse(dev.error());
+    if (!dev.ok() || dev->user_id != user->user_id || dev->revoked) {
+      co_return ErrorResponse(
+          MakeError(ErrorCode::kUnauthenticated, "unknown or revoked device_id"));
+    }
+    did = dev->device_id;
+  } else {
+    storage::Device d;
+    d.device_id = NewUuidV4();
+    d.user_id = user->user_id;
+    d.device_name = device_name && !device_name->empty() ? *device_name : "device";
+    d.created_at = NowMs();
+    auto created = co_await AwaitDone<Unit>(
+        [&](auto done) { ctx_.auth_store.CreateDevice(d, std::move(done)); });
+    if (!created.ok()) co_return ErrorResponse(created.error());
+    did = d.device_id;
+  }
+  auto tokens = co_await IssueTokens(user->user_id, did);
+  if (!tokens.ok()) co_return ErrorResponse(tokens.error());
+  (*tokens)["user_id"] = user->user_id;
+  (*tokens)["device_id"] = did;
+  LogInfo("login", {{"user_id", user->user_id}, {"device_id", did}, {"remote", req.remote_address}});
+  co_return JsonResponse(200, *tokens);
+}
+
+AuthService::Awaitable AuthService::Refresh(HttpRequest& req) {
+  auto body = ParseJsonObject(req.body);
+  if (!body.ok()) co_return ErrorResponse(body.error());
+  Fields f(*body);
+  auto token = f.Str("refresh_token", true, 256);
+  if (!f.ok()) co_return ErrorResponse(f.error());
+  std::string next = Base64UrlEncode(RandomBytes(kRefreshTokenBytes));
+  int64_t now = NowMs();
+  storage::RefreshToken t{Sha256(next), "", "", now, now + ctx_.config.refresh_token_ttl_s * 1000};
+  auto outcome = co_await AwaitDone<storage::RotateOutcome>([&](auto done) {
+    ctx_.auth_store.RotateRefreshToken(Sha256(*token), std::move(t), now, std::move(done));
+  });
+  if (!outcome.ok()) co_return ErrorResponse(outcome.error());
+  using Kind = storage::RotateOutcome::Kind;
+  switch (outcome->kind) {
+    case Kind::kRotated:
+      break;
+    case Kind::kReused:
+      LogWarn("refresh token reuse: device sessions revoked",
+              {{"device_id", outcome->device_id}, {"remote", req.remote_address}});
+      co_return ErrorResponse(MakeError(ErrorCode::kUnauthenticated,
+                                        "refresh token already used; sessions revoked"));
+    default:
+      co_return ErrorResponse(
+          MakeError(ErrorCode::kUnauthenticated, "invalid or expired refresh token"));
+  }
+  co_return JsonResponse(200, {{"access_token", AccessToken(outcome->user_id, outcome->device_id)},
+                               {"refresh_token", next},
+                               {"token_type", "Bearer"},
+                               {"expires_in", ctx_.config.access_token_ttl_s}});
+}
+
+AuthService::Awaitable AuthService::Logout(HttpRequest& req) {
+  const auto& p = *req.principal;
+  auto revoked = co_await AwaitDone<Unit>(
+      [&](auto done) { ctx_.auth_store.RevokeRefreshTokens(p.device_id, std::move(done)); });
+  if (!revoked.ok()) co_return ErrorResponse(revoked.error());
+  auto denied = co_await AwaitDone<Unit>(
+      [&](auto done) { ctx_.auth_store.DenyAccessToken(p.jti, p.exp * 1000, std::move(done)); });
+  if (!denied.ok()) co_return ErrorResponse(denied.error());
+  {
+    std::unique_lock lock(mu_);
+    denied_jtis_.insert(p.jti);
+  }
+  co_return transport::EmptyResponse(204);
+}
+
+AuthService::Awaitable AuthService::GetUser(HttpRequest& req) {
+  auto id = NormalizeUuid(req.path_params["user_id"]);
+  if (!id) co_return ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "user_id must be a UUID"));
+  auto user = co_await OnPool(ctx_.blocking, [&] { return ctx_.auth_store.GetUser(*id); });
+  if (!user.ok()) co_return ErrorResponse(user.error());
+  co_return JsonResponse(200, UserToJson(*user));
+}
+
+AuthService::Awaitable AuthService::FindUser(HttpRequest& req) {
+  const std::string* name = req.Query("username");
+  if (!name) co_return ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "username is required"));
+  auto username = NormalizeUsername(*name);
+  if (!username) co_return ErrorResponse(MakeError(ErrorCode::kNotFound, "no such user"));
+  auto user = co_await OnPool(ctx_.blocking, [&] {
+    return ctx_.auth_store.GetUserByUsername(*username);
+  });
+  if (!user.ok()) co_return ErrorResponse(user.error());
+  co_return JsonResponse(200, UserToJson(*user));
+}
+
+AuthService::Awaitable AuthService::ListDevices(HttpRequest& req) {
+  auto devices = co_await OnPool(ctx_.blocking, [&] {
+    return ctx_.auth_store.ListDevices(req.principal->user_id);
+  });
+  if (!devices.ok()) co_return ErrorResponse(devices.error());
+  boost::json::array out;
+  for (const auto& d : *devices) {
+    out.push_back({{"device_id", d.device_id},
+                   {"device_name", d.device_name},
+                   {"created_at", d.created_at},
+                   {"last_seen_at", d.last_seen_at},
+                   {"current", d.device_id == req.principal->device_id}});
+  }
+  co_return JsonResponse(200, {{"devices", out}});
+}
+
+AuthService::Awaitable AuthService::DeleteDevice(HttpRequest& req) {
+  auto id = NormalizeUuid(req.path_params["device_id"]);
+  if (!id) co_return ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "device_id must be a UUID"));
+  auto revoked = co_await AwaitDone<Unit>([&](auto done) {
+    ctx_.auth_store.RevokeDevice(req.principal->user_id, *id, std::move(done));
+  });
+  if (!revoked.ok()) co_return ErrorResponse(revoked.error());
+  {
+    std::unique_lock lock(mu_);
+    revoked_devices_.insert(*id);
+  }
+  for (const auto& cb : on_revoked_) cb(*id);
+  LogInfo("device revoked", {{"user_id", req.principal->user_id}, {"device_id", *id}});
+  co_return transport::EmptyResponse(204);
+}
+
+}  // namespace parley::services

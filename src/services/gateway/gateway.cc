@@ -1,0 +1,180 @@
+#include "services/gateway/gateway.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+#include <boost/url.hpp>
+
+#include "common/async.h"
+#include "common/error_map.h"
+#include "common/log.h"
+#include "events/event.h"
+#include "services/gateway/ws_session.h"
+
+namespace parley::services {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+Frame MakeFrame(const boost::json::object& o) {
+  return std::make_shared<const std::string>(boost::json::serialize(o));
+}
+
+std::vector<std::string> StringList(const boost::json::value* v) {
+  std::vector<std::string> out;
+  if (!v || !v->is_array()) return out;
+  for (const auto& e : v->as_array())
+    if (e.is_string()) out.emplace_back(e.as_string());
+  return out;
+}
+
+std::string Str(const boost::json::object& o, std::string_view k) {
+  const auto* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+}  // namespace
+
+Gateway::Gateway(Context& ctx, AuthService& auth, ChatService& chat, PresenceService& presence)
+    : ctx_(ctx),
+      auth_(auth),
+      chat_(chat),
+      presence_(presence),
+      deliveries_(ctx.metrics.Counter("parley_ws_message_deliveries_total",
+                                      "Message frames queued to WebSocket sessions")) {}
+
+void Gateway::Start() {
+  ctx_.metrics.Gauge("parley_ws_connections", "Open WebSocket sessions",
+                     [this] { return static_cast<double>(hub_.size()); });
+  ctx_.bus.Subscribe(events::topic::kMessage,
+                     [this](std::string_view, const events::EventPtr& e) { OnMessageEvent(e); });
+  ctx_.bus.Subscribe(events::topic::kUserStatus,
+                     [this](std::string_view, const events::EventPtr& e) { OnStatusEvent(e); });
+  auth_.OnDeviceRevoked([this](const std::string& device_id) {
+    for (auto& s : hub_.ForDevice(device_id)) s->Close(4001, "device revoked");
+  });
+}
+
+void Gateway::Upgrade(beast::tcp_stream stream, http::request<http::string_body> req,
+                      std::string remote) {
+  std::string token;
+  auto auth = req.find(http::field::authorization);
+  if (auth != req.end()) token = std::string(transport::BearerToken(auth->value()));
+  if (token.empty()) {
+    auto target = boost::urls::parse_origin_form(req.target());
+    if (target) {
+      auto it = target->params().find("access_token");
+      if (it != target->params().end()) token = (*it).value;
+    }
+  }
+  Result<transport::Principal> who =
+      token.empty() ? Result<transport::Principal>(
+                          MakeError(ErrorCode::kUnauthenticated, "missing access token"))
+                    : auth_.Authenticate(token);
+  auto ex = stream.get_executor();
+  if (!who.ok()) {
+    auto res = std::make_shared<http::response<http::string_body>>(http::status::unauthorized,
+                                                                    req.version());
+    res->set(http::field::content_type, "application/json");
+    res->body() = boost::json::serialize(boost::json::object{
+        {"error", {{"code", CodeName(who.error().code)}, {"message", who.error().message}}}});
+    res->keep_alive(false);
+    res->prepare_payload();
+    auto s = std::make_shared<beast::tcp_stream>(std::move(stream));
+    http::async_write(*s, *res, [s, res](beast::error_code, size_t) {
+      beast::error_code ec;
+      s->socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    });
+    return;
+  }
+  auto session = std::make_shared<WsSession>(*this, std::move(stream), std::move(*who));
+  asio::co_spawn(ex, session->Run(std::move(req)), [session](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      LogError("websocket session failed", {{"error", ex.what()}});
+    }
+  });
+}
+
+void Gateway::CloseAll() {
+  for (auto& s : hub_.All()) s->Close(1012, "server restarting");
+}
+
+void Gateway::OnMessageEvent(const events::EventPtr& e) {
+  const auto& p = e->payload;
+  if (e->type == events::type::kMessageSent) {
+    const auto* msg = p.if_contains("message");
+    if (!msg) return;
+    Frame frame = MakeFrame({{"type", "message"}, {"message", *msg}});
+    std::string conv = Str(p, "conversation_id");
+    std::string sender_device = Str(p, "sender_device_id");
+    int64_t seq = p.at("seq").as_int64();
+    for (const auto& user : StringList(p.if_contains("member_ids"))) {
+      for (auto& s : hub_.ForUser(user)) {
+        if (s->principal().device_id == sender_device) continue;
+        s->DeliverMessage(frame, conv, seq);
+        deliveries_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  } else if (e->type == events::type::kMessageDelivered || e->type == events::type::kMessageRead) {
+    Frame frame = MakeFrame({{"type", "receipt"},
+                             {"conversation_id", p.at("conversation_id")},
+                             {"user_id", p.at("user_id")},
+                             {"kind", p.at("kind")},
+                             {"up_to_seq", p.at("up_to_seq")},
+                             {"at", p.at("at")}});
+    for (const auto& user : StringList(p.if_contains("member_ids")))
+      for (auto& s : hub_.ForUser(user)) s->Send(frame);
+  } else if (e->type == events::type::kToDevice) {
+    boost::json::object f = p;
+    f.erase("to_user_id");
+    f["type"] = "to_device";
+    Frame frame = MakeFrame(f);
+    std::string device = Str(p, "to_device_id");
+    int64_t id = p.at("id").as_int64();
+    for (auto& s : hub_.ForUser(Str(p, "to_user_id")))
+      if (s->principal().device_id == device) s->DeliverToDevice(frame, id);
+  }
+}
+
+void Gateway::OnStatusEvent(const events::EventPtr& e) {
+  const auto& p = e->payload;
+  std::string user = Str(p, "user_id");
+  Frame frame = MakeFrame({{"type", "presence"},
+                           {"user_id", user},
+                           {"status", p.at("status")},
+                           {"text", p.at("text")},
+                           {"last_seen_at", p.at("last_seen_at")}});
+  // Who may see it needs a store read: do it on the pool, not on the publisher's thread.
+  asio::post(ctx_.blocking, [this, user, frame] {
+    auto contacts = ctx_.message_store.Contacts(user);
+    if (!contacts.ok()) return;
+    contacts->push_back(user);  // the user's own other devices
+    for (const auto& c : *contacts)
+      for (auto& s : hub_.ForUser(c)) s->Send(frame);
+  });
+}
+
+void Gateway::RelayTyping(const transport::Principal& who, const std::string& conversation_id) {
+  asio::post(ctx_.blocking, [this, who, conversation_id] {
+    auto members = ctx_.message_store.ActiveMembers(conversation_id);
+    if (!members.ok()) return;
+    bool member = false;
+    for (const auto& m : *members) member = member || m == who.user_id;
+    if (!member) return;  // not a member: nothing relayed, nothing said
+    Frame frame = MakeFrame(
+        {{"type", "typing"}, {"conversation_id", conversation_id}, {"user_id", who.user_id}});
+    for (const auto& m : *members) {
+      if (m == who.user_id) continue;
+      for (auto& s : hub_.ForUser(m)) s->Send(frame);
+    }
+  });
+}
+
+}  // namespace parley::services

@@ -1,0 +1,51 @@
+// Gateway: the WebSocket endpoint /v1/ws. Authenticates the upgrade, runs a WsSession per
+// device, and turns events into frames: MESSAGE_SENT → `message` to member devices (not the
+// sending one), MESSAGE_DELIVERED/READ → `receipt`, TO_DEVICE_SENT → `to_device`,
+// USER_STATUS_CHANGED → `presence` to contacts, and typing relayed to the other members.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "services/auth/auth_service.h"
+#include "services/chat/chat_service.h"
+#include "services/context.h"
+#include "services/gateway/hub.h"
+#include "services/presence/presence_service.h"
+
+namespace parley::services {
+
+class Gateway {
+ public:
+  Gateway(Context& ctx, AuthService& auth, ChatService& chat, PresenceService& presence);
+
+  // Subscribes to the bus. Call once before serving.
+  void Start();
+  // The transport's upgrade handler for /v1/ws.
+  void Upgrade(boost::beast::tcp_stream stream,
+               boost::beast::http::request<boost::beast::http::string_body> req,
+               std::string remote);
+  // Closes every session with 1012 (service restart).
+  void CloseAll();
+
+  Context& ctx() { return ctx_; }
+  ChatService& chat() { return chat_; }
+  PresenceService& presence() { return presence_; }
+  Hub& hub() { return hub_; }
+  void RelayTyping(const transport::Principal& who, const std::string& conversation_id);
+
+ private:
+  void OnMessageEvent(const events::EventPtr& e);
+  void OnStatusEvent(const events::EventPtr& e);
+
+  Context& ctx_;
+  AuthService& auth_;
+  ChatService& chat_;
+  PresenceService& presence_;
+  Hub hub_;
+  std::atomic<uint64_t>& deliveries_;
+};
+
+}  // namespace parley::services

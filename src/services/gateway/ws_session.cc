@@ -1,0 +1,292 @@
+#include "services/gateway/ws_session.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+
+#include "common/async.h"
+#include "common/error_map.h"
+#include "common/json_fields.h"
+#include "common/log.h"
+#include "common/time.h"
+#include "services/chat/chat_json.h"
+#include "services/gateway/gateway.h"
+
+namespace parley::services {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+
+namespace {
+constexpr int kReplayPage = 200;
+constexpr int kMaxInflight = 256;  // concurrent requests per connection; reading pauses beyond
+
+Frame MakeFrame(const boost::json::object& o) {
+  return std::make_shared<const std::string>(boost::json::serialize(o));
+}
+}  // namespace
+
+WsSession::WsSession(Gateway& gateway, beast::tcp_stream stream, transport::Principal principal)
+    : gw_(gateway),
+      ws_(std::move(stream)),
+      principal_(std::move(principal)),
+      wake_(ws_.get_executor()),
+      drained_(ws_.get_executor()),
+      slots_(ws_.get_executor()) {}
+
+void WsSession::DeliverMessage(Frame frame, const std::string& conversation_id, int64_t seq) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame),
+                                  conversation_id, seq]() mutable {
+    if (self->closed_) return;
+    if (self->replaying_) {
+      self->held_.emplace_back(std::move(frame), conversation_id, seq);
+      return;
+    }
+    self->EnqueueMessage(std::move(frame), conversation_id, seq);
+  });
+}
+
+void WsSession::DeliverToDevice(Frame frame, int64_t id) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame), id]() mutable {
+    if (self->closed_ || id <= self->sent_to_device_) return;
+    // During the replay, a later page will carry it (it is committed): only track order after.
+    if (self->replaying_) return;
+    self->sent_to_device_ = id;
+    self->Enqueue({std::move(frame), id});
+  });
+}
+
+void WsSession::Send(Frame frame) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
+    if (!self->closed_) self->Enqueue({std::move(frame), 0});
+  });
+}
+
+void WsSession::Close(uint16_t code, std::string reason) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason] {
+    if (self->closed_) return;
+    self->closed_ = true;
+    self->wake_.cancel();
+    self->drained_.cancel();
+    self->slots_.cancel();
+    websocket::close_reason cr;
+    cr.code = code;
+    cr.reason = reason;
+    self->ws_.async_close(cr, [self](beast::error_code) {});
+  });
+}
+
+void WsSession::EnqueueMessage(Frame frame, const std::string& conversation_id, int64_t seq) {
+  int64_t& sent = sent_seq_[conversation_id];
+  if (seq <= sent) return;  // the replay already sent it
+  sent = seq;
+  Enqueue({std::move(frame), 0});
+}
+
+void WsSession::Enqueue(Out out) {
+  outbox_bytes_ += out.frame->size();
+  outbox_.push_back(std::move(out));
+  if (outbox_bytes_ > gw_.ctx().config.ws_max_outbox_bytes) {
+    LogWarn("websocket client too slow; closing",
+            {{"device_id", principal_.device_id}, {"outbox_bytes", outbox_bytes_}});
+    Close(static_cast<uint16_t>(websocket::close_code::policy_error), "client too slow");
+    return;
+  }
+  wake_.cancel();
+}
+
+void WsSession::Reply(const boost::json::object& frame) { Enqueue({MakeFrame(frame), 0}); }
+
+void WsSession::ReplyError(const boost::json::value& ref, const Error& e) {
+  boost::json::object f{{"type", "error"},
+                        {"error", {{"code", CodeName(e.code)}, {"message", e.message}}}};
+  if (!ref.is_null()) f["ref"] = ref;
+  Reply(f);
+}
+
+asio::awaitable<void> WsSession::Run(beast::http::request<beast::http::string_body> req) {
+  auto self = shared_from_this();
+  const auto& cfg = gw_.ctx().config;
+  websocket::stream_base::timeout t;
+  t.handshake_timeout = std::chrono::seconds(10);
+  t.idle_timeout = std::chrono::milliseconds(cfg.ws_idle_timeout_ms);
+  t.keep_alive_pings = true;
+  ws_.set_option(t);
+  ws_.read_message_max(cfg.max_request_body_bytes);
+  ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(beast::http::field::server, "parleyd"); }));
+  auto [ec] = co_await ws_.async_accept(req, asio::as_tuple(asio::use_awaitable));
+  if (ec) co_return;
+  gw_.hub().Add(self);
+  gw_.presence().DeviceConnected(principal_.user_id);
+  Reply({{"type", "ready"}, {"user_id", principal_.user_id}, {"device_id", principal_.device_id}});
+  asio::co_spawn(ws_.get_executor(), WriteLoop(), asio::detached);
+  asio::co_spawn(ws_.get_executor(), Replay(), asio::detached);
+  co_await ReadLoop();
+  closed_ = true;
+  wake_.cancel();
+  drained_.cancel();
+  slots_.cancel();
+  gw_.hub().Remove(this);
+  gw_.presence().DeviceDisconnected(principal_.user_id);
+  gw_.ctx().auth_store.TouchDevice(principal_.device_id, NowMs(), [](Result<Unit>) {});
+}
+
+asio::awaitable<void> WsSession::Replay() {
+  auto self = shared_from_this();
+  auto& store = gw_.ctx().message_store;
+  while (!closed_) {
+    auto page = co_await OnPool(gw_.ctx().blocking, [&] {
+      return store.Pending(principal_.user_id, principal_.device_id, kReplayPage, sent_seq_,
+                           sent_to_device_);
+    });
+    if (closed_) co_return;
+    if (!page.ok()) {
+      LogError("replay failed", {{"error", page.error().message}});
+      Close(static_cast<uint16_t>(websocket::close_code::try_again_later), "try again later");
+      co_return;
+    }
+    for (const auto& m : page->messages) {
+      EnqueueMessage(MakeFrame({{"type", "message"}, {"message", MessageToJson(m)}}),
+                     m.conversation_id, m.seq);
+    }
+    for (const auto& t : page->to_device) {
+      boost::json::object f = ToDeviceToJson(t);
+      f["type"] = "to_device";
+      sent_to_device_ = std::max(sent_to_device_, t.id);
+      Enqueue({MakeFrame(f), t.id});
+    }
+    if (!page->has_more) break;
+    // Let the client take this page before reading the next.
+    while (!outbox_.empty() && !closed_) {
+      drained_.expires_at(asio::steady_timer::time_point::max());
+      co_await drained_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+  replaying_ = false;
+  for (auto& [frame, conv, seq] : held_) EnqueueMessage(std::move(frame), conv, seq);
+  held_.clear();
+  held_.shrink_to_fit();
+}
+
+asio::awaitable<void> WsSession::WriteLoop() {
+  auto self = shared_from_this();
+  while (!closed_) {
+    if (outbox_.empty()) {
+      drained_.cancel();
+      wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    Out out = std::move(outbox_.front());
+    outbox_.pop_front();
+    outbox_bytes_ -= out.frame->size();
+    ws_.text(true);
+    auto [ec, n] = co_await ws_.async_write(asio::buffer(*out.frame),
+                                            asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      closed_ = true;
+      co_return;
+    }
+    if (out.to_device_id > 0) {
+      // Written to the socket: the device has it; drop it from the queue.
+      gw_.ctx().message_store.AckToDevice(principal_.device_id, out.to_device_id,
+                                          [](Result<Unit>) {});
+    }
+  }
+}
+
+asio::awaitable<void> WsSession::ReadLoop() {
+  auto self = shared_from_this();
+  beast::flat_buffer buffer;
+  while (!closed_) {
+    while (inflight_ >= kMaxInflight && !closed_) {
+      slots_.expires_at(asio::steady_timer::time_point::max());
+      co_await slots_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    auto [ec, n] = co_await ws_.async_read(buffer, asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == websocket::error::message_too_big) {
+        LogInfo("websocket frame too large", {{"device_id", principal_.device_id}});
+      }
+      co_return;
+    }
+    if (!ws_.got_text()) {
+      buffer.consume(buffer.size());
+      ReplyError(nullptr, MakeError(ErrorCode::kInvalidArgument, "frames must be JSON text"));
+      continue;
+    }
+    std::string text = beast::buffers_to_string(buffer.data());
+    buffer.consume(buffer.size());
+    ++inflight_;
+    asio::co_spawn(ws_.get_executor(), Handle(std::move(text)), [self](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          LogError("websocket handler failed", {{"error", ex.what()}});
+        }
+      }
+      if (--self->inflight_ < kMaxInflight) self->slots_.cancel();
+    });
+  }
+}
+
+asio::awaitable<void> WsSession::Handle(std::string text) {
+  auto self = shared_from_this();
+  auto parsed = ParseJsonObject(text);
+  if (!parsed.ok()) {
+    ReplyError(nullptr, parsed.error());
+    co_return;
+  }
+  const boost::json::object& f = *parsed;
+  boost::json::value ref = nullptr;
+  if (const auto* r = f.if_contains("ref")) ref = *r;
+  const auto* type_v = f.if_contains("type");
+  std::string_view type = type_v && type_v->is_string() ? std::string_view(type_v->as_string())
+                                                         : std::string_view();
+  if (type == "send") {
+    auto r = co_await gw_.chat().Send(principal_, f);
+    if (closed_) co_return;
+    if (!r.ok()) {
+      ReplyError(ref, r.error());
+      co_return;
+    }
+    const auto& m = r->message;
+    boost::json::object ack{{"type", "ack"},
+                            {"message_id", m.message_id},
+                            {"conversation_id", m.conversation_id},
+                            {"seq", m.seq},
+                            {"created_at", m.created_at},
+                            {"duplicate", r->duplicate}};
+    if (!ref.is_null()) ack["ref"] = ref;
+    Reply(ack);
+  } else if (type == "mark_delivered" || type == "mark_read") {
+    Status st = co_await gw_.chat().Mark(principal_, f, type == "mark_read");
+    if (closed_) co_return;
+    if (!st.ok()) {
+      ReplyError(ref, st.error());
+    } else if (!ref.is_null()) {
+      Reply({{"type", "ack"}, {"ref", ref}});
+    }
+  } else if (type == "typing") {
+    Fields fields(f);
+    auto conv = fields.Uuid("conversation_id", true);
+    if (!fields.ok()) {
+      ReplyError(ref, fields.error());
+      co_return;
+    }
+    gw_.RelayTyping(principal_, *conv);
+  } else if (type == "ping") {
+    boost::json::object pong{{"type", "pong"}};
+    if (!ref.is_null()) pong["ref"] = ref;
+    Reply(pong);
+  } else {
+    ReplyError(ref, MakeError(ErrorCode::kInvalidArgument,
+                              "unknown frame type; expected send, mark_delivered, mark_read, "
+                              "typing or ping"));
+  }
+}
+
+}  // namespace parley::services

@@ -1,0 +1,74 @@
+// WsSession: one device's WebSocket (/v1/ws), speaking the contract's frames.
+//
+// Lives on one I/O thread; every public method may be called from any thread and posts to it.
+// Order of a connection: `ready`, then everything pending (replayed in pages), then live frames.
+// Live messages that arrive during the replay are held and sent after it, skipping any seq the
+// replay already sent, so each conversation reaches the device in seq order.
+// Outgoing frames queue in an outbox; a client that lets it grow past ws_max_outbox_bytes is
+// disconnected (1008) and gets its messages on the next connection: they stay pending.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "transport/http_types.h"
+
+namespace parley::services {
+
+class Gateway;
+using Frame = std::shared_ptr<const std::string>;
+
+class WsSession : public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(Gateway& gateway, boost::beast::tcp_stream stream, transport::Principal principal);
+
+  // Runs the session to its end: handshake on `req`, replay, live traffic.
+  boost::asio::awaitable<void> Run(
+      boost::beast::http::request<boost::beast::http::string_body> req);
+
+  const transport::Principal& principal() const { return principal_; }
+
+  // Thread-safe.
+  void DeliverMessage(Frame frame, const std::string& conversation_id, int64_t seq);
+  void DeliverToDevice(Frame frame, int64_t id);
+  void Send(Frame frame);  // receipts, presence, typing: not tracked
+  void Close(uint16_t code, std::string reason);
+
+ private:
+  struct Out {
+    Frame frame;
+    int64_t to_device_id = 0;
+  };
+  // On the session's thread:
+  void Enqueue(Out out);
+  void EnqueueMessage(Frame frame, const std::string& conversation_id, int64_t seq);
+  boost::asio::awaitable<void> Replay();
+  boost::asio::awaitable<void> ReadLoop();
+  boost::asio::awaitable<void> WriteLoop();
+  boost::asio::awaitable<void> Handle(std::string text);
+  void Reply(const boost::json::object& frame);
+  void ReplyError(const boost::json::value& ref, const Error& e);
+
+  Gateway& gw_;
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  const transport::Principal principal_;
+  boost::asio::steady_timer wake_;     // cancelled when the outbox gets work
+  boost::asio::steady_timer drained_;  // cancelled when the outbox empties
+  boost::asio::steady_timer slots_;    // cancelled when an in-flight request finishes
+  std::deque<Out> outbox_;
+  size_t outbox_bytes_ = 0;
+  bool closed_ = false;
+  bool replaying_ = true;
+  std::vector<std::tuple<Frame, std::string, int64_t>> held_;  // live messages during replay
+  std::unordered_map<std::string, int64_t> sent_seq_;         // highest seq sent per conversation
+  int64_t sent_to_device_ = 0;
+  int inflight_ = 0;
+};
+
+}  // namespace parley::services

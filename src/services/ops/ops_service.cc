@@ -1,0 +1,31 @@
+#include "services/ops/ops_service.h"
+
+#include "common/async.h"
+
+namespace parley::services {
+
+using transport::Auth;
+using transport::HttpRequest;
+using transport::HttpResponse;
+
+void OpsService::Register(transport::Router& r) {
+  r.Add("GET", "/healthz", Auth::kNone, [](HttpRequest&) -> boost::asio::awaitable<HttpResponse> {
+    co_return transport::JsonResponse(200, {{"status", "ok"}});
+  });
+  r.Add("GET", "/readyz", Auth::kNone, [this](HttpRequest&) -> boost::asio::awaitable<HttpResponse> {
+    if (draining_.load()) {
+      co_return transport::ErrorResponse(MakeError(ErrorCode::kUnavailable, "draining"));
+    }
+    Status st = co_await OnPool(ctx_.blocking, [this] { return ctx_.message_store.Ping(); });
+    if (!st.ok()) co_return transport::ErrorResponse(MakeError(ErrorCode::kUnavailable, st.error().message));
+    co_return transport::JsonResponse(200, {{"status", "ready"}});
+  });
+  r.Add("GET", "/metrics", Auth::kNone, [this](HttpRequest&) -> boost::asio::awaitable<HttpResponse> {
+    HttpResponse res;
+    res.body = ctx_.metrics.RenderPrometheus();
+    res.content_type = "text/plain; version=0.0.4";
+    co_return res;
+  });
+}
+
+}  // namespace parley::services

@@ -1,0 +1,108 @@
+// MessageStore: conversations, memberships, messages, delivery cursors, receipts and to-device
+// queues. Per conversation, seq is 1, 2, 3, … with no gaps, assigned at commit.
+// Threading and errors as in auth_store.h.
+#pragma once
+
+#include <optional>
+#include <unordered_map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/model.h"
+
+namespace parley::storage {
+
+struct AppendRequest {
+  std::string conversation_id;
+  // Set for a direct conversation: the two users. The conversation is created if absent.
+  std::optional<std::pair<std::string, std::string>> direct_pair;
+  std::string sender_id;
+  std::string sender_device_id;
+  std::string client_msg_id;
+  std::string content_type;
+  std::string encryption;
+  std::string body;
+  std::vector<std::string> media_ids;
+  std::optional<std::vector<std::string>> search_tokens;
+  std::optional<std::string> reply_to;
+};
+
+struct AppendResult {
+  Message message;
+  bool duplicate = false;  // the (device, client_msg_id) was seen: `message` is the first one
+  std::vector<std::string> member_ids;  // active members at commit, for fan-out
+};
+
+using SeqFloors = std::unordered_map<std::string, int64_t>;
+
+struct PendingPage {
+  std::vector<Message> messages;  // grouped by conversation, seq ascending within each
+  std::vector<ToDeviceMessage> to_device;  // oldest first
+  bool has_more = false;
+};
+
+// What a receipt changed. A user's marks only move forward; an event is due for each that moved.
+struct ReceiptChange {
+  bool delivered_advanced = false;
+  bool read_advanced = false;
+  int64_t delivered_seq = 0;  // the user's marks after the change
+  int64_t read_seq = 0;
+  int64_t at = 0;
+  std::vector<std::string> member_ids;  // active members, for pushing the receipt
+};
+
+class MessageStore {
+ public:
+  virtual ~MessageStore() = default;
+
+  // Stores a message with the next seq. Idempotent by (sender_device_id, client_msg_id): a
+  // repeat returns the first message with duplicate = true and stores nothing.
+  // kNotFound: no such conversation (and no direct_pair). kForbidden: sender not an active member.
+  virtual void Append(AppendRequest req, Done<AppendResult> done) = 0;
+
+  virtual Result<Conversation> GetConversation(std::string_view conversation_id) = 0;
+  // kNotFound if the user was never a member.
+  virtual Result<Membership> GetMembership(std::string_view conversation_id,
+                                           std::string_view user_id) = 0;
+  // Messages with seq in [min_seq, max_seq]: newest first from below `before_seq` when
+  // `ascending` is false, else oldest first from above `after_seq`. Up to `limit`; has_more.
+  virtual Result<std::pair<std::vector<Message>, bool>> History(std::string_view conversation_id,
+                                                                int64_t min_seq, int64_t max_seq,
+                                                                int64_t after_seq,
+                                                                int64_t before_seq, bool ascending,
+                                                                int limit) = 0;
+  virtual Result<Message> GetMessage(std::string_view message_id) = 0;
+  // The user's conversations, newest activity first.
+  virtual Result<std::vector<ConversationSummary>> ListConversations(std::string_view user_id,
+                                                                     int limit) = 0;
+  // Pending for a device: messages above its delivery cursor not sent by itself, within the
+  // user's visible range, and its to-device queue. Up to `limit` of each. `floors` (conversation
+  // → seq) and `to_device_after` skip what a caller has already been given without marking it.
+  virtual Result<PendingPage> Pending(std::string_view user_id, std::string_view device_id,
+                                      int limit, const SeqFloors& floors,
+                                      int64_t to_device_after) = 0;
+
+  // Moves the device's cursor and the user's mark up to `up_to_seq` (clamped to what the user can
+  // see); never backwards. `read` implies delivered. kNotFound if no such conversation,
+  // kForbidden if the user was never a member.
+  virtual void MarkReceipt(std::string user_id, std::string device_id, std::string conversation_id,
+                           int64_t up_to_seq, bool read, int64_t now, Done<ReceiptChange> done) = 0;
+  // kNotFound if no such message.
+  virtual Result<MessageStatus> GetMessageStatus(std::string_view message_id) = 0;
+
+  virtual void EnqueueToDevice(std::vector<ToDeviceMessage> messages,
+                               Done<std::vector<ToDeviceMessage>> done) = 0;
+  // Deletes the device's to-device messages with id <= up_to_id.
+  virtual void AckToDevice(std::string device_id, int64_t up_to_id, Done<Unit> done) = 0;
+
+  // Active members of a conversation (empty if none or no such conversation).
+  virtual Result<std::vector<std::string>> ActiveMembers(std::string_view conversation_id) = 0;
+  // Users who share a conversation with `user_id` as active members (not including themselves).
+  virtual Result<std::vector<std::string>> Contacts(std::string_view user_id) = 0;
+  virtual Result<bool> SharesConversation(std::string_view a, std::string_view b) = 0;
+  // Is the store answering (for /readyz)?
+  virtual Status Ping() = 0;
+};
+
+}  // namespace parley::storage

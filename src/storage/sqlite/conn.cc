@@ -1,0 +1,146 @@
+#include "storage/sqlite/conn.h"
+
+#include <string>
+
+namespace parley::storage::sqlite {
+
+Error SqliteError(int rc, sqlite3* db, std::string_view what) {
+  std::string msg(what);
+  msg += ": ";
+  msg += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+      return MakeError(ErrorCode::kUnavailable, msg);
+    case SQLITE_CONSTRAINT:
+      return MakeError(ErrorCode::kConflict, msg);
+    default:
+      return MakeError(ErrorCode::kInternal, msg);
+  }
+}
+
+Stmt::~Stmt() {
+  if (s_) {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+}
+
+Stmt& Stmt::Bind(int index, int64_t value) {
+  if (s_ && bind_rc_ == SQLITE_OK) bind_rc_ = sqlite3_bind_int64(s_, index, value);
+  return *this;
+}
+
+Stmt& Stmt::Bind(int index, std::string_view text) {
+  if (s_ && bind_rc_ == SQLITE_OK)
+    bind_rc_ = sqlite3_bind_text(s_, index, text.data(), static_cast<int>(text.size()),
+                                 SQLITE_TRANSIENT);
+  return *this;
+}
+
+Stmt& Stmt::Bind(int index, const std::optional<std::string>& text) {
+  return text ? Bind(index, std::string_view(*text)) : BindNull(index);
+}
+
+Stmt& Stmt::Bind(int index, const std::optional<int64_t>& value) {
+  return value ? Bind(index, *value) : BindNull(index);
+}
+
+Stmt& Stmt::BindBlob(int index, std::string_view bytes) {
+  if (s_ && bind_rc_ == SQLITE_OK)
+    bind_rc_ = sqlite3_bind_blob(s_, index, bytes.data(), static_cast<int>(bytes.size()),
+                                 SQLITE_TRANSIENT);
+  return *this;
+}
+
+Stmt& Stmt::BindNull(int index) {
+  if (s_ && bind_rc_ == SQLITE_OK) bind_rc_ = sqlite3_bind_null(s_, index);
+  return *this;
+}
+
+Result<bool> Stmt::Step() {
+  if (!s_) return SqliteError(prepare_rc_, db_, "prepare");
+  if (bind_rc_ != SQLITE_OK) return SqliteError(bind_rc_, db_, "bind");
+  int rc = sqlite3_step(s_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return SqliteError(rc, db_, "step");
+}
+
+Result<int64_t> Stmt::Run() {
+  while (true) {
+    auto r = Step();
+    if (!r.ok()) return r.error();
+    if (!*r) break;
+  }
+  return static_cast<int64_t>(sqlite3_changes(db_));
+}
+
+std::string Stmt::Text(int col) const {
+  const unsigned char* p = sqlite3_column_text(s_, col);
+  int n = sqlite3_column_bytes(s_, col);
+  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+}
+
+std::optional<std::string> Stmt::OptText(int col) const {
+  if (IsNull(col)) return std::nullopt;
+  return Text(col);
+}
+
+Result<std::unique_ptr<SqliteConn>> SqliteConn::Open(const std::string& path, Mode mode,
+                                                     std::string_view synchronous) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_NOMUTEX |
+              (mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY
+                                       : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Error e = SqliteError(rc, db, "open " + path);
+    sqlite3_close(db);
+    return e;
+  }
+  std::unique_ptr<SqliteConn> conn(new SqliteConn(db));
+  sqlite3_busy_timeout(db, 5000);
+  if (mode == Mode::kReadWrite) {
+    PARLEY_TRY(conn->Exec("PRAGMA journal_mode=WAL"));
+    PARLEY_TRY(conn->Exec(synchronous == "normal" ? "PRAGMA synchronous=NORMAL"
+                                                   : "PRAGMA synchronous=FULL"));
+    // Checkpoints run from the writer between batches; keep the WAL from growing unbounded.
+    PARLEY_TRY(conn->Exec("PRAGMA wal_autocheckpoint=4000"));
+  }
+  PARLEY_TRY(conn->Exec("PRAGMA foreign_keys=OFF"));
+  PARLEY_TRY(conn->Exec("PRAGMA cache_size=-65536"));
+  PARLEY_TRY(conn->Exec("PRAGMA temp_store=MEMORY"));
+  return conn;
+}
+
+SqliteConn::~SqliteConn() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+Status SqliteConn::Exec(const char* sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(err);
+    return SqliteError(rc, db_, sql);
+  }
+  return OkStatus();
+}
+
+Stmt SqliteConn::Prepare(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) return Stmt(it->second, db_, SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) return Stmt(nullptr, db_, rc);
+  cache_.emplace(sql, stmt);
+  return Stmt(stmt, db_, SQLITE_OK);
+}
+
+}  // namespace parley::storage::sqlite

@@ -1,0 +1,105 @@
+// SqliteStore: the embedded default adapter of AuthStore, KeyStore and MessageStore, and the
+// reference the conformance suite is written against.
+//
+// One writer thread owns the read-write connection (GroupCommitWriter); each thread that reads
+// gets its own read-only connection (WAL lets readers run beside the writer).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "storage/auth_store.h"
+#include "storage/key_store.h"
+#include "storage/message_store.h"
+#include "storage/sqlite/writer.h"
+
+namespace parley::storage::sqlite {
+
+struct SqliteOptions {
+  std::string path;                   // the database file; created if absent
+  std::string synchronous = "full";   // full (durable on power loss) or normal
+  size_t max_batch = 4096;            // writes per group commit
+};
+
+class SqliteStore final : public AuthStore, public KeyStore, public MessageStore {
+ public:
+  explicit SqliteStore(SqliteOptions options);
+  ~SqliteStore() override;
+
+  // Opens the database, applies migrations, starts the writer. Call once.
+  Status Open();
+  // Drains queued writes and stops the writer.
+  void Close();
+
+  uint64_t commit_batches() const { return writer_ ? writer_->batches() : 0; }
+  uint64_t committed_jobs() const { return writer_ ? writer_->jobs() : 0; }
+
+  // AuthStore
+  void CreateUser(User user, Done<Unit> done) override;
+  Result<User> GetUser(std::string_view user_id) override;
+  Result<User> GetUserByUsername(std::string_view username) override;
+  void SetPresence(std::string user_id, std::string status, std::string text, int64_t last_seen_at,
+                   Done<Unit> done) override;
+  void CreateDevice(Device device, Done<Unit> done) override;
+  Result<Device> GetDevice(std::string_view device_id) override;
+  Result<std::vector<Device>> ListDevices(std::string_view user_id) override;
+  void RevokeDevice(std::string user_id, std::string device_id, Done<Unit> done) override;
+  Result<std::vector<std::string>> ListRevokedDevices() override;
+  void TouchDevice(std::string device_id, int64_t at, Done<Unit> done) override;
+  void InsertRefreshToken(RefreshToken token, Done<Unit> done) override;
+  void RotateRefreshToken(std::string old_hash, RefreshToken next, int64_t now,
+                          Done<RotateOutcome> done) override;
+  void RevokeRefreshTokens(std::string device_id, Done<Unit> done) override;
+  void DenyAccessToken(std::string jti, int64_t expires_at, Done<Unit> done) override;
+  Result<std::vector<std::string>> ListDeniedAccessTokens(int64_t now) override;
+
+  // KeyStore
+  void PutKeys(DeviceKeys keys, size_t max_one_time, Done<Unit> done) override;
+  void ClaimKeys(std::string user_id, Done<std::vector<DeviceKeys>> done) override;
+  Result<int64_t> CountOneTimePrekeys(std::string_view device_id) override;
+
+  // MessageStore
+  void Append(AppendRequest req, Done<AppendResult> done) override;
+  Result<Conversation> GetConversation(std::string_view conversation_id) override;
+  Result<Membership> GetMembership(std::string_view conversation_id,
+                                   std::string_view user_id) override;
+  Result<std::pair<std::vector<Message>, bool>> History(std::string_view conversation_id,
+                                                        int64_t min_seq, int64_t max_seq,
+                                                        int64_t after_seq, int64_t before_seq,
+                                                        bool ascending, int limit) override;
+  Result<Message> GetMessage(std::string_view message_id) override;
+  Result<std::vector<ConversationSummary>> ListConversations(std::string_view user_id,
+                                                             int limit) override;
+  Result<PendingPage> Pending(std::string_view user_id, std::string_view device_id, int limit,
+                              const SeqFloors& floors, int64_t to_device_after) override;
+  void MarkReceipt(std::string user_id, std::string device_id, std::string conversation_id,
+                   int64_t up_to_seq, bool read, int64_t now, Done<ReceiptChange> done) override;
+  Result<MessageStatus> GetMessageStatus(std::string_view message_id) override;
+  void EnqueueToDevice(std::vector<ToDeviceMessage> messages,
+                       Done<std::vector<ToDeviceMessage>> done) override;
+  void AckToDevice(std::string device_id, int64_t up_to_id, Done<Unit> done) override;
+  Result<std::vector<std::string>> ActiveMembers(std::string_view conversation_id) override;
+  Result<std::vector<std::string>> Contacts(std::string_view user_id) override;
+  Result<bool> SharesConversation(std::string_view a, std::string_view b) override;
+  Status Ping() override;
+
+ private:
+  // This thread's read-only connection, opened on first use.
+  Result<SqliteConn*> Reader();
+
+  const SqliteOptions options_;
+  const uint64_t instance_id_;  // tells this store's thread-local connections from another's
+  std::unique_ptr<GroupCommitWriter> writer_;
+};
+
+// Applies the schema migrations to a read-write connection.
+Status Migrate(SqliteConn& conn);
+
+// Row decoding shared by the adapter's files.
+namespace detail {
+Message ReadMessage(const Stmt& s, int first_col);
+extern const char* const kMessageColumns;
+Result<std::vector<std::string>> MemberIds(SqliteConn& c, std::string_view conversation_id);
+}  // namespace detail
+
+}  // namespace parley::storage::sqlite

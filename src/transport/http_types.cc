@@ -1,0 +1,31 @@
+#include "transport/http_types.h"
+
+#include <boost/json/serialize.hpp>
+
+#include "common/error_map.h"
+
+namespace parley::transport {
+
+HttpResponse JsonResponse(int status, const boost::json::value& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = boost::json::serialize(body);
+  return r;
+}
+
+HttpResponse EmptyResponse(int status) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type.clear();
+  return r;
+}
+
+HttpResponse ErrorResponse(const Error& error) {
+  boost::json::object body{
+      {"error", {{"code", CodeName(error.code)}, {"message", error.message}}}};
+  HttpResponse r = JsonResponse(HttpStatusOf(error.code), body);
+  if (error.code == ErrorCode::kRateLimited) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+}  // namespace parley::transport
