@@ -155,7 +155,6 @@ void Gateway::OnStatusEvent(const events::EventPtr& e) {
   asio::post(ctx_.blocking, [this, user, frame] {
     auto contacts = ctx_.message_store.Contacts(user);
     if (!contacts.ok()) return;
-    contacts->push_back(user);  // the user's own other devices
     for (const auto& c : *contacts)
       for (auto& s : hub_.ForUser(c)) s->Send(frame);
   });

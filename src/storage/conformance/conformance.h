@@ -1,0 +1,47 @@
+// The storage conformance suite: every adapter of AuthStore, KeyStore and MessageStore must pass
+// it. An adapter's test file provides a StoreFactory and instantiates the suite:
+//
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(&MakeSqliteStores));
+//
+// The factory opens a fresh, empty store each call; `reopen` opens the same data again (to check
+// durability across restarts).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <memory>
+#include <string>
+
+#include "storage/auth_store.h"
+#include "storage/key_store.h"
+#include "storage/message_store.h"
+
+namespace parley::storage::conformance {
+
+struct Stores {
+  std::shared_ptr<void> owner;  // keeps the adapter alive
+  AuthStore* auth = nullptr;
+  KeyStore* keys = nullptr;
+  MessageStore* messages = nullptr;
+  std::function<Stores()> reopen;  // closes this one first
+};
+
+using StoreFactory = Stores (*)();
+
+// Waits for an asynchronous write; tests only.
+template <typename T, typename Start>
+Result<T> Wait(Start start) {
+  std::promise<Result<T>> p;
+  auto f = p.get_future();
+  start([&p](Result<T> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+class StoreConformance : public ::testing::TestWithParam<StoreFactory> {
+ protected:
+  void SetUp() override { s_ = GetParam()(); }
+  Stores s_;
+};
+
+}  // namespace parley::storage::conformance
