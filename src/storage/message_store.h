@@ -98,6 +98,9 @@ class MessageStore {
 
   // Active members of a conversation (empty if none or no such conversation).
   virtual Result<std::vector<std::string>> ActiveMembers(std::string_view conversation_id) = 0;
+  // Whether `user_id` can see a message that names `media_id` (a member of its conversation
+  // whose visible range includes it).
+  virtual Result<bool> CanSeeMedia(std::string_view user_id, std::string_view media_id) = 0;
   // Users who share a conversation with `user_id` as active members (not including themselves).
   virtual Result<std::vector<std::string>> Contacts(std::string_view user_id) = 0;
   virtual Result<bool> SharesConversation(std::string_view a, std::string_view b) = 0;

@@ -1,5 +1,6 @@
-// Schema migrations of the embedded store, applied in order at Open. Append only: never edit a
-// migration that has shipped; add the next one.
+// Schema migrations of the embedded store's core tables, applied in order at Open. Append only:
+// never edit a migration that has shipped; add the next one. Other modules keep their own
+// migration list (a "module" in schema_versions) so they never collide with these.
 #include <array>
 
 #include "storage/sqlite/sqlite_store.h"
@@ -112,26 +113,36 @@ CREATE TABLE to_device(
   body TEXT NOT NULL,
   created_at INTEGER NOT NULL);
 CREATE INDEX to_device_by_device ON to_device(to_device_id, id);
+CREATE TABLE message_media(
+  media_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY(media_id, conversation_id, seq)) WITHOUT ROWID;
 )sql",
 };
 
 }  // namespace
 
-Status Migrate(SqliteConn& conn) {
-  PARLEY_TRY(conn.Exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
+Status Migrate(SqliteConn& conn, std::string_view module,
+               std::span<const char* const> migrations) {
+  PARLEY_TRY(conn.Exec(
+      "CREATE TABLE IF NOT EXISTS schema_versions(module TEXT PRIMARY KEY, version INTEGER NOT NULL)"));
   int64_t version = 0;
   {
-    Stmt s = conn.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    Stmt s = conn.Prepare("SELECT version FROM schema_versions WHERE module = ?");
+    s.Bind(1, module);
     auto row = s.Step();
     if (!row.ok()) return row.error();
     if (*row) version = s.Int(0);
   }
-  for (size_t i = static_cast<size_t>(version); i < kMigrations.size(); ++i) {
+  for (size_t i = static_cast<size_t>(version); i < migrations.size(); ++i) {
     PARLEY_TRY(conn.Exec("BEGIN IMMEDIATE"));
-    Status st = conn.Exec(kMigrations[i]);
+    Status st = conn.Exec(migrations[i]);
     if (st.ok()) {
-      Stmt s = conn.Prepare("INSERT INTO schema_version(version) VALUES (?)");
-      auto r = s.Bind(1, static_cast<int64_t>(i + 1)).Run();
+      Stmt s = conn.Prepare(
+          "INSERT INTO schema_versions(module, version) VALUES (?, ?) "
+          "ON CONFLICT(module) DO UPDATE SET version = excluded.version");
+      auto r = s.Bind(1, module).Bind(2, static_cast<int64_t>(i + 1)).Run();
       if (!r.ok()) st = r.error();
     }
     if (!st.ok()) {
@@ -142,5 +153,7 @@ Status Migrate(SqliteConn& conn) {
   }
   return OkStatus();
 }
+
+Status Migrate(SqliteConn& conn) { return Migrate(conn, "core", kMigrations); }
 
 }  // namespace parley::storage::sqlite

@@ -163,6 +163,13 @@ Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req) {
                  .Bind(12, m.reply_to).Run();
     if (!r.ok()) return r.error();
   }
+  for (const auto& media_id : m.media_ids) {
+    Stmt s = c.Prepare(
+        "INSERT INTO message_media(media_id, conversation_id, seq) VALUES (?,?,?) "
+        "ON CONFLICT DO NOTHING");
+    auto r = s.Bind(1, media_id).Bind(2, m.conversation_id).Bind(3, seq).Run();
+    if (!r.ok()) return r.error();
+  }
   {
     Stmt s = c.Prepare(
         "INSERT INTO send_dedup(device_id, client_msg_id, conversation_id, seq) VALUES (?,?,?,?)");

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 
 #include "storage/auth_store.h"
@@ -79,6 +80,7 @@ class SqliteStore final : public AuthStore, public KeyStore, public MessageStore
                        Done<std::vector<ToDeviceMessage>> done) override;
   void AckToDevice(std::string device_id, int64_t up_to_id, Done<Unit> done) override;
   Result<std::vector<std::string>> ActiveMembers(std::string_view conversation_id) override;
+  Result<bool> CanSeeMedia(std::string_view user_id, std::string_view media_id) override;
   Result<std::vector<std::string>> Contacts(std::string_view user_id) override;
   Result<bool> SharesConversation(std::string_view a, std::string_view b) override;
   Status Ping() override;
@@ -92,8 +94,10 @@ class SqliteStore final : public AuthStore, public KeyStore, public MessageStore
   std::unique_ptr<GroupCommitWriter> writer_;
 };
 
-// Applies the schema migrations to a read-write connection.
+// Applies the core schema migrations to a read-write connection.
 Status Migrate(SqliteConn& conn);
+// Applies one module's migrations, tracked under `module` in schema_versions.
+Status Migrate(SqliteConn& conn, std::string_view module, std::span<const char* const> migrations);
 
 // Row decoding shared by the adapter's files.
 namespace detail {

@@ -328,6 +328,20 @@ Result<std::vector<std::string>> SqliteStore::ActiveMembers(std::string_view con
   return detail::MemberIds(**cr, conversation_id);
 }
 
+Result<bool> SqliteStore::CanSeeMedia(std::string_view user_id, std::string_view media_id) {
+  auto cr = Reader();
+  if (!cr.ok()) return cr.error();
+  Stmt s = (*cr)->Prepare(
+      "SELECT 1 FROM message_media mm JOIN conversation_members m "
+      "ON m.conversation_id = mm.conversation_id AND m.user_id = ? "
+      "WHERE mm.media_id = ? AND mm.seq > m.joined_seq "
+      "AND (m.left_seq IS NULL OR mm.seq <= m.left_seq) LIMIT 1");
+  s.Bind(1, user_id).Bind(2, media_id);
+  auto row = s.Step();
+  if (!row.ok()) return row.error();
+  return *row;
+}
+
 Result<std::vector<std::string>> SqliteStore::Contacts(std::string_view user_id) {
   auto cr = Reader();
   if (!cr.ok()) return cr.error();
