@@ -15,4 +15,4 @@ if [[ ! -x .venv/bin/pytest ]] || ! .venv/bin/pip freeze -r tests/integration/re
   python3 -m venv .venv
   .venv/bin/pip install -q -r tests/integration/requirements.txt
 fi
-PARLEYD="$PWD/build/parleyd" .venv/bin/pytest -q tests/integration "$@"
+PARLEYD_BIN="$PWD/build/parleyd" .venv/bin/pytest -q tests/integration "$@"

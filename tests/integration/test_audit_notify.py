@@ -1,0 +1,229 @@
+"""Audit log, admin role, notifications and push delivery to offline devices."""
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import (ParleyServer, assert_error, expect_status, free_port, login, poll,
+                      signup, unique_username)
+
+ADMIN = unique_username("boss")
+SERVER_ARGS = ["--admin", ADMIN, "--push-retry-base-ms", "50", "--push-max-attempts", "3"]
+
+
+class PushReceiver:
+    """A local HTTP endpoint that records push POSTs and answers with scripted statuses."""
+
+    def __init__(self, statuses=()):
+        self.requests = []
+        self.statuses = list(statuses)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                receiver.requests.append({"path": self.path, "raw": raw,
+                                          "json": json.loads(raw or b"{}")})
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.port = free_port()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/push/{uuid.uuid4()}"
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    r = PushReceiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture(scope="module")
+def admin(api, server):
+    from conftest import User
+    _, password, _ = signup(api, ADMIN)
+    return User(api, server, ADMIN, password, login(api, ADMIN, password))
+
+
+def audit(admin_user, **params):
+    return expect_status(admin_user.get("/v1/admin/audit", params=params), 200)["entries"]
+
+
+def find(entries, action, **match):
+    return [e for e in entries
+            if e["action"] == action and all(e.get(k) == v for k, v in match.items())]
+
+
+def test_audit_records_security_actions(admin, new_user, api):
+    u = new_user("aud")
+    # A failed login and a refresh-token reuse.
+    assert_error(api.post("/v1/login", {"username": u.username, "password": "wrong password"}), 401)
+    r1 = expect_status(api.post("/v1/refresh-token", {"refresh_token": u.refresh_token}), 200)
+    assert_error(api.post("/v1/refresh-token", {"refresh_token": u.refresh_token}), 401)
+    second = u.new_device("tablet")
+    expect_status(u.delete(f"/v1/devices/{second.device_id}"), 204)
+    assert r1["refresh_token"]
+
+    def recorded():
+        entries = audit(admin, limit=200)
+        return entries if (find(entries, "signup", actor=u.user_id)
+                           and find(entries, "login.failure", target=u.username)
+                           and find(entries, "token.reuse", actor=u.user_id)
+                           and find(entries, "device.revoked", target=second.device_id)) else None
+    entries = poll(recorded, what="audit entries")
+    e = find(entries, "login.failure", target=u.username)[0]
+    assert e["address"] == "127.0.0.1"
+    assert isinstance(e["at"], int) and e["at"] > 0
+    assert e["actor"] == ""  # anonymous
+    ok = find(entries, "login.success", actor=u.user_id)
+    assert u.device_id in [e["actor_device_id"] for e in ok]
+    # No secrets in the audit trail.
+    text = json.dumps(entries)
+    assert u.password not in text and u.refresh_token not in text
+
+
+def test_audit_is_admin_only_and_denials_are_recorded(admin, new_user):
+    u = new_user("nosy")
+    assert_error(u.get("/v1/admin/audit"), 403, "forbidden")
+    entries = poll(lambda: find(audit(admin, action="authz.denied"), "authz.denied", actor=u.user_id),
+                   what="authz.denied entry")
+    assert entries[0]["target"] == "GET /v1/admin/audit"
+
+
+def test_audit_filters_and_pages(admin, new_user):
+    u = new_user("pg")
+    for _ in range(3):
+        u.get("/v1/admin/audit")  # three denials
+    rows = poll(lambda: (lambda r: r if len(r) >= 3 else None)(
+        audit(admin, action="authz.denied", actor_id=u.user_id)), what="three denials")
+    assert all(r["action"] == "authz.denied" and r["actor"] == u.user_id for r in rows)
+    ids = [r["id"] for r in rows]
+    assert ids == sorted(ids, reverse=True), "newest first"
+    page = expect_status(admin.get("/v1/admin/audit", params={"limit": 1}), 200)
+    assert len(page["entries"]) == 1 and "next_before" in page
+    older = audit(admin, limit=1, before=page["next_before"])
+    assert older[0]["id"] < page["entries"][0]["id"]
+    assert_error(admin.get("/v1/admin/audit", params={"limit": 0}), 400)
+    assert_error(admin.get("/v1/admin/audit", params={"before": "x"}), 400)
+
+
+def test_send_notification_admin_only_stored_and_pushed_live(admin, new_user):
+    u = new_user("note")
+    other = new_user("other")
+    body = {"user_id": u.user_id, "title": "Maintenance", "body": "Tonight 22:00",
+            "data": {"k": 1}}
+    assert_error(other.post("/v1/send-notification", body), 403, "forbidden")
+    ws = u.ws()
+    r = expect_status(admin.post("/v1/send-notification", body), 202)
+    frame = ws.wait_type("notification")
+    assert frame["notification"]["title"] == "Maintenance"
+    assert frame["notification"]["notification_id"] == r["notification_id"]
+    listed = expect_status(u.get("/v1/notifications"), 200)["notifications"]
+    assert listed[0]["title"] == "Maintenance" and listed[0]["data"] == {"k": 1}
+    assert expect_status(other.get("/v1/notifications"), 200)["notifications"] == []
+    assert_error(admin.post("/v1/send-notification", {**body, "user_id": str(uuid.uuid4())}), 404)
+    assert_error(admin.post("/v1/send-notification", {"user_id": u.user_id}), 400)
+    assert_error(admin.post("/v1/send-notification", {**body, "data": "x"}), 400)
+    assert_error(admin.post("/v1/send-notification", {**body, "title": "t" * 1000}), 400)
+
+
+def test_offline_device_gets_a_push_without_content(new_user, receiver):
+    alice, bob = new_user("pa"), new_user("pb")
+    url = receiver.url
+    expect_status(bob.post("/v1/register-push", {"endpoint": url}), 204)
+    secret = "the launch code is 1234"
+    sent = alice.send(to=bob, body=secret)
+    req = poll(lambda: receiver.requests[0] if receiver.requests else None, what="push POST")
+    assert req["json"]["conversation_id"] == sent["conversation_id"]
+    assert req["json"]["unread_count"] == 1
+    assert secret.encode() not in req["raw"] and b"launch" not in req["raw"]
+    assert req["path"] == url.split(str(receiver.port))[1]
+
+
+def test_online_device_gets_no_push(new_user, receiver):
+    alice, bob = new_user("oa"), new_user("ob")
+    expect_status(bob.post("/v1/register-push", {"endpoint": receiver.url}), 204)
+    ws = bob.ws()
+    alice.send(to=bob, body="live")
+    ws.wait_type("message")
+    time.sleep(0.5)
+    assert receiver.requests == []
+
+
+def test_push_retries_then_succeeds(new_user):
+    r = PushReceiver(statuses=[500, 503])
+    try:
+        alice, bob = new_user("ra"), new_user("rb")
+        expect_status(bob.post("/v1/register-push", {"endpoint": r.url}), 204)
+        alice.send(to=bob, body="x")
+        poll(lambda: len(r.requests) >= 3, what="three attempts")
+        time.sleep(0.3)
+        assert len(r.requests) == 3  # 500, 503, then 200: no more
+    finally:
+        r.close()
+
+
+def test_gone_endpoint_is_dropped(new_user):
+    r = PushReceiver(statuses=[410])
+    try:
+        alice, bob = new_user("ga"), new_user("gb")
+        expect_status(bob.post("/v1/register-push", {"endpoint": r.url}), 204)
+        alice.send(to=bob, body="1")
+        poll(lambda: len(r.requests) == 1, what="first push")
+        time.sleep(0.3)
+        alice.send(to=bob, body="2")
+        time.sleep(0.5)
+        assert len(r.requests) == 1, "a 410 endpoint must not be used again"
+    finally:
+        r.close()
+
+
+def test_register_push_validates_and_unregisters(new_user, receiver):
+    u, alice = new_user("rp"), new_user("ra2")
+    for bad in ["ftp://x/y", "not a url", "http://", "javascript:alert(1)", 5, "h" * 3000]:
+        assert_error(u.post("/v1/register-push", {"endpoint": bad}), 400)
+    expect_status(u.post("/v1/register-push", {"endpoint": receiver.url}), 204)
+    expect_status(u.post("/v1/register-push", {"endpoint": ""}), 204)
+    alice.send(to=u, body="after unregister")
+    time.sleep(0.5)
+    assert receiver.requests == []
+
+
+def test_admin_create_user_command(tmp_path):
+    import subprocess
+    from conftest import PARLEYD
+    data = tmp_path / "data"
+    name = unique_username("cli")
+    out = subprocess.run([str(PARLEYD), "admin", "create-user", "--username", name,
+                          "--password", "long enough pw", "--data-dir", str(data)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    again = subprocess.run([str(PARLEYD), "admin", "create-user", "--username", name,
+                            "--password", "long enough pw", "--data-dir", str(data)],
+                           capture_output=True, text=True, timeout=30)
+    assert again.returncode != 0 and "taken" in again.stderr
+    srv = ParleyServer(data).start()
+    try:
+        from conftest import Api, User
+        api = Api(srv)
+        admin = User(api, srv, name, "long enough pw", login(api, name, "long enough pw"))
+        expect_status(admin.get("/v1/admin/audit"), 200)
+    finally:
+        srv.stop()

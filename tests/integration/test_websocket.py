@@ -1,0 +1,369 @@
+"""Real time over GET /v1/ws: ready frame, replay, live delivery, send/ack, receipts, typing,
+ping, at-least-once delivery, and malformed frames."""
+import json
+import uuid
+
+import pytest
+import websocket
+
+from conftest import (WS, WS_TIMEOUT_S, WSClosed, assert_error, expect_status, frame_error_code,
+                      msg_of, new_client_msg_id, poll, to_device_of)
+from jwtutil import decode_jwt, make_jwt
+
+
+def message_frames(frames):
+    return [msg_of(f) for f in frames if f.get("type") == "message"]
+
+
+def is_message(message_id):
+    return lambda f: f.get("type") == "message" and msg_of(f).get("message_id") == message_id
+
+
+def test_ready_frame_with_header_and_query_token(new_user):
+    u = new_user()
+    ws = u.ws()
+    assert ws.ready == {**ws.ready, "type": "ready", "user_id": u.user_id,
+                        "device_id": u.device_id}
+    wq = u.ws(via_query=True)
+    assert wq.ready["user_id"] == u.user_id and wq.ready["device_id"] == u.device_id
+
+
+@pytest.mark.parametrize("how", ["none", "garbage", "alg-none", "garbage-query"])
+def test_ws_rejects_bad_auth(server, new_user, how):
+    url = server.ws_url
+    header = []
+    if how == "garbage":
+        header = ["Authorization: Bearer not.a.token"]
+    elif how == "alg-none":
+        u = new_user()
+        h, claims, _, _ = decode_jwt(u.access_token)
+        header = [f"Authorization: Bearer {make_jwt({'alg': 'none', 'kid': h['kid']}, claims)}"]
+    elif how == "garbage-query":
+        url += "?access_token=garbage"
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        websocket.create_connection(url, header=header, timeout=WS_TIMEOUT_S)
+    assert e.value.status_code == 401
+
+
+def test_pending_messages_replayed_after_ready(new_user):
+    a, b = new_user(), new_user()
+    sent = [a.send(to=b, body=f"offline {i}") for i in range(3)]
+    ws = b.ws()
+    got = [msg_of(ws.wait_type("message")) for _ in sent]
+    assert [m["message_id"] for m in got] == [s["message_id"] for s in sent]
+    assert [m["seq"] for m in got] == [1, 2, 3]
+    for m, i in zip(got, range(3)):
+        assert m["body"] == f"offline {i}"
+        assert m["sender_id"] == a.user_id and m["sender_device_id"] == a.device_id
+        assert m["conversation_id"] == sent[0]["conversation_id"]
+
+
+def test_live_message_to_recipient_and_senders_other_devices(new_user):
+    a, b, c = new_user(), new_user(), new_user()
+    a2 = a.new_device()
+    wb, wa2, wc = b.ws(), a2.ws(), c.ws()
+    sent = a.send(to=b, body="live!")
+    for ws in (wb, wa2):
+        m = msg_of(ws.wait_for(is_message(sent["message_id"]), what="live message frame"))
+        assert m["body"] == "live!" and m["seq"] == sent["seq"]
+    # Nobody else gets it.
+    wc.sync()
+    assert message_frames(wc.drain(0.3)) == []
+
+
+def test_send_frame_is_acked_and_delivered(new_user):
+    a, b = new_user(), new_user()
+    wa, wb = a.ws(), b.ws()
+    cid = new_client_msg_id()
+    wa.send({"type": "send", "ref": "r1", "to_user_id": b.user_id, "client_msg_id": cid,
+             "body": "via ws", "content_type": "text", "encryption": "none"})
+    ack = wa.wait_for(lambda f: f.get("ref") == "r1", what="answer to ref r1")
+    assert ack["type"] == "ack", ack
+    for key in ("message_id", "conversation_id", "seq", "created_at"):
+        assert key in ack or key in ack.get("message", {}), ack
+    ack_body = ack if "message_id" in ack else ack["message"]
+    assert ack_body["seq"] == 1
+    m = msg_of(wb.wait_for(is_message(ack_body["message_id"])))
+    assert m["body"] == "via ws"
+    # Same client_msg_id again: the same answer, nothing delivered twice.
+    wa.send({"type": "send", "ref": "r2", "to_user_id": b.user_id, "client_msg_id": cid,
+             "body": "via ws"})
+    ack2 = wa.wait_for(lambda f: f.get("ref") == "r2", what="answer to ref r2")
+    assert ack2["type"] == "ack"
+    assert (ack2 if "message_id" in ack2 else ack2["message"])["message_id"] == \
+        ack_body["message_id"]
+    wb.sync()
+    assert message_frames(wb.drain(0.3)) == []
+    hist = b.history(ack_body["conversation_id"])["messages"]
+    assert [x["message_id"] for x in hist] == [ack_body["message_id"]]
+    # The HTTP idempotency key is shared with the WebSocket one (same device).
+    r = a.post("/v1/send-message", {"to_user_id": b.user_id, "client_msg_id": cid, "body": "x"})
+    assert r.status_code == 200 and r.json()["message_id"] == ack_body["message_id"], r.text
+
+
+def test_send_frame_errors_keep_the_connection(new_user):
+    a, b, c = new_user(), new_user(), new_user()
+    conv = a.send(to=b)["conversation_id"]
+    wc = c.ws()
+    cases = [
+        ("e1", {"conversation_id": str(uuid.uuid4()), "body": "x"}, "not_found"),
+        ("e2", {"conversation_id": conv, "body": "x"}, "forbidden"),
+        ("e3", {"to_user_id": a.user_id}, "invalid_argument"),            # no body
+        ("e4", {"to_user_id": "not-a-uuid", "body": "x"}, "invalid_argument"),
+        ("e5", {"to_user_id": a.user_id, "body": 42}, "invalid_argument"),
+        ("e6", {"to_user_id": a.user_id, "body": "x" * 70000},
+         ("invalid_argument", "payload_too_large")),
+    ]
+    for ref, fields, code in cases:
+        frame = {"type": "send", "ref": ref, "client_msg_id": new_client_msg_id(), **fields}
+        wc.send(frame)
+        err = wc.wait_for(lambda f, ref=ref: f.get("ref") == ref, what=f"answer to {ref}")
+        assert err["type"] == "error", err
+        codes = code if isinstance(code, tuple) else (code,)
+        assert frame_error_code(err) in codes, err
+    wc.sync()
+    assert [m["seq"] for m in a.history(conv)["messages"]] == [1]
+
+
+def test_receipt_frames(new_user):
+    a, b = new_user(), new_user()
+    s1 = a.send(to=b)
+    conv = s1["conversation_id"]
+    a.send(conversation_id=conv)
+    wa, wb = a.ws(), b.ws()
+    wb.send({"type": "mark_delivered", "conversation_id": conv, "up_to_seq": 2, "ref": "md"})
+    # docs/api.md: a mark frame with a ref is acknowledged.
+    assert wb.wait_for(lambda f: f.get("ref") == "md", what="answer to md")["type"] == "ack"
+    r = wa.wait_type("receipt", lambda f: f.get("kind") == "delivered")
+    assert r["conversation_id"] == conv and r["user_id"] == b.user_id
+    assert r["up_to_seq"] == 2 and isinstance(r["at"], int)
+    wb.send({"type": "mark_read", "conversation_id": conv, "up_to_seq": 1})
+    r = wa.wait_type("receipt", lambda f: f.get("kind") == "read")
+    assert r["conversation_id"] == conv and r["user_id"] == b.user_id
+    assert r["up_to_seq"] == 1 and isinstance(r["at"], int)
+    st = expect_status(a.get("/v1/message-status", params={"message_id": s1["message_id"]}), 200)
+    assert st["status"] == "read"
+    # Marks over HTTP notify the other party the same way (contract silent; consistent design).
+    r = b.post("/v1/mark-read", {"conversation_id": conv, "up_to_seq": 2})
+    assert r.status_code == 204
+    r = wa.wait_type("receipt", lambda f: f.get("kind") == "read" and f.get("up_to_seq") == 2)
+    assert r["user_id"] == b.user_id
+
+
+def test_typing_relayed_to_other_member_only(new_user):
+    a, b, c = new_user(), new_user(), new_user()
+    conv = a.send(to=b)["conversation_id"]
+    wa, wb, wc = a.ws(), b.ws(), c.ws()
+    wb.send({"type": "typing", "conversation_id": conv})
+    t = wa.wait_type("typing")
+    assert t["conversation_id"] == conv and t["user_id"] == b.user_id
+    # A non-member cannot inject typing into the conversation.
+    wc.send({"type": "typing", "conversation_id": conv})
+    wc.sync()
+    wa.sync()
+    assert [f for f in wa.drain(0.3) if f.get("type") == "typing"] == []
+    wc.sync()   # still connected
+
+
+def test_ping_pong(new_user):
+    ws = new_user().ws()
+    ws.send({"type": "ping"})
+    assert ws.wait_type("pong")["type"] == "pong"
+    ws.send({"type": "ping", "ref": "p-7"})
+    pong = ws.wait_type("pong")
+    assert pong.get("ref", "p-7") == "p-7"
+
+
+def test_at_least_once_delivery(new_user):
+    a, b = new_user(), new_user()
+    sent = a.send(to=b, body="deliver me")
+    first = b.ws()
+    first.wait_for(is_message(sent["message_id"]))
+    first.close()
+    # Not marked delivered: sent again on the next connection.
+    second = b.ws()
+    second.wait_for(is_message(sent["message_id"]), what="re-delivery after reconnect")
+    second.send({"type": "mark_delivered", "conversation_id": sent["conversation_id"],
+                 "up_to_seq": sent["seq"]})
+    poll(lambda: expect_status(a.get("/v1/message-status",
+                                     params={"message_id": sent["message_id"]}),
+                               200)["status"] == "delivered", what="status delivered")
+    second.close()
+    third = b.ws()
+    third.sync()
+    assert message_frames(third.drain(0.3)) == [], "delivered message sent again"
+    assert b.pending()["messages"] == []
+    # Live messages still flow on the new connection.
+    later = a.send(to=b, body="after")
+    third.wait_for(is_message(later["message_id"]))
+
+
+def test_live_messages_not_marked_delivered_are_replayed(new_user):
+    # A message received live but never marked is still pending (at least once).
+    a, b = new_user(), new_user()
+    wb = b.ws()
+    sent = a.send(to=b, body="live but unmarked")
+    wb.wait_for(is_message(sent["message_id"]))
+    wb.close()
+    assert [m["message_id"] for m in b.pending()["messages"]] == [sent["message_id"]]
+    b.ws().wait_for(is_message(sent["message_id"]), what="replay of unmarked live message")
+
+
+@pytest.mark.parametrize("raw", [
+    "not json", "[]", "42", "null", '{"no_type": 1}', '{"type": 5}', '{"type": "nope"}',
+    '{"type": "send"}', '{"type": "mark_read", "conversation_id": "x", "up_to_seq": "y"}',
+    '{"type": "typing"}', '{"type": "mark_delivered"}', "{" * 5000,
+])
+def test_malformed_frames_do_not_break_the_connection(new_user, raw):
+    # Contract silent on bad frames; a careful design answers with an `error` frame (or ignores
+    # the frame) and keeps the connection, so one buggy client frame does not drop the session.
+    ws = new_user().ws()
+    ws.conn.send(raw)
+    ws.sync()
+    for f in ws.drain(0.1):
+        if f.get("type") == "error":
+            assert frame_error_code(f) == "invalid_argument", f
+
+
+def test_unknown_frame_type_with_ref_gets_error(new_user):
+    ws = new_user().ws()
+    ws.send({"type": "no_such_type", "ref": "u1"})
+    err = ws.wait_for(lambda f: f.get("ref") == "u1", what="answer to u1")
+    assert err["type"] == "error" and frame_error_code(err) == "invalid_argument", err
+
+
+def test_binary_frame_gets_error_frame(new_user):
+    # docs/api.md: binary frames get an `error` frame; the connection stays open.
+    ws = new_user().ws()
+    ws.conn.send_binary(b"\x00\xff\xfe binary")
+    err = ws.wait_type("error")
+    assert frame_error_code(err) == "invalid_argument", err
+    ws.sync()
+
+
+def test_non_json_frame_gets_error_frame(new_user):
+    # docs/api.md: malformed JSON gets an `error` frame without `ref`; the connection stays open.
+    ws = new_user().ws()
+    ws.conn.send("{not json")
+    err = ws.wait_type("error")
+    assert frame_error_code(err) == "invalid_argument" and "ref" not in err, err
+    ws.sync()
+
+
+def test_to_device_frames_not_resent_after_written(new_user):
+    # docs/api.md: to-device frames are deleted from the queue once written to the socket.
+    a, b = new_user(), new_user()
+    assert a.post("/v1/send-to-device",
+                  {"messages": {b.user_id: {b.device_id: "once"}}}).status_code == 202
+    ws = b.ws()
+    assert to_device_of(ws.wait_type("to_device"))["body"] == "once"
+    # The deletion may trail the write by a moment (it is not acknowledged by the client).
+    poll(lambda: b.pending()["to_device"] == [], timeout=3, what="to-device deleted")
+    ws.close()
+    again = b.ws()
+    again.sync()
+    assert [f for f in again.drain(0.3) if f.get("type") == "to_device"] == []
+    assert b.pending()["to_device"] == []
+
+
+def test_send_frame_with_conversation_id_interleaves_with_http(new_user):
+    a, b = new_user(), new_user()
+    conv = a.send(to=b)["conversation_id"]
+    wa = a.ws()
+    got = []
+    for i in range(3):
+        ref = f"s{i}"
+        wa.send({"type": "send", "ref": ref, "conversation_id": conv,
+                 "client_msg_id": new_client_msg_id(), "body": f"ws{i}"})
+        ack = wa.wait_for(lambda f, ref=ref: f.get("ref") == ref, what=f"answer to {ref}")
+        assert ack["type"] == "ack", ack
+        got.append((ack if "seq" in ack else ack["message"])["seq"])
+        got.append(b.send(conversation_id=conv, body=f"http{i}")["seq"])
+    assert got == list(range(2, 8))
+    hist = a.history(conv, after_seq=0)["messages"]
+    assert [m["body"] for m in hist][1:] == ["ws0", "http0", "ws1", "http1", "ws2", "http2"]
+
+
+def test_replay_of_many_pending_messages_in_order(new_user):
+    # More than one page (max limit 200) pending: all replayed, in seq order, after ready.
+    a, b = new_user(), new_user()
+    conv = a.send(to=b, body="0")["conversation_id"]
+    for i in range(1, 230):
+        a.send(conversation_id=conv, body=str(i))
+    ws = b.ws()
+    seen = []
+    while len(seen) < 230:
+        f = ws.wait_type("message", timeout=10)
+        seen.append(msg_of(f)["seq"])
+    assert seen == list(range(1, 231))
+
+
+def test_revoked_device_websocket_is_closed(new_user):
+    # Contract silent; revoking a device should also end its live session promptly.
+    u = new_user()
+    other = u.new_device("lost")
+    ws = other.ws()
+    assert u.delete(f"/v1/devices/{other.device_id}").status_code == 204
+
+    def closed():
+        try:
+            ws.sync(timeout=0.5)
+            return False
+        except (WSClosed, websocket.WebSocketException, OSError):
+            return True
+    poll(closed, timeout=5, interval=0.1, what="revoked device's WebSocket closed")
+
+
+def test_oversized_ws_frame(new_user):
+    # 2 MiB text frame: the server answers an error or closes the connection; it must not
+    # crash (checked after the test) and other sessions keep working.
+    u = new_user()
+    ws = u.ws()
+    try:
+        ws.send({"type": "send", "ref": "big", "to_user_id": u.user_id,
+                 "client_msg_id": new_client_msg_id(), "body": "x" * (2 << 20)})
+        for f in ws.drain(0.5):
+            if f.get("ref") == "big":
+                assert f["type"] == "error", f
+    except (AssertionError, websocket.WebSocketException, OSError):
+        pass
+    u.ws().sync()
+
+
+def test_receipts_reach_every_device_of_the_sender(new_user):
+    a, b = new_user(), new_user()
+    a2 = a.new_device()
+    m = a.send(to=b)
+    w1, w2 = a.ws(), a2.ws()
+    wb = b.ws()
+    wb.send({"type": "mark_read", "conversation_id": m["conversation_id"], "up_to_seq": 1})
+    for ws in (w1, w2):
+        r = ws.wait_type("receipt", lambda f: f.get("kind") == "read")
+        assert r["user_id"] == b.user_id and r["up_to_seq"] == 1
+
+
+def test_lower_mark_sends_no_receipt(new_user):
+    # "Marking a lower seq changes nothing" - so nothing is announced either (contract silent
+    # on frames; a careful design does not emit a receipt that moves backwards).
+    a, b = new_user(), new_user()
+    conv = a.send(to=b)["conversation_id"]
+    a.send(conversation_id=conv)
+    wa, wb = a.ws(), b.ws()
+    wb.send({"type": "mark_read", "conversation_id": conv, "up_to_seq": 2})
+    wa.wait_type("receipt", lambda f: f.get("kind") == "read" and f.get("up_to_seq") == 2)
+    wb.send({"type": "mark_read", "conversation_id": conv, "up_to_seq": 1})
+    wb.send({"type": "mark_delivered", "conversation_id": conv, "up_to_seq": 1})
+    wb.sync()
+    # (A "delivered" up to 2 from the first mark is fine: read implies delivered.)
+    backwards = [f for f in wa.drain(0.3)
+                 if f.get("type") == "receipt" and f.get("up_to_seq", 0) < 2]
+    assert backwards == [], json.dumps(backwards)
+
+
+def test_delete_own_current_device(new_user, server):
+    u = new_user()
+    assert u.delete(f"/v1/devices/{u.device_id}").status_code == 204
+    assert_error(u.get("/v1/devices"), 401)
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        WS.connect(server.ws_url, u.access_token)
+    assert e.value.status_code == 401
