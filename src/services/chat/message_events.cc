@@ -1,0 +1,34 @@
+#include "services/chat/message_events.h"
+
+#include <boost/json.hpp>
+
+#include "events/event.h"
+#include "services/chat/chat_json.h"
+
+namespace parley::services {
+
+void PublishMessageSent(events::EventBus& bus, const storage::Message& m,
+                        const std::vector<std::string>& member_ids) {
+  boost::json::array members;
+  members.reserve(member_ids.size());
+  for (const auto& id : member_ids) members.emplace_back(id);
+  bus.Publish(events::topic::kMessage,
+              events::MakeEvent(events::type::kMessageSent, m.conversation_id,
+                                {{"message_id", m.message_id},
+                                 {"conversation_id", m.conversation_id},
+                                 {"seq", m.seq},
+                                 {"sender_id", m.sender_id},
+                                 {"sender_device_id", m.sender_device_id},
+                                 {"created_at", m.created_at},
+                                 {"member_ids", members},
+                                 {"message", MessageToJson(m)}}));
+  bus.Publish(events::topic::kConversation,
+              events::MakeEvent(events::type::kConversationUpdated, m.conversation_id,
+                                {{"conversation_id", m.conversation_id},
+                                 {"last_message_id", m.message_id},
+                                 {"last_seq", m.seq},
+                                 {"last_message_at", m.created_at},
+                                 {"member_ids", std::move(members)}}));
+}
+
+}  // namespace parley::services
