@@ -1,0 +1,28 @@
+// Test accounts: created through the public API (POST /v1/signup, then POST /v1/login, which
+// registers one device each). Usernames carry a random run tag so runs never collide.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "endpoint.h"
+#include "result.h"
+
+namespace parley::bench {
+
+struct Account {
+  std::string username;
+  std::string user_id;
+  std::string device_id;
+  std::string access_token;
+};
+
+// Fails with kServerUnreachable when nothing answers at ep; a missing /healthz only warns.
+Status CheckServer(const Endpoint& ep);
+
+// Signs up and logs in `count` users, `concurrency` at a time, retrying 429 after Retry-After.
+// Prints progress to stderr. The first failure stops the whole setup and is returned.
+Result<std::vector<Account>> CreateAccounts(const Endpoint& ep, int count, int concurrency,
+                                            const std::string& password);
+
+}  // namespace parley::bench
