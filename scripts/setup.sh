@@ -7,6 +7,7 @@ DEB_PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libsodium-dev libssl-dev libtomlplusplus-dev libcli11-dev
   libgtest-dev libbenchmark-dev
+  libvips-dev
   python3 python3-venv
 )
 

@@ -37,6 +37,18 @@ Status Validate(const Config& c) {
     return bad("max_message_body_bytes must be 1 B - 1 MiB");
   if (c.max_request_body_bytes < c.max_message_body_bytes * 2)
     return bad("max_request_body_bytes must be at least twice max_message_body_bytes");
+  if (c.rate_signup_per_min < 0 || c.rate_login_per_min < 0 || c.rate_send_per_min < 0 ||
+      c.rate_upload_per_min < 0)
+    return bad("rate limits must be >= 0 (0 = unlimited)");
+  if (c.max_group_members < 2 || c.max_group_members > 100000)
+    return bad("max_group_members must be 2-100000");
+  if (c.max_upload_bytes < 1 || c.max_upload_bytes > (1ull << 40))
+    return bad("max_upload_bytes must be 1 B - 1 TiB");
+  if (c.media_url_ttl_s < 1 || c.media_url_ttl_s > 7 * 86400)
+    return bad("media_url_ttl must be 1 s - 7 days");
+  if (c.push_max_attempts < 1 || c.push_max_attempts > 20) return bad("push_max_attempts must be 1-20");
+  if (c.push_retry_base_ms < 1 || c.push_retry_base_ms > 600000)
+    return bad("push_retry_base_ms must be 1-600000");
   if (c.sqlite_synchronous != "full" && c.sqlite_synchronous != "normal")
     return bad("sqlite_synchronous must be full or normal");
   return OkStatus();
@@ -70,8 +82,22 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "ws_idle_timeout_ms") i64(&c->ws_idle_timeout_ms);
     else if (key == "max_request_body_bytes") i64(&c->max_request_body_bytes);
     else if (key == "max_message_body_bytes") i64(&c->max_message_body_bytes);
+    else if (key == "max_upload_bytes") i64(&c->max_upload_bytes);
+    else if (key == "media_url_ttl") i64(&c->media_url_ttl_s);
     else if (key == "max_one_time_prekeys") i64(&c->max_one_time_prekeys);
     else if (key == "ws_max_outbox_bytes") i64(&c->ws_max_outbox_bytes);
+    else if (key == "max_group_members") i64(&c->max_group_members);
+    else if (key == "push_max_attempts") i64(&c->push_max_attempts);
+    else if (key == "push_retry_base_ms") i64(&c->push_retry_base_ms);
+    else if (key == "rate_signup_per_min") i64(&c->rate_signup_per_min);
+    else if (key == "rate_login_per_min") i64(&c->rate_login_per_min);
+    else if (key == "rate_send_per_min") i64(&c->rate_send_per_min);
+    else if (key == "rate_upload_per_min") i64(&c->rate_upload_per_min);
+    else if (key == "admin_usernames") {
+      const toml::array* arr = v.as_array();
+      if (!arr) unknown = key;
+      else for (const auto& e : *arr) { if (auto x = e.value<std::string>()) c->admin_usernames.push_back(*x); else unknown = key; }
+    }
     else if (key == "allow_plaintext") { if (auto x = v.value<bool>()) c->allow_plaintext = *x; else unknown = key; }
     else unknown = key;
     if (!unknown.empty()) {

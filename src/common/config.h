@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -26,10 +27,23 @@ struct Config {
   int ws_idle_timeout_ms = 30000;         // no answer to heartbeats for this long → closed
   size_t max_request_body_bytes = 1 << 20;
   size_t max_message_body_bytes = 64 * 1024;
+  uint64_t max_upload_bytes = 100ull << 20;  // media uploads (streamed, so not max_request_body)
+  int media_url_ttl_s = 3600;                 // signed media download links expire after this
   size_t max_one_time_prekeys = 1000;  // stored per device
   bool allow_plaintext = true;         // accept encryption "none"
   std::string sqlite_synchronous = "full";
   size_t ws_max_outbox_bytes = 8 << 20;  // a slower client is disconnected; its messages stay pending
+  size_t max_group_members = 1024;       // members per group, the owner included
+
+  int push_max_attempts = 4;     // per push, the first try included
+  int push_retry_base_ms = 1000;  // back-off: base, 4×base, 16×base
+  std::vector<std::string> admin_usernames;  // these users are admins (granted at start/signup)
+
+  // Rate limits; 0 = unlimited. Per minute, with a burst of the same size (send: burst 200).
+  int64_t rate_signup_per_min = 10;          // per address
+  int64_t rate_login_per_min = 30;           // per address, and per username
+  int64_t rate_send_per_min = 6000;          // per user (100/s)
+  int64_t rate_upload_per_min = 60;          // per user
 
   // Derived from `listen`.
   std::string host() const;

@@ -17,6 +17,12 @@ void Metrics::Gauge(const std::string& name, const std::string& help, std::funct
   entries_.push_back({name, help, "gauge", nullptr, std::move(read)});
 }
 
+void Metrics::CounterFn(const std::string& name, const std::string& help,
+                        std::function<double()> read) {
+  std::lock_guard lock(mu_);
+  entries_.push_back({name, help, "counter", nullptr, std::move(read)});
+}
+
 std::string Metrics::RenderPrometheus() const {
   std::lock_guard lock(mu_);
   std::ostringstream out;

@@ -18,6 +18,8 @@ class Metrics {
   std::atomic<uint64_t>& Counter(const std::string& name, const std::string& help);
   // A gauge read when metrics are rendered.
   void Gauge(const std::string& name, const std::string& help, std::function<double()> read);
+  // A counter kept elsewhere (it only grows), read when metrics are rendered. Name it *_total.
+  void CounterFn(const std::string& name, const std::string& help, std::function<double()> read);
   std::string RenderPrometheus() const;
 
  private:

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -27,9 +28,13 @@ enum class ErrorCode {
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  int64_t retry_after_s = 0;  // kRateLimited: seconds until a retry can succeed
 };
 
-inline Error MakeError(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
+inline Error MakeError(ErrorCode code, std::string message) { return Error{code, std::move(message), 0}; }
+inline Error RateLimited(int64_t retry_after_s) {
+  return Error{ErrorCode::kRateLimited, "too many requests; retry later", retry_after_s};
+}
 
 template <typename T>
 class [[nodiscard]] Result {

@@ -29,6 +29,12 @@ inline constexpr std::string_view kUserStatusChanged = "USER_STATUS_CHANGED";
 inline constexpr std::string_view kConversationUpdated = "CONVERSATION_UPDATED";
 inline constexpr std::string_view kToDevice = "TO_DEVICE_SENT";
 inline constexpr std::string_view kTyping = "TYPING";
+inline constexpr std::string_view kMediaUploaded = "MEDIA_UPLOADED";
+inline constexpr std::string_view kMediaProcessed = "MEDIA_PROCESSED";  // thumbnail ready or failed
+inline constexpr std::string_view kGroupCreated = "GROUP_CREATED";
+inline constexpr std::string_view kGroupUpdated = "GROUP_UPDATED";
+inline constexpr std::string_view kMemberJoinedGroup = "MEMBER_JOINED_GROUP";
+inline constexpr std::string_view kMemberLeftGroup = "MEMBER_LEFT_GROUP";
 }  // namespace type
 
 struct Event {

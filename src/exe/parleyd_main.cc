@@ -15,13 +15,22 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "events/inproc_bus.h"
+#include "exe/admin_command.h"
+#include "services/audit/audit_service.h"
 #include "services/auth/auth_service.h"
 #include "services/auth/keys_service.h"
 #include "services/chat/chat_service.h"
 #include "services/gateway/gateway.h"
+#include "services/groups/groups_service.h"
+#include "services/media/media_processor.h"
+#include "services/media/media_service.h"
+#include "services/notify/notify_service.h"
 #include "services/ops/ops_service.h"
 #include "services/presence/presence_service.h"
+#include "services/search/search_service.h"
+#include "storage/local/local_blob_store.h"
 #include "storage/sqlite/sqlite_store.h"
+#include "storage/sqlite_search/sqlite_search_index.h"
 #include "transport/http_server.h"
 
 namespace {
@@ -93,9 +102,46 @@ int main(int argc, char** argv) {
   app.add_option("--allow-plaintext", cfg.allow_plaintext,
                  "Accept messages with encryption \"none\" (true/false)")
       ->envname("PARLEY_ALLOW_PLAINTEXT")->capture_default_str();
+  app.add_option("--max-group-members", cfg.max_group_members,
+                 "Members per group, the owner included (2-100000)")
+      ->envname("PARLEY_MAX_GROUP_MEMBERS")->capture_default_str();
+  app.add_option("--max-upload-bytes", cfg.max_upload_bytes, "Largest media upload, bytes")
+      ->envname("PARLEY_MAX_UPLOAD_BYTES")->capture_default_str();
+  app.add_option("--media-url-ttl", cfg.media_url_ttl_s, "Signed media links expire after, seconds")
+      ->envname("PARLEY_MEDIA_URL_TTL")->capture_default_str();
   app.add_option("--sqlite-synchronous", cfg.sqlite_synchronous,
                  "full (durable on power loss) or normal (durable on process crash)")
       ->envname("PARLEY_SQLITE_SYNCHRONOUS")->capture_default_str();
+  app.add_option("--rate-signup-per-min", cfg.rate_signup_per_min, "Signups per address per minute (0 = unlimited)")
+      ->envname("PARLEY_RATE_SIGNUP_PER_MIN")->capture_default_str();
+  app.add_option("--rate-login-per-min", cfg.rate_login_per_min,
+                 "Logins per address and per username per minute (0 = unlimited)")
+      ->envname("PARLEY_RATE_LOGIN_PER_MIN")->capture_default_str();
+  app.add_option("--rate-send-per-min", cfg.rate_send_per_min, "Messages per user per minute (0 = unlimited)")
+      ->envname("PARLEY_RATE_SEND_PER_MIN")->capture_default_str();
+  app.add_option("--rate-upload-per-min", cfg.rate_upload_per_min, "Uploads per user per minute (0 = unlimited)")
+      ->envname("PARLEY_RATE_UPLOAD_PER_MIN")->capture_default_str();
+  app.add_option("--push-max-attempts", cfg.push_max_attempts, "Tries per push notification")
+      ->envname("PARLEY_PUSH_MAX_ATTEMPTS")->capture_default_str();
+  app.add_option("--push-retry-base-ms", cfg.push_retry_base_ms,
+                 "First push retry delay; each next one is 4x longer")
+      ->envname("PARLEY_PUSH_RETRY_BASE_MS")->capture_default_str();
+  app.add_option("--admin", cfg.admin_usernames, "Username to treat as an admin (repeatable)")
+      ->envname("PARLEY_ADMINS")->delimiter(',');
+  std::string admin_user, admin_password, admin_display;
+  CLI::App* admin = app.add_subcommand("admin", "Administration against --data-dir");
+  admin->require_subcommand(1);
+  admin->fallthrough();  // --data-dir and friends may follow the subcommand
+  CLI::App* create = admin->add_subcommand("create-user", "Create a user with the admin role");
+  create->add_option("--username", admin_user, "Username")->required();
+  create->add_option("--password", admin_password,
+                     "Password (8-1024 bytes); read from PARLEY_ADMIN_PASSWORD if not given")
+      ->envname("PARLEY_ADMIN_PASSWORD")->required();
+  create->add_option("--display-name", admin_display, "Display name");
+  create->fallthrough();
+  CLI::App* grant = admin->add_subcommand("grant", "Give an existing user the admin role");
+  grant->fallthrough();
+  grant->add_option("username", admin_user, "Username")->required();
   CLI11_PARSE(app, argc, argv);
 
   if (Status st = Validate(cfg); !st.ok()) return Fail(st.error().message);
@@ -108,10 +154,15 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(cfg.data_dir, fec);
   if (fec) return Fail("cannot create data dir " + cfg.data_dir + ": " + fec.message());
   ::chmod(cfg.data_dir.c_str(), 0700);
+  if (create->parsed()) return exe::AdminCreateUser(cfg, admin_user, admin_password, admin_display);
+  if (grant->parsed()) return exe::AdminGrant(cfg, admin_user);
 
   auto started = std::chrono::steady_clock::now();
   storage::sqlite::SqliteStore store({cfg.data_dir + "/parley.db", cfg.sqlite_synchronous});
   if (Status st = store.Open(); !st.ok()) return Fail("cannot open the database: " + st.error().message);
+  storage::sqlite::SqliteSearchIndex search_index({cfg.data_dir + "/search.db"});
+  if (Status st = search_index.Open(); !st.ok())
+    return Fail("cannot open the search index: " + st.error().message);
   auto signer = auth::JwtSigner::LoadOrCreate(cfg.data_dir + "/jwt_ed25519.key", cfg.issuer);
   if (!signer.ok()) return Fail(signer.error().message);
 
@@ -119,16 +170,34 @@ int main(int argc, char** argv) {
   boost::asio::thread_pool blocking(static_cast<size_t>(cfg.blocking_threads));
   events::InProcessBus bus;
   Metrics metrics;
-  services::Context ctx{cfg, store, store, store, bus, blocking, metrics};
+  services::RateLimits limits(cfg);
+  services::Context ctx{cfg, store, store, store, bus, blocking, metrics, limits};
 
   services::AuthService auth(ctx, std::move(*signer));
   if (Status st = auth.Start(); !st.ok()) return Fail(st.error().message);
   services::KeysService keys(ctx);
   services::ChatService chat(ctx);
   services::PresenceService presence(ctx);
+  services::GroupsService groups(ctx, store);
   services::OpsService ops(ctx);
+  storage::local::LocalBlobStore blobs(cfg.data_dir + "/media");
+  if (Status st = blobs.Open(); !st.ok()) return Fail("cannot open the media store: " + st.error().message);
+  auto url_signer = services::UrlSigner::LoadOrCreate(cfg.data_dir + "/media_url.key");
+  if (!url_signer.ok()) return Fail(url_signer.error().message);
+  services::MediaService media(ctx, store, blobs, std::move(*url_signer));
+  media.Start();
+  services::MediaProcessor media_worker(ctx, store, blobs);
+  if (Status st = media_worker.Start(); !st.ok()) return Fail(st.error().message);
+  services::AuditService audit(ctx, store);
+  audit.Start();
   services::Gateway gateway(ctx, auth, chat, presence);
   gateway.Start();
+  services::SearchService search(ctx, search_index);
+  search.Start();
+  services::NotifyService notify(
+      ctx, store, {cfg.push_max_attempts, cfg.push_retry_base_ms},
+      [&gateway](const std::string& u, const std::string& d) { return gateway.DeviceOnline(u, d); });
+  if (Status st = notify.Start(); !st.ok()) return Fail(st.error().message);
 
   transport::Router router;
   router.SetAuthenticator([&auth](std::string_view t) { return auth.Authenticate(t); });
@@ -136,22 +205,30 @@ int main(int argc, char** argv) {
   keys.Register(router);
   chat.Register(router);
   presence.Register(router);
+  groups.Register(router);
+  media.Register(router);
   ops.Register(router);
+  search.Register(router);
+  audit.Register(router);
+  notify.Register(router);
+  router.SetObserver([&audit](const transport::HttpRequest& req, int status) {
+    audit.ObserveResponse(req, status);
+  });
 
-  metrics.Gauge("parley_store_commit_batches", "Group commits of the store",
+  metrics.CounterFn("parley_store_commit_batches_total", "Group commits of the store",
                 [&store] { return static_cast<double>(store.commit_batches()); });
-  metrics.Gauge("parley_store_committed_writes", "Writes committed by the store",
+  metrics.CounterFn("parley_store_committed_writes_total", "Writes committed by the store",
                 [&store] { return static_cast<double>(store.committed_jobs()); });
-  metrics.Gauge("parley_events_published", "Events published on the bus",
+  metrics.CounterFn("parley_events_published_total", "Events published on the bus",
                 [&bus] { return static_cast<double>(bus.published()); });
 
   transport::HttpServer server({cfg.host(), cfg.port(), io_threads, cfg.max_request_body_bytes},
                                router);
-  metrics.Gauge("parley_http_requests", "HTTP requests read",
+  metrics.CounterFn("parley_http_requests_total", "HTTP requests read",
                 [&server] { return static_cast<double>(server.stats().requests.load()); });
-  metrics.Gauge("parley_http_responses_4xx", "HTTP 4xx responses",
+  metrics.CounterFn("parley_http_responses_4xx_total", "HTTP 4xx responses",
                 [&server] { return static_cast<double>(server.stats().responses_4xx.load()); });
-  metrics.Gauge("parley_http_responses_5xx", "HTTP 5xx responses",
+  metrics.CounterFn("parley_http_responses_5xx_total", "HTTP 5xx responses",
                 [&server] { return static_cast<double>(server.stats().responses_5xx.load()); });
   server.SetUpgradeHandler("/v1/ws", [&gateway](auto stream, auto req, std::string remote) {
     gateway.Upgrade(std::move(stream), std::move(req), std::move(remote));
@@ -178,7 +255,12 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let close frames and acks go out
   server.Stop();
   presence.Stop();
+  notify.Stop();
+  media_worker.Stop();
+  media.Stop();
+  search.Stop();
   blocking.join();
+  search_index.Close();
   store.Close();
   LogInfo("stopped");
   return 0;

@@ -26,6 +26,9 @@ class AuthStore {
   virtual void SetPresence(std::string user_id, std::string status, std::string text,
                            int64_t last_seen_at, Done<Unit> done) = 0;
 
+  // Grants or withdraws the admin role. kNotFound if no such user.
+  virtual void SetAdmin(std::string user_id, bool admin, Done<Unit> done) = 0;
+
   // Inserts a device and starts its per-conversation delivery cursors at "now", so a new device
   // is not flooded with old history as pending (history stays readable).
   virtual void CreateDevice(Device device, Done<Unit> done) = 0;

@@ -104,6 +104,13 @@ class MessageStore {
   // Users who share a conversation with `user_id` as active members (not including themselves).
   virtual Result<std::vector<std::string>> Contacts(std::string_view user_id) = 0;
   virtual Result<bool> SharesConversation(std::string_view a, std::string_view b) = 0;
+  // Every conversation the user is or was a member of (see Membership for what they can see),
+  // most recent activity first. For search.
+  virtual Result<std::vector<Membership>> Memberships(std::string_view user_id) = 0;
+  // Up to `limit` conversations with id > `after_id`, in id order ("" = from the start). For
+  // rebuilding derived data (the search index).
+  virtual Result<std::vector<Conversation>> ScanConversations(std::string_view after_id,
+                                                              int limit) = 0;
   // Is the store answering (for /readyz)?
   virtual Status Ping() = 0;
 };

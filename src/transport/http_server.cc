@@ -6,6 +6,9 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url.hpp>
 
+#include <span>
+#include <vector>
+
 #include "common/log.h"
 
 namespace parley::transport {
@@ -29,12 +32,21 @@ struct HttpServer::Impl {
   asio::awaitable<void> Serve(beast::tcp_stream stream, std::string remote);
   asio::awaitable<void> ServeLoop(beast::tcp_stream& stream, const std::string& remote,
                                   bool* upgraded);
+  // One request of each kind, its header already read. Both return whether to keep the
+  // connection for another request.
+  asio::awaitable<bool> ServeBuffered(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                      http::request_parser<http::empty_body>&& header,
+                                      const std::string& remote, bool* upgraded);
+  asio::awaitable<bool> ServeStreaming(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                       http::request_parser<http::empty_body>&& header,
+                                       const std::string& remote, uint64_t limit);
+  asio::awaitable<HttpResponse> Dispatch(HttpRequest& req, bool target_ok);
 };
 
 namespace {
 
-HttpRequest ToRequest(http::request<http::string_body>& req, const std::string& remote,
-                      bool* ok) {
+// The request line and headers as handlers see them. *ok is false for a bad request target.
+HttpRequest ToRequest(const http::request_header<>& req, const std::string& remote, bool* ok) {
   HttpRequest out;
   out.method = std::string(req.method_string());
   out.remote_address = remote;
@@ -50,23 +62,165 @@ HttpRequest ToRequest(http::request<http::string_body>& req, const std::string& 
     for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     out.headers[name] = std::string(field.value());
   }
-  out.body = std::move(req.body());
   *ok = true;
   return out;
 }
 
-http::response<http::string_body> ToBeast(HttpResponse r, unsigned version, bool keep_alive) {
-  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+template <typename Body>
+void SetHeaders(http::response<Body>& res, HttpResponse& r, bool keep_alive) {
   res.set(http::field::server, "parleyd");
   if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
   res.set("X-Content-Type-Options", "nosniff");
   res.set(http::field::cache_control, "no-store");
   for (auto& [k, v] : r.headers) res.set(k, v);
-  res.body() = std::move(r.body);
   res.keep_alive(keep_alive);
+}
+
+http::response<http::string_body> ToBeast(HttpResponse r, unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  SetHeaders(res, r, keep_alive);
+  res.body() = std::move(r.body);
   res.prepare_payload();
   return res;
 }
+
+// Reading stopped because the peer went away or idled: close without answering.
+bool QuietEnd(const boost::system::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == beast::error::timeout || ec == asio::error::connection_reset;
+}
+
+asio::awaitable<void> WriteErrorAndClose(beast::tcp_stream& stream, const Error& err,
+                                         HttpStats& stats) {
+  stats.responses_4xx.fetch_add(1, std::memory_order_relaxed);
+  auto res = ToBeast(ErrorResponse(err), 11, false);
+  stream.expires_after(std::chrono::seconds(5));
+  co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+}
+
+// Writes a response whose body comes from r.body_source, chunk by chunk, each write under its
+// own timeout. false if it could not be written whole (the connection must then be closed).
+// (Coroutines here take references, never non-trivial values: see common/async.h on GCC 12.)
+asio::awaitable<bool> WriteStreamed(beast::tcp_stream& stream, HttpResponse& r, unsigned version,
+                                    bool keep_alive, int timeout_ms) {
+  constexpr size_t kChunk = 64 * 1024;
+  http::response<http::buffer_body> res{static_cast<http::status>(r.status), version};
+  SetHeaders(res, r, keep_alive);
+  res.content_length(r.body_size);
+  res.body().data = nullptr;
+  res.body().more = true;
+  http::response_serializer<http::buffer_body> sr{res};
+  stream.expires_after(std::chrono::milliseconds(timeout_ms));
+  auto [hec, hn] = co_await http::async_write_header(stream, sr, asio::as_tuple(asio::use_awaitable));
+  if (hec) co_return false;
+  std::vector<char> buf(kChunk);
+  uint64_t left = r.body_size;
+  while (left > 0) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
+    auto got = co_await r.body_source->Read(std::span<char>(buf.data(), want));
+    if (!got.ok() || *got == 0 || *got > want) co_return false;
+    left -= *got;
+    res.body().data = buf.data();
+    res.body().size = *got;
+    res.body().more = true;
+    stream.expires_after(std::chrono::milliseconds(timeout_ms));
+    auto [wec, wn] = co_await http::async_write(stream, sr, asio::as_tuple(asio::use_awaitable));
+    if (wec && wec != http::error::need_buffer) co_return false;
+  }
+  res.body().data = nullptr;
+  res.body().size = 0;
+  res.body().more = false;
+  auto [fec, fn] = co_await http::async_write(stream, sr, asio::as_tuple(asio::use_awaitable));
+  co_return !fec && sr.is_done();
+}
+
+asio::awaitable<bool> WriteResponse(beast::tcp_stream& stream, HttpResponse& r, unsigned version,
+                                    bool keep_alive, int timeout_ms) {
+  if (r.body_source) co_return co_await WriteStreamed(stream, r, version, keep_alive, timeout_ms);
+  auto res = ToBeast(std::move(r), version, keep_alive);
+  auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+  co_return !wec;
+}
+
+// After answering a request whose body was not read to the end: stop sending, then read and
+// drop what the client is still sending, briefly and boundedly, so that closing does not reset
+// the connection (and destroy the answer) before the client has read it.
+asio::awaitable<void> LingeringClose(beast::tcp_stream& stream) {
+  boost::system::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  std::vector<char> sink(16 * 1024);
+  size_t total = 0;
+  stream.expires_after(std::chrono::seconds(2));
+  while (total < (8u << 20)) {
+    auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink),
+                                                    asio::as_tuple(asio::use_awaitable));
+    if (rec) break;
+    total += n;
+  }
+}
+
+// The BodyReader of a streaming route: reads the body with a buffer_body parser straight into
+// the handler's buffer. Sends "100 Continue" first if the client asked for it.
+class StreamingBody final : public BodyReader {
+ public:
+  StreamingBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                http::request_parser<http::buffer_body>& parser, int timeout_ms)
+      : stream_(stream), buffer_(buffer), parser_(parser), timeout_ms_(timeout_ms) {
+    auto it = parser_.get().find(http::field::expect);
+    expect_continue_ = it != parser_.get().end() && beast::iequals(it->value(), "100-continue");
+  }
+
+  asio::awaitable<Result<size_t>> Read(std::span<char> out) override {
+    if (error_) co_return *error_;
+    if (parser_.is_done()) co_return size_t{0};
+    if (out.empty()) co_return MakeError(ErrorCode::kInternal, "empty read buffer");
+    if (expect_continue_) {
+      expect_continue_ = false;
+      http::response<http::empty_body> cont{http::status::continue_, 11};
+      stream_.expires_after(std::chrono::milliseconds(timeout_ms_));
+      auto [cec, cn] = co_await http::async_write(stream_, cont, asio::as_tuple(asio::use_awaitable));
+      if (cec) co_return Fail(MakeError(ErrorCode::kInvalidArgument, "connection lost"));
+    }
+    while (true) {
+      parser_.get().body().data = out.data();
+      parser_.get().body().size = out.size();
+      stream_.expires_after(std::chrono::milliseconds(timeout_ms_));
+      auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser_,
+                                                    asio::as_tuple(asio::use_awaitable));
+      size_t got = out.size() - parser_.get().body().size;
+      parser_.get().body().data = nullptr;
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec == http::error::body_limit) {
+        co_return Fail(MakeError(ErrorCode::kPayloadTooLarge, "request body too large"));
+      }
+      if (ec && QuietEnd(ec)) {
+        co_return Fail(MakeError(ErrorCode::kInvalidArgument, "request body ended early or stalled"));
+      }
+      if (ec) co_return Fail(MakeError(ErrorCode::kInvalidArgument, "malformed request body"));
+      if (got > 0 || parser_.is_done()) co_return got;
+    }
+  }
+
+  std::optional<uint64_t> declared_length() const override {
+    auto n = parser_.content_length();
+    if (!n) return std::nullopt;
+    return *n;
+  }
+  bool complete() const { return !error_ && parser_.is_done(); }
+
+ private:
+  Error Fail(Error e) {
+    error_ = e;
+    return e;
+  }
+
+  beast::tcp_stream& stream_;
+  beast::flat_buffer& buffer_;
+  http::request_parser<http::buffer_body>& parser_;
+  const int timeout_ms_;
+  bool expect_continue_ = false;
+  std::optional<Error> error_;
+};
 
 }  // namespace
 
@@ -181,57 +335,114 @@ asio::awaitable<void> HttpServer::Impl::ServeLoop(beast::tcp_stream& stream,
                                                   const std::string& remote, bool* upgraded) {
   beast::flat_buffer buffer;
   while (true) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(16 * 1024);
-    parser.body_limit(options.max_body_bytes);
+    // The header first, then the body as the route wants it: whole (every ordinary route, up to
+    // max_body_bytes) or streamed to the handler (streaming routes, up to their own limit).
+    http::request_parser<http::empty_body> header;
+    header.header_limit(16 * 1024);
+    header.body_limit(boost::none);  // checked below, once the route is known
     stream.expires_after(std::chrono::milliseconds(options.request_timeout_ms));
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser,
-                                            asio::as_tuple(asio::use_awaitable));
-    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-        ec == beast::error::timeout || ec == asio::error::connection_reset) {
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, header,
+                                                   asio::as_tuple(asio::use_awaitable));
+    if (QuietEnd(ec)) co_return;
+    if (ec) {
+      const Error err = MakeError(ErrorCode::kInvalidArgument, "malformed HTTP request");
+      co_await WriteErrorAndClose(stream, err, stats);
       co_return;
     }
+    std::optional<uint64_t> streaming;
+    if (auto target = boost::urls::parse_origin_form(header.get().target())) {
+      streaming = router.StreamingLimit(header.get().method_string(), target->path());
+    }
+    auto declared = header.content_length();  // boost::optional
+    if (declared && *declared > streaming.value_or(options.max_body_bytes)) {
+      const Error err = MakeError(ErrorCode::kPayloadTooLarge, "request body too large");
+      co_await WriteErrorAndClose(stream, err, stats);
+      if (streaming) co_await LingeringClose(stream);
+      co_return;
+    }
+    bool keep = false;
+    if (streaming) {
+      keep = co_await ServeStreaming(stream, buffer, std::move(header), remote, *streaming);
+    } else {
+      keep = co_await ServeBuffered(stream, buffer, std::move(header), remote, upgraded);
+    }
+    if (!keep) co_return;
+  }
+}
+
+asio::awaitable<HttpResponse> HttpServer::Impl::Dispatch(HttpRequest& req, bool target_ok) {
+  // Not a ternary: GCC 12 miscompiles co_await inside a conditional expression.
+  HttpResponse hres;
+  if (target_ok) {
+    hres = co_await router.Dispatch(req);
+  } else {
+    hres = ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "bad request target"));
+  }
+  if (hres.status >= 500) {
+    stats.responses_5xx.fetch_add(1, std::memory_order_relaxed);
+  } else if (hres.status >= 400) {
+    stats.responses_4xx.fetch_add(1, std::memory_order_relaxed);
+  }
+  co_return hres;
+}
+
+asio::awaitable<bool> HttpServer::Impl::ServeBuffered(
+    beast::tcp_stream& stream, beast::flat_buffer& buffer,
+    http::request_parser<http::empty_body>&& header, const std::string& remote, bool* upgraded) {
+  http::request_parser<http::string_body> parser{std::move(header)};
+  parser.body_limit(options.max_body_bytes);
+  if (!parser.is_done()) {
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser,
+                                            asio::as_tuple(asio::use_awaitable));
+    if (QuietEnd(ec)) co_return false;
     if (ec) {
       Error err = ec == http::error::body_limit
                       ? MakeError(ErrorCode::kPayloadTooLarge, "request body too large")
                       : MakeError(ErrorCode::kInvalidArgument, "malformed HTTP request");
-      stats.responses_4xx.fetch_add(1, std::memory_order_relaxed);
-      auto res = ToBeast(ErrorResponse(err), 11, false);
-      stream.expires_after(std::chrono::seconds(5));
-      co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-      co_return;
+      co_await WriteErrorAndClose(stream, err, stats);
+      co_return false;
     }
-    auto req = parser.release();
-    stats.requests.fetch_add(1, std::memory_order_relaxed);
-    if (upgrade && beast::websocket::is_upgrade(req)) {
-      auto target = boost::urls::parse_origin_form(req.target());
-      if (target && target->path() == upgrade_path) {
-        stream.expires_never();
-        *upgraded = true;
-        upgrade(std::move(stream), std::move(req), remote);
-        co_return;
-      }
-    }
-    bool keep_alive = req.keep_alive();
-    unsigned version = req.version();
-    bool ok = false;
-    HttpRequest hreq = ToRequest(req, remote, &ok);
-    // Not a ternary: GCC 12 miscompiles co_await inside a conditional expression.
-    HttpResponse hres;
-    if (ok) {
-      hres = co_await router.Dispatch(hreq);
-    } else {
-      hres = ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "bad request target"));
-    }
-    if (hres.status >= 500) {
-      stats.responses_5xx.fetch_add(1, std::memory_order_relaxed);
-    } else if (hres.status >= 400) {
-      stats.responses_4xx.fetch_add(1, std::memory_order_relaxed);
-    }
-    auto res = ToBeast(std::move(hres), version, keep_alive);
-    auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-    if (wec || !keep_alive) co_return;
   }
+  auto req = parser.release();
+  stats.requests.fetch_add(1, std::memory_order_relaxed);
+  if (upgrade && beast::websocket::is_upgrade(req)) {
+    auto target = boost::urls::parse_origin_form(req.target());
+    if (target && target->path() == upgrade_path) {
+      stream.expires_never();
+      *upgraded = true;
+      upgrade(std::move(stream), std::move(req), remote);
+      co_return false;
+    }
+  }
+  bool keep_alive = req.keep_alive();
+  unsigned version = req.version();
+  bool ok = false;
+  HttpRequest hreq = ToRequest(req, remote, &ok);
+  hreq.body = std::move(req.body());
+  HttpResponse hres = co_await Dispatch(hreq, ok);
+  bool written = co_await WriteResponse(stream, hres, version, keep_alive,
+                                        options.request_timeout_ms);
+  co_return written && keep_alive;
+}
+
+asio::awaitable<bool> HttpServer::Impl::ServeStreaming(
+    beast::tcp_stream& stream, beast::flat_buffer& buffer,
+    http::request_parser<http::empty_body>&& header, const std::string& remote, uint64_t limit) {
+  http::request_parser<http::buffer_body> parser{std::move(header)};
+  parser.body_limit(limit);
+  stats.requests.fetch_add(1, std::memory_order_relaxed);
+  StreamingBody body(stream, buffer, parser, options.request_timeout_ms);
+  bool ok = false;
+  HttpRequest hreq = ToRequest(parser.get(), remote, &ok);
+  hreq.body_reader = &body;
+  HttpResponse hres = co_await Dispatch(hreq, ok);
+  // A body the handler did not read to the end leaves bytes on the connection: close it.
+  bool complete = body.complete();
+  bool keep_alive = parser.get().keep_alive() && complete;
+  bool written = co_await WriteResponse(stream, hres, parser.get().version(), keep_alive,
+                                        options.request_timeout_ms);
+  if (written && !complete) co_await LingeringClose(stream);
+  co_return written && keep_alive;
 }
 
 }  // namespace parley::transport

@@ -24,7 +24,8 @@ HttpResponse ErrorResponse(const Error& error) {
   boost::json::object body{
       {"error", {{"code", CodeName(error.code)}, {"message", error.message}}}};
   HttpResponse r = JsonResponse(HttpStatusOf(error.code), body);
-  if (error.code == ErrorCode::kRateLimited) r.headers.emplace_back("Retry-After", "1");
+  if (error.code == ErrorCode::kRateLimited)
+    r.headers.emplace_back("Retry-After", std::to_string(std::max<int64_t>(1, error.retry_after_s)));
   return r;
 }
 

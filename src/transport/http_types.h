@@ -5,12 +5,14 @@
 #include <boost/json/value.hpp>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/result.h"
+#include "transport/body_stream.h"
 
 namespace parley::transport {
 
@@ -31,6 +33,9 @@ struct HttpRequest {
   std::map<std::string, std::string, std::less<>> headers;  // lowercase names
   std::string remote_address;
   std::optional<Principal> principal;  // set on routes that require authentication
+  // Streaming routes only (Router::AddStreaming): the body, read as it arrives; `body` is then
+  // empty. Owned by the transport, valid while the handler runs.
+  BodyReader* body_reader = nullptr;
 
   const std::string* Query(std::string_view name) const {
     auto it = query.find(name);
@@ -47,6 +52,10 @@ struct HttpResponse {
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is streamed from here instead of `body`: exactly `body_size` bytes
+  // (sent as Content-Length). For payloads too large to hold in memory, such as files.
+  std::shared_ptr<BodySource> body_source;
+  uint64_t body_size = 0;
 };
 
 HttpResponse JsonResponse(int status, const boost::json::value& body);

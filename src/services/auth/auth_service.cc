@@ -1,11 +1,14 @@
 #include "services/auth/auth_service.h"
 
+#include <future>
+
 #include "common/async.h"
 #include "common/encoding.h"
 #include "common/ids.h"
 #include "common/json_fields.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "services/audit/audit_event.h"
 #include "services/auth/user_json.h"
 
 namespace parley::services {
@@ -52,6 +55,14 @@ Status AuthService::Start() {
   if (!revoked.ok()) return revoked.error();
   auto denied = ctx_.auth_store.ListDeniedAccessTokens(NowMs());
   if (!denied.ok()) return denied.error();
+  for (const auto& name : ctx_.config.admin_usernames) {
+    auto u = ctx_.auth_store.GetUserByUsername(name);
+    if (!u.ok() || u->is_admin) continue;
+    std::promise<Result<Unit>> granted;
+    ctx_.auth_store.SetAdmin(u->user_id, true, [&](Result<Unit> r) { granted.set_value(std::move(r)); });
+    if (auto r = granted.get_future().get(); !r.ok()) return r.error();
+    LogInfo("admin granted from config", {{"user_id", u->user_id}});
+  }
   std::unique_lock lock(mu_);
   revoked_devices_.insert(revoked->begin(), revoked->end());
   denied_jtis_.insert(denied->begin(), denied->end());
@@ -116,6 +127,9 @@ AuthService::Awaitable AuthService::Signup(HttpRequest& req) {
   auto password = f.Str("password", true, 4096);
   auto display = f.Str("display_name", false, 128);
   if (!f.ok()) co_return ErrorResponse(f.error());
+  if (int64_t wait = ctx_.limits.signup_per_address.Allow(req.remote_address)) {
+    co_return ErrorResponse(RateLimited(wait));
+  }
   auto username = NormalizeUsername(*raw_name);
   if (!username) {
     co_return ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
@@ -136,10 +150,13 @@ AuthService::Awaitable AuthService::Signup(HttpRequest& req) {
   u.password_hash = *hash;
   u.status = "online";
   u.created_at = NowMs();
+  for (const auto& admin : ctx_.config.admin_usernames) u.is_admin = u.is_admin || admin == u.username;
   auto created = co_await AwaitDone<Unit>(
       [&](auto done) { ctx_.auth_store.CreateUser(u, std::move(done)); });
   if (!created.ok()) co_return ErrorResponse(created.error());
   LogInfo("user signed up", {{"user_id", u.user_id}, {"remote", req.remote_address}});
+  PublishAudit(ctx_.bus, {"signup", u.user_id, "", u.user_id, req.remote_address,
+                          {{"username", u.username}, {"admin", u.is_admin}}});
   co_return JsonResponse(201, {{"user_id", u.user_id},
                                {"username", u.username},
                                {"display_name", u.display_name}});
@@ -155,6 +172,10 @@ AuthService::Awaitable AuthService::Login(HttpRequest& req) {
   auto device_id = f.Uuid("device_id", false);
   if (!f.ok()) co_return ErrorResponse(f.error());
   auto username = NormalizeUsername(*raw_name);
+  // Password guessing: bounded per address and per target account.
+  int64_t wait = ctx_.limits.login_per_address.Allow(req.remote_address);
+  if (!wait && username) wait = ctx_.limits.login_per_username.Allow(*username);
+  if (wait) co_return ErrorResponse(RateLimited(wait));
   auto user = co_await OnPool(ctx_.blocking, [&]() -> Result<storage::User> {
     if (!username) return MakeError(ErrorCode::kNotFound, "no such user");
     return ctx_.auth_store.GetUserByUsername(*username);
@@ -168,6 +189,8 @@ AuthService::Awaitable AuthService::Login(HttpRequest& req) {
   });
   if (!user.ok() || !match) {
     LogInfo("login failed", {{"remote", req.remote_address}});
+    PublishAudit(ctx_.bus, {"login.failure", "", "", username.value_or(""), req.remote_address,
+                            {{"known_user", user.ok()}}});
     co_return ErrorResponse(BadCredentials());
   }
   std::string did;
@@ -197,6 +220,8 @@ AuthService::Awaitable AuthService::Login(HttpRequest& req) {
   (*tokens)["user_id"] = user->user_id;
   (*tokens)["device_id"] = did;
   LogInfo("login", {{"user_id", user->user_id}, {"device_id", did}, {"remote", req.remote_address}});
+  PublishAudit(ctx_.bus, {"login.success", user->user_id, did, user->user_id, req.remote_address,
+                          {{"new_device", !device_id.has_value()}}});
   co_return JsonResponse(200, *tokens);
 }
 
@@ -220,6 +245,8 @@ AuthService::Awaitable AuthService::Refresh(HttpRequest& req) {
     case Kind::kReused:
       LogWarn("refresh token reuse: device sessions revoked",
               {{"device_id", outcome->device_id}, {"remote", req.remote_address}});
+      PublishAudit(ctx_.bus, {"token.reuse", outcome->user_id, outcome->device_id,
+                              outcome->device_id, req.remote_address, {}});
       co_return ErrorResponse(MakeError(ErrorCode::kUnauthenticated,
                                         "refresh token already used; sessions revoked"));
     default:
@@ -244,6 +271,7 @@ AuthService::Awaitable AuthService::Logout(HttpRequest& req) {
     std::unique_lock lock(mu_);
     denied_jtis_.insert(p.jti);
   }
+  PublishAudit(ctx_.bus, {"logout", p.user_id, p.device_id, p.device_id, req.remote_address, {}});
   co_return transport::EmptyResponse(204);
 }
 
@@ -296,6 +324,8 @@ AuthService::Awaitable AuthService::DeleteDevice(HttpRequest& req) {
   }
   for (const auto& cb : on_revoked_) cb(*id);
   LogInfo("device revoked", {{"user_id", req.principal->user_id}, {"device_id", *id}});
+  PublishAudit(ctx_.bus, {"device.revoked", req.principal->user_id, req.principal->device_id, *id,
+                          req.remote_address, {}});
   co_return transport::EmptyResponse(204);
 }
 

@@ -6,6 +6,7 @@
 #include "common/time.h"
 #include "events/event.h"
 #include "services/chat/chat_json.h"
+#include "services/chat/message_events.h"
 
 namespace parley::services {
 
@@ -71,25 +72,7 @@ void ChatService::Register(transport::Router& r) {
 }
 
 void ChatService::PublishSent(const storage::AppendResult& r) {
-  const auto& m = r.message;
-  boost::json::array members = Ids(r.member_ids);
-  ctx_.bus.Publish(events::topic::kMessage,
-                   events::MakeEvent(events::type::kMessageSent, m.conversation_id,
-                                     {{"message_id", m.message_id},
-                                      {"conversation_id", m.conversation_id},
-                                      {"seq", m.seq},
-                                      {"sender_id", m.sender_id},
-                                      {"sender_device_id", m.sender_device_id},
-                                      {"created_at", m.created_at},
-                                      {"member_ids", members},
-                                      {"message", MessageToJson(m)}}));
-  ctx_.bus.Publish(events::topic::kConversation,
-                   events::MakeEvent(events::type::kConversationUpdated, m.conversation_id,
-                                     {{"conversation_id", m.conversation_id},
-                                      {"last_message_id", m.message_id},
-                                      {"last_seq", m.seq},
-                                      {"last_message_at", m.created_at},
-                                      {"member_ids", std::move(members)}}));
+  PublishMessageSent(ctx_.bus, r.message, r.member_ids);
 }
 
 void ChatService::PublishReceipt(const std::string& user_id, const std::string& conversation_id,
@@ -146,6 +129,7 @@ boost::asio::awaitable<Result<storage::AppendResult>> ChatService::Send(
       }
   }
   if (!f.ok()) co_return f.error();
+  if (int64_t wait = ctx_.limits.send_per_user.Allow(who.user_id)) co_return RateLimited(wait);
   if (body_v->as_string().size() > ctx_.config.max_message_body_bytes) {
     co_return MakeError(ErrorCode::kPayloadTooLarge,
                         "body is larger than " +

@@ -54,9 +54,26 @@ void Gateway::Start() {
                      [this](std::string_view, const events::EventPtr& e) { OnMessageEvent(e); });
   ctx_.bus.Subscribe(events::topic::kUserStatus,
                      [this](std::string_view, const events::EventPtr& e) { OnStatusEvent(e); });
+  ctx_.bus.Subscribe(events::topic::kGroup,
+                     [this](std::string_view, const events::EventPtr& e) { OnGroupEvent(e); });
+  // Notifications for online devices arrive as frames; offline ones get pushes (notify service).
+  ctx_.bus.Subscribe(events::topic::kNotification,
+                     [this](std::string_view, const events::EventPtr& e) {
+                       if (e->type != "NOTIFICATION_CREATED") return;
+                       const auto* n = e->payload.if_contains("notification");
+                       if (!n) return;
+                       Frame frame = MakeFrame({{"type", "notification"}, {"notification", *n}});
+                       for (auto& s : hub_.ForUser(e->key)) s->Send(frame);
+                     });
   auth_.OnDeviceRevoked([this](const std::string& device_id) {
     for (auto& s : hub_.ForDevice(device_id)) s->Close(4001, "device revoked");
   });
+}
+
+bool Gateway::DeviceOnline(const std::string& user_id, const std::string& device_id) const {
+  for (const auto& s : hub_.ForUser(user_id))
+    if (s->principal().device_id == device_id) return true;
+  return false;
 }
 
 void Gateway::Upgrade(beast::tcp_stream stream, http::request<http::string_body> req,
@@ -158,6 +175,16 @@ void Gateway::OnStatusEvent(const events::EventPtr& e) {
     for (const auto& c : *contacts)
       for (auto& s : hub_.ForUser(c)) s->Send(frame);
   });
+}
+
+void Gateway::OnGroupEvent(const events::EventPtr& e) {
+  const auto& p = e->payload;
+  const auto* group = p.if_contains("group");
+  if (!group) return;
+  const char* what = e->type == events::type::kGroupCreated ? "created" : "updated";
+  Frame frame = MakeFrame({{"type", "group"}, {"event", what}, {"group", *group}});
+  for (const auto& user : StringList(p.if_contains("recipient_ids")))
+    for (auto& s : hub_.ForUser(user)) s->Send(frame);
 }
 
 void Gateway::RelayTyping(const transport::Principal& who, const std::string& conversation_id) {

@@ -1,7 +1,8 @@
 // Gateway: the WebSocket endpoint /v1/ws. Authenticates the upgrade, runs a WsSession per
 // device, and turns events into frames: MESSAGE_SENT → `message` to member devices (not the
 // sending one), MESSAGE_DELIVERED/READ → `receipt`, TO_DEVICE_SENT → `to_device`,
-// USER_STATUS_CHANGED → `presence` to contacts, and typing relayed to the other members.
+// USER_STATUS_CHANGED → `presence` to contacts, GROUP_CREATED/UPDATED → `group` to the group's
+// members and those a change removed, and typing relayed to the other members.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -34,11 +35,14 @@ class Gateway {
   ChatService& chat() { return chat_; }
   PresenceService& presence() { return presence_; }
   Hub& hub() { return hub_; }
+  // Whether the device has an open WebSocket on this node. Thread-safe.
+  bool DeviceOnline(const std::string& user_id, const std::string& device_id) const;
   void RelayTyping(const transport::Principal& who, const std::string& conversation_id);
 
  private:
   void OnMessageEvent(const events::EventPtr& e);
   void OnStatusEvent(const events::EventPtr& e);
+  void OnGroupEvent(const events::EventPtr& e);
 
   Context& ctx_;
   AuthService& auth_;

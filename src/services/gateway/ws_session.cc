@@ -49,9 +49,12 @@ void WsSession::DeliverMessage(Frame frame, const std::string& conversation_id, 
 
 void WsSession::DeliverToDevice(Frame frame, int64_t id) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame), id]() mutable {
-    if (self->closed_ || id <= self->sent_to_device_) return;
-    // During the replay, a later page will carry it (it is committed): only track order after.
-    if (self->replaying_) return;
+    if (self->closed_) return;
+    if (self->replaying_) {
+      self->held_to_device_.emplace_back(std::move(frame), id);
+      return;
+    }
+    if (id <= self->sent_to_device_) return;
     self->sent_to_device_ = id;
     self->Enqueue({std::move(frame), id});
   });
@@ -168,6 +171,12 @@ asio::awaitable<void> WsSession::Replay() {
   for (auto& [frame, conv, seq] : held_) EnqueueMessage(std::move(frame), conv, seq);
   held_.clear();
   held_.shrink_to_fit();
+  for (auto& [frame, id] : held_to_device_) {
+    if (id <= sent_to_device_) continue;  // the replay sent it
+    sent_to_device_ = id;
+    Enqueue({std::move(frame), id});
+  }
+  held_to_device_.clear();
 }
 
 asio::awaitable<void> WsSession::WriteLoop() {

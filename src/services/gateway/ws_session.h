@@ -66,6 +66,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   bool closed_ = false;
   bool replaying_ = true;
   std::vector<std::tuple<Frame, std::string, int64_t>> held_;  // live messages during replay
+  std::vector<std::pair<Frame, int64_t>> held_to_device_;     // live to-device during replay
   std::unordered_map<std::string, int64_t> sent_seq_;         // highest seq sent per conversation
   int64_t sent_to_device_ = 0;
   int inflight_ = 0;

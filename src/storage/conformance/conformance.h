@@ -1,5 +1,6 @@
-// The storage conformance suite: every adapter of AuthStore, KeyStore and MessageStore must pass
-// it. An adapter's test file provides a StoreFactory and instantiates the suite:
+// The storage conformance suite: every adapter of AuthStore, KeyStore and MessageStore (and of
+// GroupStore, if it keeps groups) must pass it. An adapter's test file provides a StoreFactory
+// and instantiates the suite:
 //
 //   INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(&MakeSqliteStores));
 //
@@ -14,7 +15,9 @@
 #include <string>
 
 #include "storage/auth_store.h"
+#include "storage/group_store.h"
 #include "storage/key_store.h"
+#include "storage/media_store.h"
 #include "storage/message_store.h"
 
 namespace parley::storage::conformance {
@@ -25,6 +28,8 @@ struct Stores {
   KeyStore* keys = nullptr;
   MessageStore* messages = nullptr;
   std::function<Stores()> reopen;  // closes this one first
+  GroupStore* groups = nullptr;  // null: the adapter keeps no groups; their cases skip
+  MediaStore* media = nullptr;   // null: the adapter keeps no media metadata; its cases skip
 };
 
 using StoreFactory = Stores (*)();

@@ -173,6 +173,22 @@ TEST_P(StoreConformance, PendingFollowsTheDeviceCursorAndSkipsOwnMessages) {
   EXPECT_TRUE(s_.messages->Pending(b.user_id, db2.device_id, 10, {}, 0)->messages.empty());
 }
 
+TEST_P(StoreConformance, ReplyingBeforeFetchingKeepsWhatTheDeviceHasNotHad) {
+  Fixture f(s_);
+  User a = f.AddUser("alice"), b = f.AddUser("bob");
+  Device da = f.AddDevice(a), db = f.AddDevice(b);  // b's device predates the conversation
+  ASSERT_TRUE(f.Send(a, da, b, "1").ok());
+  ASSERT_TRUE(f.Send(a, da, b, "2").ok());
+  ASSERT_TRUE(f.Send(b, db, a, "3").ok());
+  auto pb = s_.messages->Pending(b.user_id, db.device_id, 10, {}, 0);
+  ASSERT_EQ(pb->messages.size(), 2u);
+  EXPECT_EQ(pb->messages[1].seq, 2);
+  ASSERT_TRUE(f.Send(a, da, b, "4").ok());  // a's device has not had 3 either
+  auto pa = s_.messages->Pending(a.user_id, da.device_id, 10, {}, 0);
+  ASSERT_EQ(pa->messages.size(), 1u);
+  EXPECT_EQ(pa->messages[0].seq, 3);
+}
+
 TEST_P(StoreConformance, ReceiptsAreMonotonicAndReadImpliesDelivered) {
   Fixture f(s_);
   User a = f.AddUser("alice"), b = f.AddUser("bob");

@@ -179,11 +179,17 @@ Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req) {
   }
   {
     // The sending device and user are caught up with their own message if they were with
-    // everything before it: no pending copy for the device, no unread for the user.
+    // everything before it: no pending copy for the device, no unread for the user. "Caught up"
+    // is the device's cursor as Pending reads it (no row yet: from joined_seq), so a device
+    // that replies before fetching keeps what it has not had pending.
     Stmt s = c.Prepare(
-        "INSERT INTO device_cursors(device_id, conversation_id, delivered_seq) VALUES (?1,?2,?3) "
-        "ON CONFLICT DO UPDATE SET delivered_seq = ?3 WHERE delivered_seq = ?3 - 1");
-    auto r = s.Bind(1, m.sender_device_id).Bind(2, m.conversation_id).Bind(3, seq).Run();
+        "INSERT INTO device_cursors(device_id, conversation_id, delivered_seq) "
+        "SELECT ?1, ?2, ?3 FROM conversation_members m LEFT JOIN device_cursors d "
+        "ON d.device_id = ?1 AND d.conversation_id = ?2 WHERE m.conversation_id = ?2 "
+        "AND m.user_id = ?4 AND MAX(COALESCE(d.delivered_seq, 0), m.joined_seq) = ?3 - 1 "
+        "ON CONFLICT DO UPDATE SET delivered_seq = excluded.delivered_seq");
+    auto r = s.Bind(1, m.sender_device_id).Bind(2, m.conversation_id).Bind(3, seq)
+                 .Bind(4, m.sender_id).Run();
     if (!r.ok()) return r.error();
     Stmt u = c.Prepare(
         "UPDATE conversation_members SET read_seq = ?3, delivered_seq = MAX(delivered_seq, ?3) "

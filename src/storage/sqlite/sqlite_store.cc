@@ -17,6 +17,10 @@ Status SqliteStore::Open() {
   auto conn = SqliteConn::Open(options_.path, SqliteConn::Mode::kReadWrite, options_.synchronous);
   if (!conn.ok()) return conn.error();
   PARLEY_TRY(Migrate(**conn));
+  PARLEY_TRY(MigrateAudit(**conn));
+  PARLEY_TRY(MigrateNotify(**conn));
+  PARLEY_TRY(MigrateGroups(**conn));
+  PARLEY_TRY(MigrateMedia(**conn));
   writer_ = std::make_unique<GroupCommitWriter>(std::move(*conn), options_.max_batch);
   writer_->Start();
   return OkStatus();

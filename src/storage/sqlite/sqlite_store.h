@@ -1,5 +1,5 @@
-// SqliteStore: the embedded default adapter of AuthStore, KeyStore and MessageStore, and the
-// reference the conformance suite is written against.
+// SqliteStore: the embedded default adapter of every store interface but the search index, and
+// the reference the conformance suite is written against.
 //
 // One writer thread owns the read-write connection (GroupCommitWriter); each thread that reads
 // gets its own read-only connection (WAL lets readers run beside the writer).
@@ -9,8 +9,12 @@
 #include <span>
 #include <string>
 
+#include "storage/audit_store.h"
 #include "storage/auth_store.h"
+#include "storage/notify_store.h"
+#include "storage/group_store.h"
 #include "storage/key_store.h"
+#include "storage/media_store.h"
 #include "storage/message_store.h"
 #include "storage/sqlite/writer.h"
 
@@ -22,7 +26,13 @@ struct SqliteOptions {
   size_t max_batch = 4096;            // writes per group commit
 };
 
-class SqliteStore final : public AuthStore, public KeyStore, public MessageStore {
+class SqliteStore final : public AuthStore,
+                          public KeyStore,
+                          public MessageStore,
+                          public AuditStore,
+                          public NotifyStore,
+                          public GroupStore,
+                          public MediaStore {
  public:
   explicit SqliteStore(SqliteOptions options);
   ~SqliteStore() override;
@@ -53,6 +63,18 @@ class SqliteStore final : public AuthStore, public KeyStore, public MessageStore
   void RevokeRefreshTokens(std::string device_id, Done<Unit> done) override;
   void DenyAccessToken(std::string jti, int64_t expires_at, Done<Unit> done) override;
   Result<std::vector<std::string>> ListDeniedAccessTokens(int64_t now) override;
+  void SetAdmin(std::string user_id, bool admin, Done<Unit> done) override;
+
+  // AuditStore
+  void RecordAudit(AuditEntry entry, Done<int64_t> done) override;
+  Result<std::vector<AuditEntry>> ListAudit(const AuditQuery& q) override;
+
+  // NotifyStore
+  void SetPushEndpoint(PushEndpoint endpoint, Done<Unit> done) override;
+  Result<std::vector<PushEndpoint>> ListPushEndpoints() override;
+  void AddNotification(Notification n, Done<int64_t> done) override;
+  Result<std::vector<Notification>> ListNotifications(const std::string& user_id,
+                                                      int64_t before_id, int limit) override;
 
   // KeyStore
   void PutKeys(DeviceKeys keys, size_t max_one_time, Done<Unit> done) override;
@@ -83,7 +105,24 @@ class SqliteStore final : public AuthStore, public KeyStore, public MessageStore
   Result<bool> CanSeeMedia(std::string_view user_id, std::string_view media_id) override;
   Result<std::vector<std::string>> Contacts(std::string_view user_id) override;
   Result<bool> SharesConversation(std::string_view a, std::string_view b) override;
+  Result<std::vector<Membership>> Memberships(std::string_view user_id) override;
+  Result<std::vector<Conversation>> ScanConversations(std::string_view after_id,
+                                                      int limit) override;
   Status Ping() override;
+
+  // GroupStore (sqlite_groups.cc)
+  void CreateGroup(NewGroup group, Done<GroupChange> done) override;
+  void EditGroup(std::string group_id, GroupPlanner plan, Done<GroupChange> done) override;
+  Result<Group> GetGroup(std::string_view group_id) override;
+
+  // MediaStore (sqlite_media.cc)
+  void InsertMedia(Media media, Done<Unit> done) override;
+  Result<Media> GetMedia(std::string_view media_id) override;
+  void SetThumbnail(std::string media_id, ThumbnailState state, std::optional<Thumbnail> thumbnail,
+                    std::string error, Done<Unit> done) override;
+  void LinkMessage(std::string media_id, std::string uploader_id, std::string message_id,
+                   Done<Unit> done) override;
+  Result<std::vector<std::string>> PendingThumbnails(int limit) override;
 
  private:
   // This thread's read-only connection, opened on first use.
@@ -96,6 +135,10 @@ class SqliteStore final : public AuthStore, public KeyStore, public MessageStore
 
 // Applies the core schema migrations to a read-write connection.
 Status Migrate(SqliteConn& conn);
+Status MigrateAudit(SqliteConn& conn);
+Status MigrateNotify(SqliteConn& conn);
+Status MigrateGroups(SqliteConn& conn);
+Status MigrateMedia(SqliteConn& conn);
 // Applies one module's migrations, tracked under `module` in schema_versions.
 Status Migrate(SqliteConn& conn, std::string_view module, std::span<const char* const> migrations);
 

@@ -16,6 +16,8 @@ Stores Open(const std::string& path) {
   Status st = store->Open();
   EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().message);
   Stores s{store, store.get(), store.get(), store.get(), nullptr};
+  s.groups = store.get();
+  s.media = store.get();
   s.reopen = [store, path]() {
     store->Close();
     return Open(path);

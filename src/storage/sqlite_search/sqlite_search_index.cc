@@ -1,0 +1,198 @@
+// SqliteSearchIndex: schema, opening, and the writes (Index).
+#include "storage/sqlite_search/sqlite_search_index.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <unordered_set>
+
+#include "common/thread_priority.h"
+#include "storage/sqlite/sqlite_store.h"
+#include "storage/sqlite_search/fts_query.h"
+#include "storage/sqlite_search/search_rowid.h"
+
+namespace parley::storage::sqlite {
+
+namespace detail {
+struct SearchWriterState {
+  std::unique_ptr<FtsTokenizer> tokenizer;  // of the writer's connection, made on first use
+  // Words known to be in vocab, so most need no write. Bounded; cleared when a write fails (the
+  // words it added may have been rolled back).
+  std::unordered_set<std::string> known;
+  static constexpr size_t kMaxKnown = 1 << 20;
+};
+}  // namespace detail
+
+namespace {
+
+std::atomic<uint64_t> g_next_instance{1};
+
+// Append only (see schema.cc). The tokenize option must stay what fts_query.h's tokenizer is.
+constexpr std::array<const char*, 1> kMigrations = {
+    R"sql(
+CREATE VIRTUAL TABLE msg_fts USING fts5(w, k, c, content='', detail=column, prefix='2 3',
+  tokenize='unicode61 remove_diacritics 2');
+CREATE TABLE convs(
+  num INTEGER PRIMARY KEY,
+  conversation_id TEXT NOT NULL UNIQUE,
+  upto INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE docs(
+  id INTEGER PRIMARY KEY,
+  conv INTEGER NOT NULL,
+  seq INTEGER NOT NULL);
+CREATE UNIQUE INDEX docs_by_conv ON docs(conv, seq);
+CREATE TABLE vocab(term TEXT PRIMARY KEY) WITHOUT ROWID;
+)sql",
+};
+
+struct ConvRow {
+  int64_t num = 0;
+  int64_t upto = 0;
+};
+
+Result<ConvRow> GetOrAddConversation(SqliteConn& c, const std::string& conversation_id) {
+  Stmt s = c.Prepare("SELECT num, upto FROM convs WHERE conversation_id = ?");
+  s.Bind(1, conversation_id);
+  auto row = s.Step();
+  if (!row.ok()) return row.error();
+  if (*row) return ConvRow{s.Int(0), s.Int(1)};
+  Stmt ins = c.Prepare("INSERT INTO convs(conversation_id) VALUES (?)");
+  auto r = ins.Bind(1, conversation_id).Run();
+  if (!r.ok()) return r.error();
+  return ConvRow{sqlite3_last_insert_rowid(c.raw()), 0};
+}
+
+Result<bool> Indexed(SqliteConn& c, int64_t num, int64_t seq) {
+  Stmt s = c.Prepare("SELECT 1 FROM docs WHERE conv = ? AND seq = ?");
+  s.Bind(1, num).Bind(2, seq);
+  return s.Step();
+}
+
+// The first free rowid at or after the message's time.
+Result<int64_t> NextRowid(SqliteConn& c, int64_t created_at) {
+  int64_t rowid = RowidFloorOf(created_at);
+  while (true) {
+    Stmt s = c.Prepare("SELECT id FROM docs WHERE id >= ? AND id < ? ORDER BY id DESC LIMIT 1");
+    s.Bind(1, rowid).Bind(2, rowid + kRowidsPerMs);
+    auto row = s.Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return rowid;
+    int64_t next = s.Int(0) + 1;
+    if (next < rowid + kRowidsPerMs) return next;
+    rowid += kRowidsPerMs;  // a million messages in one millisecond: borrow the next one
+  }
+}
+
+// What goes into the w and k columns. Never the body of an encrypted message.
+void Content(const Message& m, std::string* words, std::string* tokens) {
+  if (m.encryption == "none") {
+    if (m.content_type != "system") *words = m.body;
+    return;
+  }
+  if (!m.search_tokens) return;
+  for (const auto& t : *m.search_tokens) {
+    if (!tokens->empty()) *tokens += ' ';
+    *tokens += t;
+  }
+}
+
+// Adds the words of a plain body that are longer than the prefix indexes to vocab.
+Status AddVocabulary(SqliteConn& c, detail::SearchWriterState& state, const std::string& words) {
+  if (!state.tokenizer) {
+    auto t = FtsTokenizer::Create(c.raw());
+    if (!t.ok()) return t.error();
+    state.tokenizer = std::move(*t);
+  }
+  auto tokens = state.tokenizer->TokenizeDocument(words);
+  if (!tokens.ok()) return tokens.error();
+  for (auto& t : *tokens) {
+    if (CharCount(t) <= kMaxIndexedPrefixChars || state.known.count(t)) continue;
+    Stmt s = c.Prepare("INSERT INTO vocab(term) VALUES (?) ON CONFLICT DO NOTHING");
+    auto r = s.Bind(1, t).Run();
+    if (!r.ok()) return r.error();
+    if (state.known.size() >= detail::SearchWriterState::kMaxKnown) state.known.clear();
+    state.known.insert(std::move(t));
+  }
+  return OkStatus();
+}
+
+Result<IndexOutcome> IndexTx(SqliteConn& c, detail::SearchWriterState& state, const std::vector<Message>& messages) {
+  IndexOutcome out;
+  for (const auto& m : messages) {
+    auto conv = GetOrAddConversation(c, m.conversation_id);
+    if (!conv.ok()) return conv.error();
+    auto seen = Indexed(c, conv->num, m.seq);
+    if (!seen.ok()) return seen.error();
+    if (!*seen) {
+      std::string words, tokens;
+      Content(m, &words, &tokens);
+      if (!words.empty() || !tokens.empty()) {
+        auto rowid = NextRowid(c, m.created_at);
+        if (!rowid.ok()) return rowid.error();
+        Stmt f = c.Prepare("INSERT INTO msg_fts(rowid, w, k, c) VALUES (?,?,?,?)");
+        auto rf = f.Bind(1, *rowid).Bind(2, words).Bind(3, tokens)
+                      .Bind(4, ConversationTag(m.conversation_id)).Run();
+        if (!rf.ok()) return rf.error();
+        Stmt d = c.Prepare("INSERT INTO docs(id, conv, seq) VALUES (?,?,?)");
+        auto rd = d.Bind(1, *rowid).Bind(2, conv->num).Bind(3, m.seq).Run();
+        if (!rd.ok()) return rd.error();
+        if (!words.empty()) PARLEY_TRY(AddVocabulary(c, state, words));
+        ++out.indexed;
+      }
+    }
+    if (m.seq == conv->upto + 1) {
+      Stmt u = c.Prepare("UPDATE convs SET upto = ? WHERE num = ?");
+      auto ru = u.Bind(1, m.seq).Bind(2, conv->num).Run();
+      if (!ru.ok()) return ru.error();
+    } else if (m.seq > conv->upto + 1 &&
+               std::find(out.behind.begin(), out.behind.end(), m.conversation_id) ==
+                   out.behind.end()) {
+      out.behind.push_back(m.conversation_id);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+SqliteSearchIndex::SqliteSearchIndex(SearchIndexOptions options)
+    : options_(std::move(options)), instance_id_(g_next_instance.fetch_add(1)) {}
+
+SqliteSearchIndex::~SqliteSearchIndex() { Close(); }
+
+Status SqliteSearchIndex::Open() {
+  writer_state_ = std::make_unique<detail::SearchWriterState>();
+  auto conn = SqliteConn::Open(options_.path, SqliteConn::Mode::kReadWrite, options_.synchronous);
+  if (!conn.ok()) return conn.error();
+  PARLEY_TRY(Migrate(**conn, "search", kMigrations));
+  writer_ = std::make_unique<GroupCommitWriter>(std::move(*conn), options_.max_batch);
+  writer_->Start();
+  int nice = options_.writer_nice;
+  writer_->Submit<Unit>(  // runs on the writer thread
+      [nice](SqliteConn&) -> Result<Unit> {
+        SetThisThreadNice(nice);
+        return Unit{};
+      },
+      [](Result<Unit>) {});
+  return OkStatus();
+}
+
+void SqliteSearchIndex::Close() {
+  if (writer_) writer_->Stop();
+}
+
+void SqliteSearchIndex::Index(std::vector<Message> messages, Done<IndexOutcome> done) {
+  detail::SearchWriterState* state = writer_state_.get();
+  writer_->Submit<IndexOutcome>(
+      [state, messages = std::move(messages)](SqliteConn& c) {
+        auto r = IndexTx(c, *state, messages);
+        if (!r.ok()) state->known.clear();
+        return r;
+      },
+      [state, done = std::move(done)](Result<IndexOutcome> r) {
+        if (!r.ok()) state->known.clear();  // the commit failed: nothing of it was written
+        done(std::move(r));
+      });
+}
+
+}  // namespace parley::storage::sqlite
