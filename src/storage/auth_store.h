@@ -1,7 +1,7 @@
 // AuthStore: users, devices, refresh tokens and denied access tokens.
 //
 // Reads are synchronous and thread-safe; call them from a blocking pool, never an I/O thread.
-// Writes are asynchronous: `done` runs on the store's writer thread after the commit, in commit
+// Writes are asynchronous: `done` runs on the store's completion thread after the commit, in commit
 // order, and must not block. Errors: kUnavailable when the store cannot commit; per method below.
 #pragma once
 

@@ -1,7 +1,7 @@
 // MediaStore: metadata of uploaded media (the seed's media table plus size, hash, file name and
 // thumbnail state). The bytes live in a BlobStore under `blob_key`.
 // Threading and errors as in auth_store.h: reads are synchronous (call from a pool), writes
-// asynchronous with a completion on the store's writer thread after the commit.
+// asynchronous with a completion on the store's completion thread after the commit.
 #pragma once
 
 #include <cstdint>

@@ -11,7 +11,7 @@
 
 namespace parley::storage {
 
-// Completion of an asynchronous store write. Runs on the store's writer thread, in commit
+// Completion of an asynchronous store write. Runs on the store's completion thread, in commit
 // order, after the transaction has committed (or failed); it must not block.
 template <typename T>
 using Done = std::function<void(Result<T>)>;

@@ -8,7 +8,7 @@
 //
 // Threading and errors as in auth_store.h: Search and IndexedUpTo are synchronous reads (call them
 // from the blocking pool), Index is an asynchronous write whose completion runs on the index's
-// writer thread, in submit order, after the commit; it must not block. Thread-safe.
+// completion thread, in submit order, after the commit; it must not block. Thread-safe.
 #pragma once
 
 #include <cstdint>

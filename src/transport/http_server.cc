@@ -264,7 +264,8 @@ Result<uint16_t> HttpServer::Start() {
   for (size_t i = 0; i < contexts_.size(); ++i) {
     impl_->guards.push_back(asio::make_work_guard(*contexts_[i]));
     asio::co_spawn(*contexts_[i], impl_->Accept(*impl_->acceptors[i]), asio::detached);
-    impl_->threads.emplace_back([ctx = contexts_[i].get()] {
+    impl_->threads.emplace_back([ctx = contexts_[i].get(), i] {
+      pthread_setname_np(pthread_self(), ("pd-io-" + std::to_string(i)).c_str());
       while (true) {
         try {
           ctx->run();

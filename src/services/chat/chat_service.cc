@@ -164,7 +164,7 @@ boost::asio::awaitable<Result<storage::AppendResult>> ChatService::Send(
     ctx_.message_store.Append(std::move(req), [this, done](Result<storage::AppendResult> res) {
       if (res.ok() && !res->duplicate) {
         sent_total_.fetch_add(1, std::memory_order_relaxed);
-        PublishSent(*res);  // on the writer thread, in commit order
+        PublishSent(*res);  // on the store's completion thread, in commit order
       }
       done(std::move(res));
     });

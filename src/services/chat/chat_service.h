@@ -1,7 +1,7 @@
 // Chat service: sending, pending sync, history, conversation lists, receipts, message status and
 // to-device messages. The same Send/Mark entry points serve HTTP and the WebSocket gateway.
 //
-// Events are published from the store's commit completion, on the writer thread, so subscribers
+// Events are published from the store's commit completion, on the store's completion thread, so subscribers
 // see each conversation's messages in seq order: MESSAGE_SENT and CONVERSATION_UPDATED on every
 // new message, MESSAGE_DELIVERED / MESSAGE_READ when a user's mark moves, TO_DEVICE_SENT.
 #pragma once

@@ -91,7 +91,7 @@ GroupsService::Awaitable GroupsService::Edit(const std::string& group_id,
                                              const storage::GroupPlanner& plan) {
   auto r = co_await AwaitDone<storage::GroupChange>([&](auto done) {
     store_.EditGroup(group_id, plan, [this, done](Result<storage::GroupChange> res) {
-      if (res.ok() && res->changed) Publish(*res, false);  // on the writer thread, in order
+      if (res.ok() && res->changed) Publish(*res, false);  // on the completion thread, in order
       done(std::move(res));
     });
   });

@@ -2,7 +2,7 @@
 // GET /v1/groups/{group_id}. The rules live in group_rules.h; the store applies a change with its
 // conversation membership and system messages in one transaction.
 //
-// From the commit completion (writer thread, commit order) each change publishes: MESSAGE_SENT
+// From the commit completion (completion thread, commit order) each change publishes: MESSAGE_SENT
 // and CONVERSATION_UPDATED per system message (to the members and those it removed, so the
 // gateway delivers it like any message), MEMBER_JOINED_GROUP / MEMBER_LEFT_GROUP per member on
 // group-member-events, then GROUP_CREATED or GROUP_UPDATED on group-events with the whole group
@@ -33,7 +33,7 @@ class GroupsService {
 
   // Runs `plan` on the group in the store and answers 200 with the group after it.
   Awaitable Edit(const std::string& group_id, const storage::GroupPlanner& plan);
-  // Publishes what a committed change produced. On the writer thread; must not block.
+  // Publishes what a committed change produced. On the store's completion thread; must not block.
   void Publish(const storage::GroupChange& change, bool created);
 
   Context& ctx_;

@@ -207,7 +207,7 @@ MediaService::Awaitable MediaService::Upload(HttpRequest& req) {
                                 {"sha256", m.sha256},         {"created_at", m.created_at}};
     media_.InsertMedia(m, [this, done, key = m.media_id, payload = std::move(payload)](
                               Result<Unit> r) mutable {
-      if (r.ok()) {  // on the writer thread, after the commit
+      if (r.ok()) {  // on the completion thread, after the commit
         ctx_.bus.Publish(events::topic::kMedia,
                          events::MakeEvent(events::type::kMediaUploaded, key, std::move(payload)));
       }

@@ -98,13 +98,19 @@ Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req) {
   }
   int64_t now = NowMs();
   int64_t last_seq = 0;
+  bool member = false;
   {
-    Stmt s = c.Prepare("SELECT last_seq FROM conversations WHERE conversation_id = ?");
-    s.Bind(1, req.conversation_id);
+    // The conversation and the sender's membership in one lookup.
+    Stmt s = c.Prepare(
+        "SELECT c.last_seq, m.user_id IS NOT NULL AND m.left_seq IS NULL FROM conversations c "
+        "LEFT JOIN conversation_members m ON m.conversation_id = c.conversation_id "
+        "AND m.user_id = ?2 WHERE c.conversation_id = ?1");
+    s.Bind(1, req.conversation_id).Bind(2, req.sender_id);
     auto row = s.Step();
     if (!row.ok()) return row.error();
     if (*row) {
       last_seq = s.Int(0);
+      member = s.Int(1) != 0;
     } else if (req.direct_pair) {
       Stmt ins = c.Prepare(
           "INSERT INTO conversations(conversation_id, type, created_at) VALUES (?, 'direct', ?)");
@@ -116,21 +122,13 @@ Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req) {
             "VALUES (?,?,0) ON CONFLICT DO NOTHING");
         auto rm = m.Bind(1, req.conversation_id).Bind(2, u).Run();
         if (!rm.ok()) return rm.error();
+        member = member || u == req.sender_id;
       }
     } else {
       return MakeError(ErrorCode::kNotFound, "no such conversation");
     }
   }
-  {
-    Stmt s = c.Prepare(
-        "SELECT left_seq FROM conversation_members WHERE conversation_id = ? AND user_id = ?");
-    s.Bind(1, req.conversation_id).Bind(2, req.sender_id);
-    auto row = s.Step();
-    if (!row.ok()) return row.error();
-    if (!*row || !s.IsNull(0)) {
-      return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
-    }
-  }
+  if (!member) return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
   int64_t seq = last_seq + 1;
   Message& m = out.message;
   m.message_id = NewUuidV7();

@@ -1,5 +1,7 @@
 #include "storage/sqlite/writer.h"
 
+#include <pthread.h>
+
 #include "common/log.h"
 
 namespace parley::storage::sqlite {
@@ -9,7 +11,16 @@ GroupCommitWriter::GroupCommitWriter(std::unique_ptr<SqliteConn> conn, size_t ma
 
 GroupCommitWriter::~GroupCommitWriter() { Stop(); }
 
-void GroupCommitWriter::Start() { thread_ = std::thread([this] { Loop(); }); }
+void GroupCommitWriter::Start() {
+  completion_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "pd-complete");
+    CompletionLoop();
+  });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "pd-writer");
+    Loop();
+  });
+}
 
 void GroupCommitWriter::Stop() {
   {
@@ -18,6 +29,35 @@ void GroupCommitWriter::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(done_mu_);
+    writer_exited_ = true;
+  }
+  done_cv_.notify_all();
+  if (completion_thread_.joinable()) completion_thread_.join();
+}
+
+void GroupCommitWriter::Complete(std::deque<Job>& batch, const Status& status) {
+  {
+    std::lock_guard lock(done_mu_);
+    done_.emplace_back(std::move(batch), status);
+  }
+  done_cv_.notify_one();
+  batch.clear();
+}
+
+void GroupCommitWriter::CompletionLoop() {
+  while (true) {
+    std::pair<std::deque<Job>, Status> item;
+    {
+      std::unique_lock lock(done_mu_);
+      done_cv_.wait(lock, [&] { return writer_exited_ || !done_.empty(); });
+      if (done_.empty()) return;
+      item = std::move(done_.front());
+      done_.pop_front();
+    }
+    for (auto& job : item.first) job.complete(item.second);
+  }
 }
 
 void GroupCommitWriter::Enqueue(Job job) {
@@ -56,7 +96,7 @@ void GroupCommitWriter::RunBatch(std::deque<Job>& batch) {
   Status begin = conn_->Exec("BEGIN IMMEDIATE");
   if (!begin.ok()) {
     LogError("store begin failed", {{"error", begin.error().message}});
-    for (auto& job : batch) job.complete(MakeError(ErrorCode::kUnavailable, "store unavailable"));
+    Complete(batch, MakeError(ErrorCode::kUnavailable, "store unavailable"));
     return;
   }
   for (auto& job : batch) {
@@ -77,7 +117,7 @@ void GroupCommitWriter::RunBatch(std::deque<Job>& batch) {
   }
   batches_.fetch_add(1, std::memory_order_relaxed);
   jobs_.fetch_add(batch.size(), std::memory_order_relaxed);
-  for (auto& job : batch) job.complete(commit);
+  Complete(batch, commit);
 }
 
 }  // namespace parley::storage::sqlite

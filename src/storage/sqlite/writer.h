@@ -5,7 +5,8 @@
 // commits once, and only then calls each job's completion, in order. So a write is acknowledged
 // only once durable, and all writes that arrived during one commit share the next (group commit).
 // If the commit fails (I/O error, full disk) every job of the batch gets kUnavailable.
-// Submit is thread-safe. Completions run on the writer thread and must not block.
+// Submit is thread-safe. Completions run on the completion thread, one after another in commit
+// order, while the writer already runs the next batch; they must not block.
 #pragma once
 
 #include <atomic>
@@ -63,6 +64,9 @@ class GroupCommitWriter {
   void Enqueue(Job job);
   void Loop();
   void RunBatch(std::deque<Job>& batch);
+  // Hands a finished batch's completions to the completion thread.
+  void Complete(std::deque<Job>& batch, const Status& status);
+  void CompletionLoop();
 
   std::unique_ptr<SqliteConn> conn_;  // used by the writer thread only
   const size_t max_batch_;
@@ -72,6 +76,11 @@ class GroupCommitWriter {
   bool stopping_ = false;  // guarded by mu_
   bool exited_ = false;    // guarded by mu_: the loop has returned
   std::thread thread_;
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::deque<std::pair<std::deque<Job>, Status>> done_;  // guarded by done_mu_
+  bool writer_exited_ = false;                            // guarded by done_mu_
+  std::thread completion_thread_;
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> jobs_{0};
 };

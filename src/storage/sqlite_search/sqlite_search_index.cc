@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <mutex>
 #include <unordered_set>
 
 #include "common/thread_priority.h"
@@ -15,11 +16,24 @@ namespace parley::storage::sqlite {
 
 namespace detail {
 struct SearchWriterState {
-  std::unique_ptr<FtsTokenizer> tokenizer;  // of the writer's connection, made on first use
-  // Words known to be in vocab, so most need no write. Bounded; cleared when a write fails (the
-  // words it added may have been rolled back).
-  std::unordered_set<std::string> known;
+  std::unique_ptr<FtsTokenizer> tokenizer;  // of the writer's connection: writer thread only
+  // Words known to be committed to vocab, so most need no write. Filled from completions (only
+  // what committed), read by the writer thread; bounded.
+  std::mutex mu;
+  std::unordered_set<std::string> known;  // guarded by mu
   static constexpr size_t kMaxKnown = 1 << 20;
+
+  bool Known(const std::string& term) {
+    std::lock_guard lock(mu);
+    return known.count(term) > 0;
+  }
+  void Committed(std::vector<std::string>& terms) {
+    std::lock_guard lock(mu);
+    for (auto& t : terms) {
+      if (known.size() >= kMaxKnown) known.clear();
+      known.insert(std::move(t));
+    }
+  }
 };
 }  // namespace detail
 
@@ -96,8 +110,10 @@ void Content(const Message& m, std::string* words, std::string* tokens) {
   }
 }
 
-// Adds the words of a plain body that are longer than the prefix indexes to vocab.
-Status AddVocabulary(SqliteConn& c, detail::SearchWriterState& state, const std::string& words) {
+// Adds the words of a plain body that are longer than the prefix indexes to vocab; the words
+// it wrote go to *added.
+Status AddVocabulary(SqliteConn& c, detail::SearchWriterState& state, const std::string& words,
+                     std::vector<std::string>* added) {
   if (!state.tokenizer) {
     auto t = FtsTokenizer::Create(c.raw());
     if (!t.ok()) return t.error();
@@ -106,18 +122,25 @@ Status AddVocabulary(SqliteConn& c, detail::SearchWriterState& state, const std:
   auto tokens = state.tokenizer->TokenizeDocument(words);
   if (!tokens.ok()) return tokens.error();
   for (auto& t : *tokens) {
-    if (CharCount(t) <= kMaxIndexedPrefixChars || state.known.count(t)) continue;
+    if (CharCount(t) <= kMaxIndexedPrefixChars || state.Known(t)) continue;
     Stmt s = c.Prepare("INSERT INTO vocab(term) VALUES (?) ON CONFLICT DO NOTHING");
     auto r = s.Bind(1, t).Run();
     if (!r.ok()) return r.error();
-    if (state.known.size() >= detail::SearchWriterState::kMaxKnown) state.known.clear();
-    state.known.insert(std::move(t));
+    added->push_back(std::move(t));
   }
   return OkStatus();
 }
 
-Result<IndexOutcome> IndexTx(SqliteConn& c, detail::SearchWriterState& state, const std::vector<Message>& messages) {
-  IndexOutcome out;
+// What one Index job did: its outcome, and the vocab words it wrote (known once committed).
+struct IndexTxResult {
+  IndexOutcome outcome;
+  std::vector<std::string> added_words;
+};
+
+Result<IndexTxResult> IndexTx(SqliteConn& c, detail::SearchWriterState& state,
+                              const std::vector<Message>& messages) {
+  IndexTxResult result;
+  IndexOutcome& out = result.outcome;
   for (const auto& m : messages) {
     auto conv = GetOrAddConversation(c, m.conversation_id);
     if (!conv.ok()) return conv.error();
@@ -136,7 +159,7 @@ Result<IndexOutcome> IndexTx(SqliteConn& c, detail::SearchWriterState& state, co
         Stmt d = c.Prepare("INSERT INTO docs(id, conv, seq) VALUES (?,?,?)");
         auto rd = d.Bind(1, *rowid).Bind(2, conv->num).Bind(3, m.seq).Run();
         if (!rd.ok()) return rd.error();
-        if (!words.empty()) PARLEY_TRY(AddVocabulary(c, state, words));
+        if (!words.empty()) PARLEY_TRY(AddVocabulary(c, state, words, &result.added_words));
         ++out.indexed;
       }
     }
@@ -150,7 +173,7 @@ Result<IndexOutcome> IndexTx(SqliteConn& c, detail::SearchWriterState& state, co
       out.behind.push_back(m.conversation_id);
     }
   }
-  return out;
+  return result;
 }
 
 }  // namespace
@@ -183,15 +206,12 @@ void SqliteSearchIndex::Close() {
 
 void SqliteSearchIndex::Index(std::vector<Message> messages, Done<IndexOutcome> done) {
   detail::SearchWriterState* state = writer_state_.get();
-  writer_->Submit<IndexOutcome>(
-      [state, messages = std::move(messages)](SqliteConn& c) {
-        auto r = IndexTx(c, *state, messages);
-        if (!r.ok()) state->known.clear();
-        return r;
-      },
-      [state, done = std::move(done)](Result<IndexOutcome> r) {
-        if (!r.ok()) state->known.clear();  // the commit failed: nothing of it was written
-        done(std::move(r));
+  writer_->Submit<IndexTxResult>(
+      [state, messages = std::move(messages)](SqliteConn& c) { return IndexTx(c, *state, messages); },
+      [state, done = std::move(done)](Result<IndexTxResult> r) {
+        if (!r.ok()) return done(r.error());
+        state->Committed(r->added_words);
+        done(std::move(r->outcome));
       });
 }
 
