@@ -56,7 +56,8 @@ class SearchIndex {
   // none). Messages above it may be missing from the index.
   virtual Result<int64_t> IndexedUpTo(std::string_view conversation_id) = 0;
 
-  // Messages within `scopes` that match every word of `query`, newest first, at most `limit`.
+  // Messages within `scopes` that match every word of `query`, newest first (by created_at;
+  // messages of the same millisecond in an unspecified order), at most `limit`.
   // Words are what the index's tokenizer makes of `query` (case-folded, diacritics removed);
   // a plain message matches a word it contains, the last word also as a prefix (of 2 or more
   // characters); an encrypted message matches a word equal to one of its search tokens.

@@ -642,3 +642,16 @@ def test_sender_device_does_not_get_its_own_message_pending(new_user):
     a, b = new_user(), new_user()
     a.send(to=b)
     assert a.pending()["messages"] == []
+
+
+def test_history_with_both_bounds_is_oldest_first_between_them(new_user):
+    # docs/api.md: with before_seq and after_seq, oldest first strictly between them.
+    a, b = new_user("hb"), new_user("hb")
+    conv = a.send(to=b, body="0")["conversation_id"]
+    for i in range(1, 6):
+        a.send(conversation_id=conv, body=str(i))
+    page = a.history(conv, after_seq=1, before_seq=5)
+    assert [m["seq"] for m in page["messages"]] == [2, 3, 4]
+    assert page["has_more"] is False
+    page = a.history(conv, after_seq=1, before_seq=6, limit=2)
+    assert [m["seq"] for m in page["messages"]] == [2, 3] and page["has_more"] is True

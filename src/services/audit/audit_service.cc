@@ -21,8 +21,13 @@ std::string Str(const boost::json::object& o, std::string_view k) {
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
-// GROUP_CREATED → group.created, MEMBER_LEFT_GROUP → group.member_left_group, …
+// The audit action of a group event: GROUP_CREATED → group.created, GROUP_UPDATED →
+// group.updated, MEMBER_JOINED_GROUP → group.member_joined, MEMBER_LEFT_GROUP → group.member_left.
 std::string ActionOf(std::string_view type) {
+  if (type == events::type::kGroupCreated) return "group.created";
+  if (type == events::type::kGroupUpdated) return "group.updated";
+  if (type == events::type::kMemberJoinedGroup) return "group.member_joined";
+  if (type == events::type::kMemberLeftGroup) return "group.member_left";
   std::string out = "group.";
   for (char c : type) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   return out;

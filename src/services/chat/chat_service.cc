@@ -287,7 +287,7 @@ ChatService::Awaitable ChatService::History(HttpRequest& req) {
           return m.error();
         }
         int64_t max_seq = m->left_seq.value_or(INT64_MAX);
-        bool ascending = a.has_value() && !b.has_value();
+        bool ascending = a.has_value();  // with both bounds: oldest first between them
         return ctx_.message_store.History(c, m->joined_seq + 1, max_seq, a.value_or(0),
                                           b.value_or(INT64_MAX), ascending, l);
       });

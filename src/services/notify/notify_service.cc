@@ -159,7 +159,7 @@ NotifyService::Awaitable NotifyService::RegisterPush(HttpRequest& req) {
   auto body = ParseJsonObject(req.body);
   if (!body.ok()) co_return ErrorResponse(body.error());
   Fields f(*body);
-  auto endpoint = f.Str("endpoint", false, kMaxEndpointBytes);
+  auto endpoint = f.Str("endpoint", true, kMaxEndpointBytes);
   if (!f.ok()) co_return ErrorResponse(f.error());
   std::string url = endpoint.value_or("");
   if (!url.empty()) {

@@ -261,7 +261,8 @@ bool SearchIndexer::CatchUp(const std::string& conversation_id, int64_t* fed) {
 Result<storage::IndexOutcome> SearchIndexer::IndexAndWait(std::vector<storage::Message> batch) {
   std::promise<Result<storage::IndexOutcome>> p;
   auto f = p.get_future();
-  index_.Index(std::move(batch), [&p](Result<storage::IndexOutcome> r) { p.set_value(std::move(r)); });
+  index_.Index(std::move(batch),
+               [&p](Result<storage::IndexOutcome> r) { p.set_value(std::move(r)); });
   return f.get();
 }
 

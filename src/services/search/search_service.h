@@ -1,7 +1,7 @@
-// Search service: GET /v1/search-messages?q=TEXT&conversation_id=ID&limit=N → {results:[message…]},
-// newest first, only from what the caller may read: for each of their conversations (or the one
-// named), the seq range of their membership, (joined_seq, left_seq]. Every word of q must match;
-// the last also as a prefix. What is indexed, and how encrypted messages are found by their
+// Search service: GET /v1/search-messages?q=TEXT&conversation_id=ID&limit=N →
+// {results:[message…]}, newest first, only from what the caller may read: for each of their
+// conversations (or the one named), the seq range of their membership, (joined_seq, left_seq].
+// Every word of q must match; the last also as a prefix. What is indexed, and how encrypted messages are found by their
 // search tokens, is the SearchIndex's contract (storage/search_index.h); docs/api.md "Search"
 // has the decisions.
 //

@@ -32,7 +32,8 @@ Stores MakeSqliteStores() {
 }
 
 using conformance::StoreConformance;
-INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(&MakeSqliteStores));
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(&MakeSqliteStores),
+                         [](const auto&) { return std::string("embedded"); });
 
 }  // namespace
 }  // namespace parley::storage::sqlite

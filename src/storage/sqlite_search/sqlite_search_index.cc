@@ -15,20 +15,33 @@
 namespace parley::storage::sqlite {
 
 namespace detail {
+// One Index call waiting for the writer.
+struct PendingIndex {
+  std::vector<Message> messages;
+  Done<IndexOutcome> done;
+};
+
 struct SearchWriterState {
+  // Index calls are queued here and drained by one writer job at a time, so everything that
+  // arrived during a commit is written by ONE job: FTS5 flushes its pending terms into a new
+  // segment at every savepoint, and the writer gives each job its own savepoint.
+  std::mutex pending_mu;
+  std::vector<PendingIndex> pending;  // guarded by pending_mu
+  bool drain_queued = false;          // guarded by pending_mu
+
   std::unique_ptr<FtsTokenizer> tokenizer;  // of the writer's connection: writer thread only
   // Words known to be committed to vocab, so most need no write. Filled from completions (only
   // what committed), read by the writer thread; bounded.
-  std::mutex mu;
-  std::unordered_set<std::string> known;  // guarded by mu
+  std::mutex known_mu;
+  std::unordered_set<std::string> known;  // guarded by known_mu
   static constexpr size_t kMaxKnown = 1 << 20;
 
   bool Known(const std::string& term) {
-    std::lock_guard lock(mu);
+    std::lock_guard lock(known_mu);
     return known.count(term) > 0;
   }
   void Committed(std::vector<std::string>& terms) {
-    std::lock_guard lock(mu);
+    std::lock_guard lock(known_mu);
     for (auto& t : terms) {
       if (known.size() >= kMaxKnown) known.clear();
       known.insert(std::move(t));
@@ -82,19 +95,20 @@ Result<bool> Indexed(SqliteConn& c, int64_t num, int64_t seq) {
   return s.Step();
 }
 
-// The first free rowid at or after the message's time.
-Result<int64_t> NextRowid(SqliteConn& c, int64_t created_at) {
-  int64_t rowid = RowidFloorOf(created_at);
-  while (true) {
+// The first free rowid of the conversation's bucket at or after the message's time.
+Result<int64_t> NextRowid(SqliteConn& c, const std::string& conversation_id, int64_t created_at) {
+  uint32_t bucket = ConversationBucket(conversation_id);
+  for (int64_t ms = created_at; ms < created_at + 1000; ++ms) {
+    int64_t base = RowidBase(ms, bucket);
     Stmt s = c.Prepare("SELECT id FROM docs WHERE id >= ? AND id < ? ORDER BY id DESC LIMIT 1");
-    s.Bind(1, rowid).Bind(2, rowid + kRowidsPerMs);
+    s.Bind(1, base).Bind(2, base + kSlotsPerBucket);
     auto row = s.Step();
     if (!row.ok()) return row.error();
-    if (!*row) return rowid;
-    int64_t next = s.Int(0) + 1;
-    if (next < rowid + kRowidsPerMs) return next;
-    rowid += kRowidsPerMs;  // a million messages in one millisecond: borrow the next one
+    if (!*row) return base;
+    if (s.Int(0) + 1 < base + kSlotsPerBucket) return s.Int(0) + 1;
+    // 64 messages of this bucket in one millisecond: the next ones take the next millisecond.
   }
+  return MakeError(ErrorCode::kInternal, "no free search rowid near this time");
 }
 
 // What goes into the w and k columns. Never the body of an encrypted message.
@@ -131,16 +145,16 @@ Status AddVocabulary(SqliteConn& c, detail::SearchWriterState& state, const std:
   return OkStatus();
 }
 
-// What one Index job did: its outcome, and the vocab words it wrote (known once committed).
+// What one drain job did: an outcome per Index call, and the vocab words it wrote (known once
+// committed).
 struct IndexTxResult {
-  IndexOutcome outcome;
+  std::vector<IndexOutcome> outcomes;
   std::vector<std::string> added_words;
 };
 
-Result<IndexTxResult> IndexTx(SqliteConn& c, detail::SearchWriterState& state,
-                              const std::vector<Message>& messages) {
-  IndexTxResult result;
-  IndexOutcome& out = result.outcome;
+Status IndexTx(SqliteConn& c, detail::SearchWriterState& state,
+               const std::vector<Message>& messages, IndexTxResult& result) {
+  IndexOutcome& out = result.outcomes.emplace_back();
   for (const auto& m : messages) {
     auto conv = GetOrAddConversation(c, m.conversation_id);
     if (!conv.ok()) return conv.error();
@@ -150,7 +164,7 @@ Result<IndexTxResult> IndexTx(SqliteConn& c, detail::SearchWriterState& state,
       std::string words, tokens;
       Content(m, &words, &tokens);
       if (!words.empty() || !tokens.empty()) {
-        auto rowid = NextRowid(c, m.created_at);
+        auto rowid = NextRowid(c, m.conversation_id, m.created_at);
         if (!rowid.ok()) return rowid.error();
         Stmt f = c.Prepare("INSERT INTO msg_fts(rowid, w, k, c) VALUES (?,?,?,?)");
         auto rf = f.Bind(1, *rowid).Bind(2, words).Bind(3, tokens)
@@ -173,7 +187,7 @@ Result<IndexTxResult> IndexTx(SqliteConn& c, detail::SearchWriterState& state,
       out.behind.push_back(m.conversation_id);
     }
   }
-  return result;
+  return OkStatus();
 }
 
 }  // namespace
@@ -206,12 +220,39 @@ void SqliteSearchIndex::Close() {
 
 void SqliteSearchIndex::Index(std::vector<Message> messages, Done<IndexOutcome> done) {
   detail::SearchWriterState* state = writer_state_.get();
+  {
+    std::lock_guard lock(state->pending_mu);
+    state->pending.push_back({std::move(messages), std::move(done)});
+    if (state->drain_queued) return;  // the queued drain job will take it
+    state->drain_queued = true;
+  }
+  struct Batch {
+    std::vector<detail::PendingIndex> calls;
+    bool taken = false;  // the job ran and took the pending calls
+  };
+  auto batch = std::make_shared<Batch>();
+  auto take = [state, batch] {
+    std::lock_guard lock(state->pending_mu);
+    batch->calls.swap(state->pending);
+    state->drain_queued = false;
+    batch->taken = true;
+  };
   writer_->Submit<IndexTxResult>(
-      [state, messages = std::move(messages)](SqliteConn& c) { return IndexTx(c, *state, messages); },
-      [state, done = std::move(done)](Result<IndexTxResult> r) {
-        if (!r.ok()) return done(r.error());
+      [state, batch, take](SqliteConn& c) -> Result<IndexTxResult> {
+        take();
+        IndexTxResult result;
+        for (const auto& call : batch->calls) PARLEY_TRY(IndexTx(c, *state, call.messages, result));
+        return result;
+      },
+      [state, batch, take](Result<IndexTxResult> r) {
+        if (!batch->taken) take();  // the writer is shut down: the job never ran
+        if (!r.ok()) {
+          for (auto& call : batch->calls) call.done(r.error());
+          return;
+        }
         state->Committed(r->added_words);
-        done(std::move(r->outcome));
+        for (size_t i = 0; i < batch->calls.size(); ++i)
+          batch->calls[i].done(std::move(r->outcomes[i]));
       });
 }
 

@@ -3,18 +3,20 @@
 // the message store's writer.
 //
 // Layout (schema in sqlite_search_index.cc):
-// - msg_fts: contentless FTS5, detail=column, prefix indexes of 2 and 3 characters. Columns: w (words
-//   of a plain body), k (search tokens of an encrypted message), c (a tag naming the
+// - msg_fts: contentless FTS5, detail=column, prefix indexes of 2 and 3 characters. Columns:
+//   w (words of a plain body), k (search tokens of an encrypted message), c (a tag naming the
 //   conversation, so a search is restricted to the caller's conversations INSIDE the FTS query).
-//   Its rowid is time ordered: created_at << 20, plus a tie-breaker. So "newest first" is FTS5's
-//   own ORDER BY rowid DESC, read lazily: a search stops after `limit` hits instead of ranking
-//   every match.
+//   Its rowid is time ordered (created_at << 20, then a hash of the conversation and a
+//   tie-breaker: search_rowid.h). So "newest first" is FTS5's own ORDER BY rowid DESC, read
+//   lazily: a search stops after `limit` hits instead of ranking every match.
 // - docs: rowid → (conversation number, seq), to map hits back and check the caller's seq range.
 // - convs: conversation number, id, and `upto` (everything up to that seq was fed in order).
 // - vocab: every indexed word longer than the prefix indexes, to expand a long last-word prefix
 //   into exact terms (FTS5 would merge all their doclists in full; see fts_query.h).
 //
-// Writes run on their own thread at a lower CPU priority (writer_nice).
+// Writes run on their own thread at a lower CPU priority (writer_nice). Index calls that arrive
+// while a commit runs are written together by the next one (a single writer job, since FTS5
+// flushes a new index segment at every savepoint).
 //
 // Durability: synchronous=NORMAL in WAL mode. A process crash loses nothing committed; a power
 // loss may lose the last commits, which IndexedUpTo then reports as missing.
@@ -29,7 +31,7 @@
 namespace parley::storage::sqlite {
 
 namespace detail {
-struct SearchWriterState;  // used by the writer thread only
+struct SearchWriterState;  // queued Index calls and the writer's vocabulary cache
 }  // namespace detail
 
 struct SearchIndexOptions {

@@ -1,13 +1,15 @@
 // SqliteSearchIndex: the reads (Search, IndexedUpTo, Ping) on per-thread read-only connections.
 //
 // How a search runs: the query's words become one FTS5 MATCH (fts_query.h) read newest first
-// (ORDER BY rowid DESC, lazily), and each hit is checked against the caller's scopes (docs gives
-// its conversation and seq). To keep other people's hits from being read at all, the scopes'
-// conversation tags are part of the MATCH, up to kTagsPerQuery per query; more scopes take more
-// queries, each bounded below by the oldest of the best `limit` hits found so far. A caller in
-// very many conversations (where tags cost more than they save) first scans untagged hits for a
-// while, and goes on with tags only if that did not fill the page.
+// (ORDER BY rowid DESC, lazily), and each hit is checked against the caller's scopes: first by
+// the conversation hash in its rowid (search_rowid.h), then by docs (its conversation and seq).
+// To keep other people's hits from being read at all, the scopes' conversation tags are part of
+// the MATCH, up to kTagsPerQuery per query; more scopes take more queries, each bounded below by
+// the oldest of the best `limit` hits found so far. Tags cost a lookup per index segment each, so
+// a caller in many conversations first scans untagged hits for a while (cheap, thanks to the
+// rowid's hash), and goes on with tags only if that did not fill the page.
 #include <algorithm>
+#include <bitset>
 #include <unordered_map>
 
 #include "storage/sqlite_search/fts_query.h"
@@ -24,9 +26,9 @@ struct SqliteSearchIndex::Reader {
 namespace {
 
 constexpr size_t kTagsPerQuery = 64;
-constexpr size_t kScanFirstAbove = 64;      // scopes beyond which untagged hits are scanned first
-constexpr int64_t kUntaggedBudget = 400;    // hits examined by that scan
-constexpr int64_t kMaxCandidates = 20000;   // hits examined by one search, at most
+constexpr size_t kScanFirstAbove = 32;      // scopes beyond which untagged hits are scanned first
+constexpr int64_t kUntaggedBudget = 5000;   // hits read by that scan
+constexpr int64_t kMaxCandidates = 50000;   // hits read by one search, at most
 // Rowids follow created_at, which may step back with the wall clock: look this far past the
 // newest visible message of a conversation the caller has left.
 constexpr int64_t kLeftSlack = int64_t{10} * 60 * 1000 * kRowidsPerMs;
@@ -69,7 +71,10 @@ class Collector {
  public:
   Collector(SqliteConn& c, const std::vector<SearchScope>& scopes, int limit)
       : c_(c), limit_(static_cast<size_t>(limit)) {
-    for (const auto& s : scopes) by_id_.emplace(s.conversation_id, &s);
+    for (const auto& s : scopes) {
+      by_id_.emplace(s.conversation_id, &s);
+      buckets_.set(ConversationBucket(s.conversation_id));
+    }
   }
 
   // Reads hits of `match` with rowid in (floor, hi], newest first, until `limit` of them are in
@@ -122,6 +127,7 @@ class Collector {
   // The hit at `rowid` if it is in a scope (else seq = 0).
   Result<SearchHit> Check(int64_t rowid) {
     SearchHit hit;
+    if (!buckets_.test(BucketOf(rowid))) return hit;  // no conversation of the caller's
     int64_t num = 0, seq = 0;
     {
       Stmt d = c_.Prepare("SELECT conv, seq FROM docs WHERE id = ?");
@@ -155,6 +161,7 @@ class Collector {
 
   SqliteConn& c_;
   const size_t limit_;
+  std::bitset<size_t{1} << kBucketBits> buckets_;  // of the scopes' conversations
   std::unordered_map<std::string, const SearchScope*> by_id_;
   std::unordered_map<int64_t, const SearchScope*> by_num_;  // nullptr: not the caller's
   std::vector<std::pair<int64_t, SearchHit>> best_;          // (rowid, hit), newest first
