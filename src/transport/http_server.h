@@ -60,8 +60,9 @@ class HttpServer {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  // Declared before impl_ so the acceptors in impl_ are destroyed before their io_contexts.
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::unique_ptr<Impl> impl_;
   HttpStats stats_;
 };
 

@@ -72,6 +72,9 @@ SearchIndexer::~SearchIndexer() { Stop(); }
 void SearchIndexer::Start() {
   ctx_.metrics.Gauge("parley_search_index_queue", "Messages waiting for the search index",
                      [this] { return static_cast<double>(queued()); });
+  ctx_.metrics.Gauge("parley_search_catchup_pending",
+                     "Conversations waiting for search catch-up (0 when the index is current)",
+                     [this] { return static_cast<double>(catchup_pending()); });
   ctx_.bus.Subscribe(events::topic::kMessage,
                      [this](std::string_view, const events::EventPtr& e) { OnEvent(e); });
   {
@@ -88,6 +91,11 @@ void SearchIndexer::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+size_t SearchIndexer::catchup_pending() const {
+  std::lock_guard lock(mu_);
+  return behind_.size() + (busy_ || full_pass_ ? 1 : 0);
 }
 
 bool SearchIndexer::idle() const {

@@ -44,6 +44,8 @@ class SearchIndexer {
   int64_t queued() const { return queued_messages_.load(std::memory_order_relaxed); }
   // Whether no catch-up is pending or running.
   bool idle() const;
+  // Conversations waiting for catch-up, plus one while a pass or catch-up runs.
+  size_t catchup_pending() const;
 
  private:
   void OnEvent(const events::EventPtr& e);
