@@ -177,6 +177,15 @@ int main(int argc, char** argv) {
   if (Status st = auth.Start(); !st.ok()) return Fail(st.error().message);
   services::KeysService keys(ctx);
   services::ChatService chat(ctx);
+  chat.SetMediaAccess([&store](const std::string& user, const std::string& media) -> Result<bool> {
+    auto m = store.GetMedia(media);
+    if (!m.ok()) {
+      if (m.error().code == ErrorCode::kNotFound) return false;
+      return m.error();
+    }
+    if (m->uploader_id == user) return true;
+    return store.CanSeeMedia(user, media);
+  });
   services::PresenceService presence(ctx);
   services::GroupsService groups(ctx, store);
   services::OpsService ops(ctx);

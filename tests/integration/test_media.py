@@ -9,6 +9,7 @@ import os
 import socket
 import struct
 import time
+import uuid
 import zlib
 
 import pytest
@@ -573,3 +574,21 @@ def test_broken_upload_streams_are_not_5xx(server, new_user):
                   f"Content-Length: 100000\r\n\r\n").encode() + b"a" * 1000)
     sock.close()
     poll(lambda: media_files(server)[1] == before, what="abandoned upload cleaned up")
+
+
+def test_only_media_the_sender_may_see_can_be_named(new_user):
+    # Naming media in a message shares it with the conversation: a stranger who learned an id
+    # cannot share it onwards (404, as for an unknown id); the uploader and recipients can.
+    owner, friend, stranger, other = new_user("mo"), new_user("mf"), new_user("ms"), new_user("mx")
+    media_id = upload(owner, b"secret bytes")["media_id"]
+    from conftest import assert_error
+    assert_error(stranger.post("/v1/send-message", {"to_user_id": other.user_id,
+                                                    "client_msg_id": "steal", "body": "look",
+                                                    "media_ids": [media_id]}), 404)
+    assert_error(stranger.post("/v1/send-message", {"to_user_id": other.user_id,
+                                                    "client_msg_id": "unknown", "body": "x",
+                                                    "media_ids": [str(uuid.uuid4())]}), 404)
+    owner.send(to=friend, body="here", media_ids=[media_id])
+    friend.send(to=other, body="forwarded", media_ids=[media_id])  # a recipient may forward
+    assert download(other.api, media_id, token=other.access_token).status_code == 200
+    assert download(stranger.api, media_id, token=stranger.access_token).status_code == 404

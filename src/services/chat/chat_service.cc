@@ -140,6 +140,19 @@ boost::asio::awaitable<Result<storage::AppendResult>> ChatService::Send(
     co_return MakeError(ErrorCode::kInvalidArgument,
                         "this server accepts only end-to-end encrypted messages (e2ee-v1)");
   }
+  if (media_ids && !media_ids->empty() && media_access_) {
+    // Naming media shares it with the conversation: only media the sender may see.
+    auto allowed = co_await OnPool(ctx_.blocking, [&]() -> Result<bool> {
+      for (const auto& id : *media_ids) {
+        auto ok = media_access_(who.user_id, id);
+        if (!ok.ok()) return ok.error();
+        if (!*ok) return false;
+      }
+      return true;
+    });
+    if (!allowed.ok()) co_return allowed.error();
+    if (!*allowed) co_return MakeError(ErrorCode::kNotFound, "no such media");
+  }
   storage::AppendRequest req;
   if (to_user_id) {
     auto peer = co_await OnPool(ctx_.blocking, [&] {

@@ -8,6 +8,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
+
 #include "services/context.h"
 #include "transport/router.h"
 
@@ -17,6 +19,10 @@ class ChatService {
  public:
   explicit ChatService(Context& ctx);
   void Register(transport::Router& router);
+  // Who may name a media id in a message: by default anyone; the composition root sets the media
+  // service's rule (the uploader, or someone who can already see it). Blocking: runs on the pool.
+  using MediaAccess = std::function<Result<bool>(const std::string& user_id, const std::string& media_id)>;
+  void SetMediaAccess(MediaAccess access) { media_access_ = std::move(access); }
 
   // Validates a send-message body and stores the message. The result says whether it was a
   // duplicate (same device and client_msg_id): then nothing new was stored or published.
@@ -46,6 +52,7 @@ class ChatService {
                       const storage::ReceiptChange& change);
 
   Context& ctx_;
+  MediaAccess media_access_;  // set before serving
   std::atomic<uint64_t>& sent_total_;
 };
 
