@@ -74,16 +74,17 @@ asio::awaitable<Result<std::string>> OpenOne(WsConnection& conn, std::string to_
 
 }  // namespace
 
-Result<std::vector<DirectPair>> OpenDirectConversations(Fleet& fleet,
-                                                        const std::vector<Account>& accounts,
-                                                        std::chrono::milliseconds timeout) {
+namespace {
+
+// Device a of every pair sends to_user_id = b; reads conversation_id from the ack.
+Result<std::vector<DirectPair>> OpenPairs(Fleet& fleet, const std::vector<Account>& accounts,
+                                          std::vector<DirectPair> pairs,
+                                          std::chrono::milliseconds timeout) {
   const int64_t started = NowNs();
-  std::vector<DirectPair> pairs;
   std::vector<std::future<Result<std::string>>> pending;
-  for (size_t a = 0; a + 1 < accounts.size(); a += 2) {
-    pairs.push_back(DirectPair{static_cast<int>(a), static_cast<int>(a + 1), {}});
-    WsConnection& conn = fleet.conn(a);
-    pending.push_back(SpawnFuture(conn.executor(), OpenOne(conn, accounts[a + 1].user_id, timeout)));
+  for (const auto& p : pairs) {
+    WsConnection& conn = fleet.conn(p.a);
+    pending.push_back(SpawnFuture(conn.executor(), OpenOne(conn, accounts[p.b].user_id, timeout)));
   }
   int without_id = 0;
   for (size_t i = 0; i < pairs.size(); ++i) {
@@ -104,6 +105,28 @@ Result<std::vector<DirectPair>> OpenDirectConversations(Fleet& fleet,
   std::cerr << "parley-bench: " << pairs.size() << " direct conversations opened in "
             << (NowNs() - started) / kNsPerMs << " ms\n";
   return pairs;
+}
+
+}  // namespace
+
+Result<std::vector<DirectPair>> OpenDirectConversations(Fleet& fleet,
+                                                        const std::vector<Account>& accounts,
+                                                        std::chrono::milliseconds timeout) {
+  std::vector<DirectPair> pairs;
+  for (size_t a = 0; a + 1 < accounts.size(); a += 2) {
+    pairs.push_back(DirectPair{static_cast<int>(a), static_cast<int>(a + 1), {}});
+  }
+  return OpenPairs(fleet, accounts, std::move(pairs), timeout);
+}
+
+Result<std::vector<DirectPair>> OpenHubConversations(Fleet& fleet,
+                                                     const std::vector<Account>& accounts,
+                                                     int hub, std::chrono::milliseconds timeout) {
+  std::vector<DirectPair> pairs;
+  for (int i = 0; i < static_cast<int>(accounts.size()); ++i) {
+    if (i != hub) pairs.push_back(DirectPair{i, hub, {}});
+  }
+  return OpenPairs(fleet, accounts, std::move(pairs), timeout);
 }
 
 }  // namespace parley::bench

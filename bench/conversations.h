@@ -30,4 +30,10 @@ Result<std::vector<DirectPair>> OpenDirectConversations(Fleet& fleet,
                                                         const std::vector<Account>& accounts,
                                                         std::chrono::milliseconds timeout);
 
+// Every other device opens a direct conversation with `hub` (a = that device, b = hub): the hub
+// is then a member of every conversation, the reader the `preload` scenario fills for.
+Result<std::vector<DirectPair>> OpenHubConversations(Fleet& fleet,
+                                                     const std::vector<Account>& accounts,
+                                                     int hub, std::chrono::milliseconds timeout);
+
 }  // namespace parley::bench

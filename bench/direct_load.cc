@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "frames.h"
+#include "wordlist.h"
 
 namespace parley::bench {
 
@@ -38,7 +39,7 @@ int64_t OriginOf(std::string_view body) {
 struct DirectLoad::Peer {
   WsConnection* conn = nullptr;
   Shard* shard = nullptr;
-  SendTarget target;
+  std::optional<SendTarget> target;  // none: only reads
   std::string device_id;
   uint64_t salt = 0;  // client_msg_id namespace of this device for this run
   uint64_t next_ref = 1;
@@ -60,7 +61,9 @@ struct DirectLoad::Shard {
   asio::io_context& io;
   const int index;  // of the thread
   std::vector<Peer*> peers;
+  std::vector<Peer*> senders;  // the peers with a target
   DirectStats stats;
+  std::mt19937_64 rng{std::random_device{}()};
   std::string frame;  // scratch for outgoing frames
   std::string body;
   alignas(16) unsigned char parse_buffer[32 * 1024];  // backs each parsed frame
@@ -76,6 +79,7 @@ void DirectStats::Merge(const DirectStats& o) {
   deliveries += o.deliveries;
   deliveries_in_window += o.deliveries_in_window;
   duplicates += o.duplicates;
+  system_messages += o.system_messages;
   self_echoes += o.self_echoes;
   receipts += o.receipts;
   marks_sent += o.marks_sent;
@@ -90,32 +94,49 @@ void DirectStats::Merge(const DirectStats& o) {
   if (first_close_reason.empty()) first_close_reason = o.first_close_reason;
 }
 
+namespace {
+std::vector<LoadPeer> BothWays(const std::vector<Account>& accounts,
+                               const std::vector<DirectPair>& pairs) {
+  std::vector<LoadPeer> out;
+  auto target = [&](int partner, const std::string& conversation_id) {
+    return conversation_id.empty() ? SendTarget{"to_user_id", accounts[partner].user_id}
+                                   : SendTarget{"conversation_id", conversation_id};
+  };
+  for (const auto& pair : pairs) {
+    out.push_back(LoadPeer{pair.a, target(pair.b, pair.conversation_id)});
+    out.push_back(LoadPeer{pair.b, target(pair.a, pair.conversation_id)});
+  }
+  return out;
+}
+}  // namespace
+
 DirectLoad::DirectLoad(Fleet& fleet, const std::vector<Account>& accounts,
                        const std::vector<DirectPair>& pairs, DirectSettings settings)
+    : DirectLoad(fleet, accounts, BothWays(accounts, pairs), settings) {}
+
+DirectLoad::DirectLoad(Fleet& fleet, const std::vector<Account>& accounts,
+                       const std::vector<LoadPeer>& peers, DirectSettings settings)
     : fleet_(fleet), settings_(settings) {
   for (int t = 0; t < fleet.pool().size(); ++t) {
     shards_.push_back(std::make_unique<Shard>(fleet.pool().context(t), t));
   }
+  if (settings_.body_words > 0) zipf_ = std::make_unique<ZipfSampler>(settings_.vocabulary);
+  send_budget_ = settings_.max_sends > 0 ? static_cast<int64_t>(settings_.max_sends) : INT64_MAX;
   std::mt19937_64 rng(std::random_device{}());
-  auto make_peer = [&](int self, int partner, const std::string& conversation_id) {
-    auto p = std::make_unique<Peer>();
-    p->conn = &fleet.conn(self);
-    p->shard = shards_[fleet.thread_of(self)].get();
-    p->device_id = fleet.conn(self).ready_device_id();
-    if (p->device_id.empty()) p->device_id = accounts[self].device_id;
-    if (conversation_id.empty()) {
-      p->target = SendTarget{"to_user_id", accounts[partner].user_id};
-    } else {
-      p->target = SendTarget{"conversation_id", conversation_id};
-    }
-    p->salt = rng();
-    p->shard->peers.push_back(p.get());
-    peers_.push_back(std::move(p));
-  };
-  for (const auto& pair : pairs) {
-    make_peer(pair.a, pair.b, pair.conversation_id);
-    make_peer(pair.b, pair.a, pair.conversation_id);
-  }
+  for (const auto& lp : peers) AddPeer(accounts, lp, rng());
+}
+
+void DirectLoad::AddPeer(const std::vector<Account>& accounts, const LoadPeer& lp, uint64_t salt) {
+  auto p = std::make_unique<Peer>();
+  p->conn = &fleet_.conn(lp.index);
+  p->shard = shards_[fleet_.thread_of(lp.index)].get();
+  p->device_id = p->conn->ready_device_id();
+  if (p->device_id.empty()) p->device_id = accounts[lp.index].device_id;
+  p->target = lp.target;
+  p->salt = salt;
+  p->shard->peers.push_back(p.get());
+  if (p->target) p->shard->senders.push_back(p.get());
+  peers_.push_back(std::move(p));
 }
 
 DirectLoad::~DirectLoad() = default;
@@ -143,7 +164,7 @@ asio::awaitable<void> DirectLoad::RunShard(Shard& s) {
   if (settings_.rate > 0) {
     asio::co_spawn(s.io, Pace(s), asio::detached);
   } else {
-    for (Peer* p : s.peers) {
+    for (Peer* p : s.senders) {
       for (int i = 0; i < settings_.window; ++i) Send(*p, NowNs());
     }
   }
@@ -159,7 +180,7 @@ asio::awaitable<void> DirectLoad::Pace(Shard& s) {
   asio::steady_timer timer(s.io);
   int burst = 0;
   size_t next_peer = 0;
-  for (uint64_t k = 0; !s.peers.empty(); ++k) {
+  for (uint64_t k = 0; !s.senders.empty(); ++k) {
     const auto due = static_cast<int64_t>(first_ns + static_cast<double>(k) * interval_ns);
     if (due >= timeline_.end_ns) break;
     if (NowNs() < due) {
@@ -170,8 +191,8 @@ asio::awaitable<void> DirectLoad::Pace(Shard& s) {
       // Behind schedule: keep sending (latency counts from `due`), but let acks be read.
       co_await asio::post(s.io, asio::use_awaitable);
     }
-    Peer& p = *s.peers[next_peer];
-    next_peer = (next_peer + 1) % s.peers.size();
+    Peer& p = *s.senders[next_peer];
+    next_peer = (next_peer + 1) % s.senders.size();
     if (!p.closed) Send(p, due);
   }
 }
@@ -199,16 +220,25 @@ asio::awaitable<void> DirectLoad::TickReceipts(Shard& s) {
 
 void DirectLoad::Send(Peer& p, int64_t origin_ns) {
   Shard& s = *p.shard;
-  s.body.assign(kBodyPrefix);
-  char num[24];
-  auto [end, ec] = std::to_chars(num, num + sizeof num, origin_ns);
-  s.body.append(num, end);
-  s.body += ':';
-  if (s.body.size() < static_cast<size_t>(settings_.body_bytes)) s.body.resize(settings_.body_bytes, 'x');
+  if (!p.target) return;
+  if (settings_.max_sends > 0 && send_budget_.fetch_sub(1, std::memory_order_relaxed) <= 0) return;
+  if (settings_.body_words > 0) {
+    s.body.clear();
+    AppendWords(s.body, *zipf_, s.rng, settings_.body_words);
+  } else {
+    s.body.assign(kBodyPrefix);
+    char num[24];
+    auto [end, ec] = std::to_chars(num, num + sizeof num, origin_ns);
+    s.body.append(num, end);
+    s.body += ':';
+    if (s.body.size() < static_cast<size_t>(settings_.body_bytes)) {
+      s.body.resize(settings_.body_bytes, 'x');
+    }
+  }
 
   const uint64_t ref = p.next_ref++;
   s.frame.clear();
-  AppendSendFrame(s.frame, ref, p.target.key, p.target.value, p.salt, ref, s.body);
+  AppendSendFrame(s.frame, ref, p.target->key, p.target->value, p.salt, ref, s.body);
   p.conn->SendText(s.frame);
 
   const bool measured = timeline_.measured(origin_ns);
@@ -298,6 +328,10 @@ void DirectLoad::OnMessage(Peer& p, const json::object& f) {
     return;
   }
   seqs.seen = *seq;
+  if (StringOf(m, "content_type") == "system") {
+    ++s.stats.system_messages;
+    return;
+  }
   if (StringOf(m, "sender_device_id") == p.device_id) {
     ++s.stats.self_echoes;
     return;
@@ -318,7 +352,8 @@ uint64_t DirectLoad::missing_acks() const {
 }
 
 uint64_t DirectLoad::missing_deliveries() const {
-  const uint64_t acked = measured_acked_.load(std::memory_order_relaxed);
+  const uint64_t acked = measured_acked_.load(std::memory_order_relaxed) *
+                        static_cast<uint64_t>(std::max(1, settings_.recipients_per_message));
   const uint64_t delivered = measured_delivered_.load(std::memory_order_relaxed);
   return acked > delivered ? acked - delivered : 0;
 }

@@ -4,12 +4,18 @@
 //
 //   search_index_bench [--messages 1000000] [--dir /tmp/parley-search-bench] [--queries 1000]
 //
+// Not yet a target of bench/CMakeLists.txt; built against the server library:
+//   cmake --build build-search --target parley_server
+//   g++ -std=c++20 -O2 -DNDEBUG -Isrc bench/search_index_bench.cc build-search/libparley_server.a \
+//       -lsqlite3 -lboost_json -lsodium -lcrypto -lpthread -o /tmp/search_index_bench
+//
 // The corpus: --messages plain messages of 4–14 words drawn from a 20,000-word vocabulary with
 // Zipf(1) frequencies (the most common word is in ~40% of messages), over 20,000 conversations
 // (half the messages in a few busy ones, Pareto); created_at 1 ms apart. The index is kept in
 // --dir and reused when it already holds the messages. Reports p50/p99/max per query kind and
 // scope count.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -59,7 +65,8 @@ struct Corpus {
       uint64_t hi = rng(), lo = rng();
       std::snprintf(id, sizeof id, "%08x-%04x-4%03x-a%03x-%012llx", static_cast<unsigned>(hi >> 32),
                     static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xfff),
-                    static_cast<unsigned>(lo >> 52), static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+                    static_cast<unsigned>(lo >> 52),
+                    static_cast<unsigned long long>(lo & 0xffffffffffffULL));
       conversations.push_back(id);
     }
   }
@@ -117,7 +124,8 @@ void Build(SearchIndex& index, const Corpus& corpus, int64_t messages, std::mt19
   }
   double s = std::chrono::duration<double>(Clock::now() - started).count();
   std::printf("build: %lld messages in %.1f s = %.0f messages/s (batches of %lld)\n",
-              static_cast<long long>(messages), s, messages / s, static_cast<long long>(batch_size));
+              static_cast<long long>(messages), s, messages / s,
+              static_cast<long long>(batch_size));
 }
 
 struct Stats {
@@ -127,7 +135,9 @@ struct Stats {
 
 void Report(const std::string& name, Stats& s) {
   std::sort(s.ms.begin(), s.ms.end());
-  auto at = [&](double q) { return s.ms[std::min(s.ms.size() - 1, static_cast<size_t>(q * s.ms.size()))]; };
+  auto at = [&](double q) {
+    return s.ms[std::min(s.ms.size() - 1, static_cast<size_t>(q * s.ms.size()))];
+  };
   std::printf("%-44s p50 %6.3f  p99 %6.3f  max %7.3f ms  (avg hits %.1f)\n", name.c_str(), at(0.5),
               at(0.99), s.ms.back(), static_cast<double>(s.hits) / s.ms.size());
 }
@@ -184,7 +194,7 @@ int main(int argc, char** argv) {
         std::vector<SearchScope> sc;
         for (int i = 0; i < scopes; ++i) {
           // Users are mostly in ordinary conversations, some in a busy one.
-          int c = i == 0 ? static_cast<int>(qrng() % 20) : static_cast<int>(qrng() % kConversations);
+          int c = static_cast<int>(i == 0 ? qrng() % 20 : qrng() % kConversations);
           sc.push_back({corpus.conversations[c], 0, INT64_MAX});
         }
         std::string text = kind.make();
@@ -199,6 +209,35 @@ int main(int argc, char** argv) {
       }
       Report(std::to_string(scopes) + " convs, " + kind.name, st);
     }
+  }
+
+  // The live path: one Index call per message, not waiting (the writer groups what is queued).
+  {
+    const int n = 100000;
+    std::vector<std::string> convs;
+    std::string run = std::to_string(Clock::now().time_since_epoch().count());  // fresh each run
+    for (int i = 0; i < 1000; ++i) convs.push_back(corpus.conversations[i] + "-live-" + run);
+    std::atomic<int> left{n};
+    std::promise<void> all;
+    auto started = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      Message m;
+      m.conversation_id = convs[i % convs.size()];
+      m.seq = i / static_cast<int>(convs.size()) + 1;
+      m.created_at = kT0 + messages + i;
+      m.content_type = "text";
+      m.encryption = "none";
+      for (int w = 0; w < 9; ++w) m.body += (w ? " " : "") + corpus.Word(qrng);
+      std::vector<Message> one;
+      one.push_back(std::move(m));
+      index.Index(std::move(one), [&](Result<IndexOutcome>) {
+        if (left.fetch_sub(1) == 1) all.set_value();
+      });
+    }
+    all.get_future().wait();
+    double s = std::chrono::duration<double>(Clock::now() - started).count();
+    std::printf("live: %d single-message Index calls in %.1f s = %.0f messages/s (%llu commits)\n",
+                n, s, n / s, static_cast<unsigned long long>(index.commit_batches()));
   }
   index.Close();
   return 0;
