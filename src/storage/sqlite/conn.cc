@@ -80,6 +80,16 @@ Result<int64_t> Stmt::Run() {
   return static_cast<int64_t>(sqlite3_changes(db_));
 }
 
+Result<std::vector<std::string>> Stmt::Texts() {
+  std::vector<std::string> out;
+  while (true) {
+    auto row = Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return out;
+    out.push_back(Text(0));
+  }
+}
+
 std::string Stmt::Text(int col) const {
   const unsigned char* p = sqlite3_column_text(s_, col);
   int n = sqlite3_column_bytes(s_, col);

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/result.h"
 
@@ -38,6 +39,8 @@ class Stmt {
   Result<bool> Step();
   // Steps to completion; returns the number of rows changed.
   Result<int64_t> Run();
+  // Steps to completion; returns the first column of every row as text.
+  Result<std::vector<std::string>> Texts();
 
   int64_t Int(int col) const { return sqlite3_column_int64(s_, col); }
   bool IsNull(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }

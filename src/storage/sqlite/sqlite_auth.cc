@@ -179,14 +179,7 @@ Result<std::vector<std::string>> SqliteStore::ListRevokedDevices() {
   auto c = Reader();
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare("SELECT device_id FROM devices WHERE revoked_at IS NOT NULL");
-  std::vector<std::string> out;
-  while (true) {
-    auto row = s.Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    out.push_back(s.Text(0));
-  }
-  return out;
+  return s.Texts();
 }
 
 void SqliteStore::TouchDevice(std::string device_id, int64_t at, Done<Unit> done) {
@@ -308,14 +301,7 @@ Result<std::vector<std::string>> SqliteStore::ListDeniedAccessTokens(int64_t now
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare("SELECT jti FROM denied_tokens WHERE expires_at >= ?");
   s.Bind(1, now);
-  std::vector<std::string> out;
-  while (true) {
-    auto row = s.Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    out.push_back(s.Text(0));
-  }
-  return out;
+  return s.Texts();
 }
 
 }  // namespace parley::storage::sqlite

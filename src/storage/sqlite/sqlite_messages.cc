@@ -45,25 +45,7 @@ Result<std::vector<std::string>> MemberIds(SqliteConn& c, std::string_view conve
   Stmt s = c.Prepare(
       "SELECT user_id FROM conversation_members WHERE conversation_id = ? AND left_seq IS NULL");
   s.Bind(1, conversation_id);
-  std::vector<std::string> out;
-  while (true) {
-    auto row = s.Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    out.push_back(s.Text(0));
-  }
-  return out;
-}
-
-}  // namespace detail
-
-namespace {
-
-std::optional<std::string> EncodeList(const std::vector<std::string>& items, bool keep_empty) {
-  if (items.empty() && !keep_empty) return std::nullopt;
-  boost::json::array a;
-  for (const auto& i : items) a.emplace_back(i);
-  return boost::json::serialize(a);
+  return s.Texts();
 }
 
 Result<Message> MessageAt(SqliteConn& c, std::string_view conversation_id, int64_t seq) {
@@ -78,6 +60,18 @@ Result<Message> MessageAt(SqliteConn& c, std::string_view conversation_id, int64
   return detail::ReadMessage(s, 0);
 }
 
+}  // namespace detail
+
+namespace {
+
+std::optional<std::string> EncodeList(const std::vector<std::string>& items, bool keep_empty) {
+  if (items.empty() && !keep_empty) return std::nullopt;
+  boost::json::array a;
+  for (const auto& i : items) a.emplace_back(i);
+  return boost::json::serialize(a);
+}
+
+
 Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req) {
   AppendResult out;
   {
@@ -89,7 +83,7 @@ Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req) {
     if (*row) {
       std::string conv = d.Text(0);
       int64_t seq = d.Int(1);
-      auto m = MessageAt(c, conv, seq);
+      auto m = detail::MessageAt(c, conv, seq);
       if (!m.ok()) return m.error();
       out.message = std::move(*m);
       out.duplicate = true;

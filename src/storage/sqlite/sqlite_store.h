@@ -147,6 +147,8 @@ namespace detail {
 Message ReadMessage(const Stmt& s, int first_col);
 extern const char* const kMessageColumns;
 Result<std::vector<std::string>> MemberIds(SqliteConn& c, std::string_view conversation_id);
+// The message at (conversation, seq); kNotFound if none.
+Result<Message> MessageAt(SqliteConn& c, std::string_view conversation_id, int64_t seq);
 }  // namespace detail
 
 }  // namespace parley::storage::sqlite

@@ -9,17 +9,6 @@ namespace {
 constexpr int kDelivered = 0;
 constexpr int kRead = 1;
 
-Result<Message> MessageAtSeq(SqliteConn& c, std::string_view conversation_id, int64_t seq) {
-  Stmt s = c.Prepare(
-      "SELECT conversation_id, seq, message_id, sender_id, sender_device_id, created_at, "
-      "content_type, encryption, body, media_ids, search_tokens, reply_to FROM messages "
-      "WHERE conversation_id = ? AND seq = ?");
-  s.Bind(1, conversation_id).Bind(2, seq);
-  auto row = s.Step();
-  if (!row.ok()) return row.error();
-  if (!*row) return MakeError(ErrorCode::kNotFound, "no such message");
-  return detail::ReadMessage(s, 0);
-}
 
 Result<int64_t> FirstReceiptAt(SqliteConn& c, std::string_view conv, std::string_view user,
                                int kind, int64_t seq) {
@@ -80,7 +69,7 @@ Result<std::vector<ConversationSummary>> SqliteStore::ListConversations(std::str
     }
     int64_t top = cs.membership.visible_max(cs.conversation.last_seq);
     if (top > cs.membership.joined_seq) {
-      auto m = MessageAtSeq(c, id, top);
+      auto m = detail::MessageAt(c, id, top);
       if (!m.ok()) return m.error();
       cs.last_message = std::move(*m);
     }
@@ -350,14 +339,7 @@ Result<std::vector<std::string>> SqliteStore::Contacts(std::string_view user_id)
       "ON a.conversation_id = b.conversation_id WHERE a.user_id = ?1 AND a.left_seq IS NULL "
       "AND b.left_seq IS NULL AND b.user_id != ?1");
   s.Bind(1, user_id);
-  std::vector<std::string> out;
-  while (true) {
-    auto row = s.Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    out.push_back(s.Text(0));
-  }
-  return out;
+  return s.Texts();
 }
 
 Result<bool> SqliteStore::SharesConversation(std::string_view a, std::string_view b) {
