@@ -115,6 +115,11 @@ const boost::json::object* Fields::Obj(std::string_view key, bool required) {
   return &v->as_object();
 }
 
+std::string StringOr(const boost::json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
 Result<std::optional<int64_t>> QueryInt(const std::string* text, std::string_view name,
                                         int64_t min, int64_t max) {
   if (!text) return std::optional<int64_t>();

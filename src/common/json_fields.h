@@ -42,6 +42,10 @@ class Fields {
   std::optional<Error> error_;
 };
 
+// The string at `key`, or empty if absent or not a string. For trusted JSON (events, our own
+// payloads); requests go through Fields, which reports what is wrong.
+std::string StringOr(const boost::json::object& o, std::string_view key);
+
 // Query-string integers: nullopt if absent; kInvalidArgument if not an integer in [min, max].
 Result<std::optional<int64_t>> QueryInt(const std::string* text, std::string_view name,
                                         int64_t min, int64_t max);

@@ -16,11 +16,6 @@ using transport::HttpResponse;
 
 namespace {
 
-std::string Str(const boost::json::object& o, std::string_view k) {
-  const auto* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 // The audit action of a group event: GROUP_CREATED → group.created, GROUP_UPDATED →
 // group.updated, MEMBER_JOINED_GROUP → group.member_joined, MEMBER_LEFT_GROUP → group.member_left.
 std::string ActionOf(std::string_view type) {
@@ -47,11 +42,11 @@ void AuditService::Start() {
     const auto& p = e->payload;
     storage::AuditEntry entry;
     entry.at = e->occurred_at;
-    entry.action = Str(p, "action");
-    entry.actor_user_id = Str(p, "actor_user_id");
-    entry.actor_device_id = Str(p, "actor_device_id");
-    entry.target = Str(p, "target");
-    entry.address = Str(p, "address");
+    entry.action = StringOr(p, "action");
+    entry.actor_user_id = StringOr(p, "actor_user_id");
+    entry.actor_device_id = StringOr(p, "actor_device_id");
+    entry.target = StringOr(p, "target");
+    entry.address = StringOr(p, "address");
     const auto* d = p.if_contains("details");
     entry.details = d ? boost::json::serialize(*d) : "{}";
     store_.RecordAudit(std::move(entry), [](Result<int64_t> r) {
@@ -60,9 +55,9 @@ void AuditService::Start() {
   });
   auto from_group_event = [this](std::string_view, const events::EventPtr& e) {
     const auto& p = e->payload;
-    std::string actor = Str(p, "actor_id");
-    if (actor.empty()) actor = Str(p, "actor_user_id");
-    std::string target = Str(p, "user_id");
+    std::string actor = StringOr(p, "actor_id");
+    if (actor.empty()) actor = StringOr(p, "actor_user_id");
+    std::string target = StringOr(p, "user_id");
     PublishAudit(ctx_.bus, {ActionOf(e->type), actor, "", target.empty() ? e->key : e->key + ":" + target,
                             "", p});
   };

@@ -8,6 +8,7 @@
 
 #include "common/async.h"
 #include "common/error_map.h"
+#include "common/json_fields.h"
 #include "common/log.h"
 #include "events/event.h"
 #include "services/gateway/ws_session.h"
@@ -30,11 +31,6 @@ std::vector<std::string> StringList(const boost::json::value* v) {
   for (const auto& e : v->as_array())
     if (e.is_string()) out.emplace_back(e.as_string());
   return out;
-}
-
-std::string Str(const boost::json::object& o, std::string_view k) {
-  const auto* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
 }  // namespace
@@ -129,8 +125,8 @@ void Gateway::OnMessageEvent(const events::EventPtr& e) {
     const auto* msg = p.if_contains("message");
     if (!msg) return;
     Frame frame = MakeFrame({{"type", "message"}, {"message", *msg}});
-    std::string conv = Str(p, "conversation_id");
-    std::string sender_device = Str(p, "sender_device_id");
+    std::string conv = StringOr(p, "conversation_id");
+    std::string sender_device = StringOr(p, "sender_device_id");
     int64_t seq = p.at("seq").as_int64();
     for (const auto& user : StringList(p.if_contains("member_ids"))) {
       for (auto& s : hub_.ForUser(user)) {
@@ -153,16 +149,16 @@ void Gateway::OnMessageEvent(const events::EventPtr& e) {
     f.erase("to_user_id");
     f["type"] = "to_device";
     Frame frame = MakeFrame(f);
-    std::string device = Str(p, "to_device_id");
+    std::string device = StringOr(p, "to_device_id");
     int64_t id = p.at("id").as_int64();
-    for (auto& s : hub_.ForUser(Str(p, "to_user_id")))
+    for (auto& s : hub_.ForUser(StringOr(p, "to_user_id")))
       if (s->principal().device_id == device) s->DeliverToDevice(frame, id);
   }
 }
 
 void Gateway::OnStatusEvent(const events::EventPtr& e) {
   const auto& p = e->payload;
-  std::string user = Str(p, "user_id");
+  std::string user = StringOr(p, "user_id");
   Frame frame = MakeFrame({{"type", "presence"},
                            {"user_id", user},
                            {"status", p.at("status")},

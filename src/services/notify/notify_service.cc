@@ -27,11 +27,6 @@ constexpr size_t kMaxTitleBytes = 200;
 constexpr size_t kMaxBodyBytes = 4000;
 constexpr size_t kMaxDataBytes = 4096;
 
-std::string Str(const boost::json::object& o, std::string_view k) {
-  const auto* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 boost::json::object NotificationJson(const storage::Notification& n) {
   boost::system::error_code ec;
   auto data = boost::json::parse(n.data, ec);
@@ -85,7 +80,7 @@ void NotifyService::Register(transport::Router& r) {
 
 void NotifyService::OnMessage(const events::EventPtr& e) {
   const auto& p = e->payload;
-  std::string sender = Str(p, "sender_id");
+  std::string sender = StringOr(p, "sender_id");
   std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> targets;
   {
     std::lock_guard lock(mu_);
@@ -115,9 +110,9 @@ void NotifyService::OnMessage(const events::EventPtr& e) {
 
 void NotifyService::OnNotificationEvent(const events::EventPtr& e) {
   const auto& p = e->payload;
-  std::string user = Str(p, "user_id");
+  std::string user = StringOr(p, "user_id");
   if (e->type == kPushRequested) {
-    std::string device = Str(p, "device_id");
+    std::string device = StringOr(p, "device_id");
     std::string endpoint;
     {
       std::lock_guard lock(mu_);
@@ -128,7 +123,7 @@ void NotifyService::OnNotificationEvent(const events::EventPtr& e) {
       endpoint = d->second;
     }
     // Unread count needs a store read: off the publisher's thread.
-    std::string conv = Str(p, "conversation_id");
+    std::string conv = StringOr(p, "conversation_id");
     int64_t seq = p.at("seq").as_int64();
     boost::asio::post(ctx_.blocking, [this, user, device, endpoint, conv, seq] {
       int64_t unread = 1;

@@ -6,6 +6,7 @@
 #include <future>
 #include <optional>
 
+#include "common/json_fields.h"
 #include "common/log.h"
 #include "common/thread_priority.h"
 #include "events/event.h"
@@ -22,11 +23,6 @@ const boost::json::value* Field(const boost::json::object& o, std::string_view k
   return o.if_contains(key);
 }
 
-std::string Str(const boost::json::object& o, std::string_view key) {
-  const auto* v = Field(o, key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 int64_t Int(const boost::json::object& o, std::string_view key) {
   const auto* v = Field(o, key);
   return v && v->is_int64() ? v->as_int64() : 0;
@@ -38,14 +34,14 @@ std::optional<storage::Message> MessageOf(const events::Event& e) {
   if (!mv || !mv->is_object()) return std::nullopt;
   const auto& o = mv->as_object();
   storage::Message m;
-  m.message_id = Str(o, "message_id");
-  m.conversation_id = Str(o, "conversation_id");
+  m.message_id = StringOr(o, "message_id");
+  m.conversation_id = StringOr(o, "conversation_id");
   m.seq = Int(o, "seq");
   m.created_at = Int(o, "created_at");
-  m.content_type = Str(o, "content_type");
-  m.encryption = Str(o, "encryption");
+  m.content_type = StringOr(o, "content_type");
+  m.encryption = StringOr(o, "encryption");
   if (m.conversation_id.empty() || m.seq <= 0 || m.encryption.empty()) return std::nullopt;
-  if (m.encryption == "none") m.body = Str(o, "body");  // an encrypted body is never needed
+  if (m.encryption == "none") m.body = StringOr(o, "body");  // an encrypted body is never needed
   if (const auto* t = o.if_contains("search_tokens"); t && t->is_array()) {
     m.search_tokens.emplace();
     for (const auto& s : t->as_array())
