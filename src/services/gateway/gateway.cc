@@ -21,10 +21,6 @@ namespace http = beast::http;
 
 namespace {
 
-Frame MakeFrame(const boost::json::object& o) {
-  return std::make_shared<const std::string>(boost::json::serialize(o));
-}
-
 std::vector<std::string> StringList(const boost::json::value* v) {
   std::vector<std::string> out;
   if (!v || !v->is_array()) return out;

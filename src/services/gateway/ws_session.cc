@@ -22,10 +22,11 @@ namespace {
 constexpr int kReplayPage = 200;
 constexpr int kMaxInflight = 256;  // concurrent requests per connection; reading pauses beyond
 
+}  // namespace
+
 Frame MakeFrame(const boost::json::object& o) {
   return std::make_shared<const std::string>(boost::json::serialize(o));
 }
-}  // namespace
 
 WsSession::WsSession(Gateway& gateway, beast::tcp_stream stream, transport::Principal principal)
     : gw_(gateway),

@@ -23,6 +23,8 @@ namespace parley::services {
 
 class Gateway;
 using Frame = std::shared_ptr<const std::string>;
+// A frame serialized once, shared by every session it goes to.
+Frame MakeFrame(const boost::json::object& o);
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
