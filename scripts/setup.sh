@@ -9,6 +9,8 @@ DEB_PACKAGES=(
   libgtest-dev libbenchmark-dev
   libvips-dev
   python3 python3-venv
+  python3-x3dh python3-doubleratchet python3-nacl
+  clang libfuzzer-14-dev libclang-rt-14-dev
 )
 
 missing=()

@@ -10,6 +10,12 @@
 
 namespace parley::storage {
 
+// How ClaimKeys reads the directory.
+struct KeyClaim {
+  bool claim = true;      // false: list the devices' keys, consume no one-time prekey
+  std::string device_id;  // non-empty: only this device
+};
+
 class KeyStore {
  public:
   virtual ~KeyStore() = default;
@@ -18,9 +24,10 @@ class KeyStore {
   // (a key_id already stored is replaced). kConflict if the device would hold more than
   // `max_one_time` one-time prekeys.
   virtual void PutKeys(DeviceKeys keys, size_t max_one_time, Done<Unit> done) = 0;
-  // For each active device of `user_id` with published keys: its keys plus one one-time prekey,
-  // which is removed (claimed once). An empty list if the user has none.
-  virtual void ClaimKeys(std::string user_id, Done<std::vector<DeviceKeys>> done) = 0;
+  // For each active device of `user_id` with published keys (only `how.device_id` if set): its
+  // keys plus, when `how.claim`, one one-time prekey, which is removed (claimed once). An empty
+  // list if the user (or that device) has none.
+  virtual void ClaimKeys(std::string user_id, KeyClaim how, Done<std::vector<DeviceKeys>> done) = 0;
   virtual Result<int64_t> CountOneTimePrekeys(std::string_view device_id) = 0;
 };
 

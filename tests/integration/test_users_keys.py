@@ -183,6 +183,28 @@ def test_keys_for_every_device(new_user):
     assert prekey_count(owner) == 0 and prekey_count(second) == 0
 
 
+def test_list_keys_without_claiming_and_claim_one_device(new_user):
+    owner, peer = new_user(), new_user()
+    second = owner.new_device()
+    b1, b2 = key_bundle(2, 1), key_bundle(2, 50)
+    assert owner.put("/v1/keys", b1).status_code == 204
+    assert second.put("/v1/keys", b2).status_code == 204
+    for _ in range(3):
+        body = expect_status(peer.get(f"/v1/keys/{owner.user_id}?claim=false"), 200)
+        assert {d["device_id"] for d in body["devices"]} == {owner.device_id, second.device_id}
+        assert all("one_time_prekey" not in d for d in body["devices"]), body
+    assert prekey_count(owner) == 2 and prekey_count(second) == 2
+
+    body = expect_status(peer.get(f"/v1/keys/{owner.user_id}?device_id={second.device_id}"), 200)
+    assert [d["device_id"] for d in body["devices"]] == [second.device_id]
+    assert body["devices"][0]["one_time_prekey"] == b2["one_time_prekeys"][0]
+    assert prekey_count(owner) == 2 and prekey_count(second) == 1
+
+    assert_error(peer.get(f"/v1/keys/{owner.user_id}?device_id={uuid.uuid4()}"), 404)
+    assert_error(peer.get(f"/v1/keys/{owner.user_id}?device_id=nope"), 400)
+    assert_error(peer.get(f"/v1/keys/{owner.user_id}?claim=maybe"), 400)
+
+
 def test_keys_of_revoked_device_not_served(new_user):
     # Contract: DELETE revokes the device; a careful design stops serving its keys.
     owner, peer = new_user(), new_user()

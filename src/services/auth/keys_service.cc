@@ -96,9 +96,24 @@ boost::asio::awaitable<HttpResponse> KeysService::Claim(HttpRequest& req) {
   if (!id) co_return ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "user_id must be a UUID"));
   auto user = co_await OnPool(ctx_.blocking, [&] { return ctx_.auth_store.GetUser(*id); });
   if (!user.ok()) co_return ErrorResponse(user.error());
+  storage::KeyClaim how;
+  if (auto claim = req.Query("claim"); claim) {
+    if (*claim != "true" && *claim != "false") {
+      co_return ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "claim must be true or false"));
+    }
+    how.claim = *claim == "true";
+  }
+  if (auto device = req.Query("device_id"); device) {
+    auto d = NormalizeUuid(*device);
+    if (!d) co_return ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "device_id must be a UUID"));
+    how.device_id = *d;
+  }
   auto keys = co_await AwaitDone<std::vector<storage::DeviceKeys>>(
-      [&](auto done) { ctx_.key_store.ClaimKeys(*id, std::move(done)); });
+      [&](auto done) { ctx_.key_store.ClaimKeys(*id, how, std::move(done)); });
   if (!keys.ok()) co_return ErrorResponse(keys.error());
+  if (!how.device_id.empty() && keys->empty()) {
+    co_return ErrorResponse(MakeError(ErrorCode::kNotFound, "that device has no published keys"));
+  }
   boost::json::array devices;
   for (const auto& k : *keys) devices.push_back(KeysToJson(k));
   co_return JsonResponse(200, {{"user_id", *id}, {"devices", devices}});

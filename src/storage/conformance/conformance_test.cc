@@ -255,9 +255,9 @@ TEST_P(StoreConformance, OneTimePrekeysAreClaimedOnce) {
   DeviceKeys k{da.device_id, a.user_id, "ik", "sk", {1, "spk", "sig"}, {{10, "otk10"}, {11, "otk11"}}};
   ASSERT_TRUE(Wait<Unit>([&](auto d) { s_.keys->PutKeys(k, 100, d); }).ok());
   EXPECT_EQ(*s_.keys->CountOneTimePrekeys(da.device_id), 2);
-  auto c1 = Wait<std::vector<DeviceKeys>>([&](auto d) { s_.keys->ClaimKeys(a.user_id, d); });
-  auto c2 = Wait<std::vector<DeviceKeys>>([&](auto d) { s_.keys->ClaimKeys(a.user_id, d); });
-  auto c3 = Wait<std::vector<DeviceKeys>>([&](auto d) { s_.keys->ClaimKeys(a.user_id, d); });
+  auto c1 = Wait<std::vector<DeviceKeys>>([&](auto d) { s_.keys->ClaimKeys(a.user_id, {}, d); });
+  auto c2 = Wait<std::vector<DeviceKeys>>([&](auto d) { s_.keys->ClaimKeys(a.user_id, {}, d); });
+  auto c3 = Wait<std::vector<DeviceKeys>>([&](auto d) { s_.keys->ClaimKeys(a.user_id, {}, d); });
   ASSERT_EQ(c1->size(), 1u);
   ASSERT_EQ((*c1)[0].one_time_prekeys.size(), 1u);
   ASSERT_EQ((*c2)[0].one_time_prekeys.size(), 1u);
@@ -266,6 +266,31 @@ TEST_P(StoreConformance, OneTimePrekeysAreClaimedOnce) {
   EXPECT_EQ((*c3)[0].signed_prekey.public_key, "spk");
   auto too_many = Wait<Unit>([&](auto d) { s_.keys->PutKeys(k, 1, d); });
   EXPECT_EQ(too_many.error().code, ErrorCode::kConflict);
+}
+
+TEST_P(StoreConformance, KeysCanBeListedWithoutClaimingAndClaimedPerDevice) {
+  Fixture f(s_);
+  User a = f.AddUser("alice");
+  Device d1 = f.AddDevice(a), d2 = f.AddDevice(a);
+  for (const Device* d : {&d1, &d2}) {
+    DeviceKeys k{d->device_id, a.user_id, "ik", "sk", {1, "spk", "sig"}, {{10, "otk10"}, {11, "otk11"}}};
+    ASSERT_TRUE(Wait<Unit>([&](auto done) { s_.keys->PutKeys(k, 100, done); }).ok());
+  }
+  auto listed = Wait<std::vector<DeviceKeys>>(
+      [&](auto d) { s_.keys->ClaimKeys(a.user_id, {.claim = false, .device_id = ""}, d); });
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_TRUE((*listed)[0].one_time_prekeys.empty());
+  EXPECT_EQ(*s_.keys->CountOneTimePrekeys(d1.device_id), 2);  // nothing consumed
+  auto one = Wait<std::vector<DeviceKeys>>(
+      [&](auto d) { s_.keys->ClaimKeys(a.user_id, {.claim = true, .device_id = d2.device_id}, d); });
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].device_id, d2.device_id);
+  ASSERT_EQ((*one)[0].one_time_prekeys.size(), 1u);
+  EXPECT_EQ(*s_.keys->CountOneTimePrekeys(d1.device_id), 2);
+  EXPECT_EQ(*s_.keys->CountOneTimePrekeys(d2.device_id), 1);
+  auto other = Wait<std::vector<DeviceKeys>>(
+      [&](auto d) { s_.keys->ClaimKeys(a.user_id, {.claim = true, .device_id = "nope"}, d); });
+  EXPECT_TRUE(other->empty());
 }
 
 TEST_P(StoreConformance, ToDeviceQueuesUntilAcked) {

@@ -36,16 +36,19 @@ void SqliteStore::PutKeys(DeviceKeys keys, size_t max_one_time, Done<Unit> done)
       std::move(done));
 }
 
-void SqliteStore::ClaimKeys(std::string user_id, Done<std::vector<DeviceKeys>> done) {
+void SqliteStore::ClaimKeys(std::string user_id, KeyClaim how, Done<std::vector<DeviceKeys>> done) {
   writer_->Submit<std::vector<DeviceKeys>>(
-      [user_id = std::move(user_id)](SqliteConn& c) -> Result<std::vector<DeviceKeys>> {
+      [user_id = std::move(user_id), how = std::move(how)](
+          SqliteConn& c) -> Result<std::vector<DeviceKeys>> {
         std::vector<DeviceKeys> out;
         {
           Stmt s = c.Prepare(
               "SELECT k.device_id, k.identity_key, k.signing_key, k.spk_id, k.spk_public, "
               "k.spk_signature FROM device_keys k JOIN devices d ON d.device_id = k.device_id "
-              "WHERE k.user_id = ? AND d.revoked_at IS NULL ORDER BY d.created_at, k.device_id");
+              "WHERE k.user_id = ?1 AND d.revoked_at IS NULL AND (?2 = '' OR k.device_id = ?2) "
+              "ORDER BY d.created_at, k.device_id");
           s.Bind(1, user_id);
+          s.Bind(2, how.device_id);
           while (true) {
             auto row = s.Step();
             if (!row.ok()) return row.error();
@@ -60,6 +63,7 @@ void SqliteStore::ClaimKeys(std::string user_id, Done<std::vector<DeviceKeys>> d
           }
         }
         for (auto& k : out) {
+          if (!how.claim) break;
           Stmt o = c.Prepare(
               "DELETE FROM one_time_prekeys WHERE device_id = ?1 AND key_id = "
               "(SELECT MIN(key_id) FROM one_time_prekeys WHERE device_id = ?1) "

@@ -24,6 +24,7 @@ struct SqliteOptions {
   std::string path;                   // the database file; created if absent
   std::string synchronous = "full";   // full (durable on power loss) or normal
   size_t max_batch = 4096;            // writes per group commit
+  WriteFaults faults;                 // tests only
 };
 
 class SqliteStore final : public AuthStore,
@@ -78,7 +79,7 @@ class SqliteStore final : public AuthStore,
 
   // KeyStore
   void PutKeys(DeviceKeys keys, size_t max_one_time, Done<Unit> done) override;
-  void ClaimKeys(std::string user_id, Done<std::vector<DeviceKeys>> done) override;
+  void ClaimKeys(std::string user_id, KeyClaim how, Done<std::vector<DeviceKeys>> done) override;
   Result<int64_t> CountOneTimePrekeys(std::string_view device_id) override;
 
   // MessageStore
