@@ -1,9 +1,10 @@
 // LiveConnection: the device's WebSocket (GET /v1/ws) kept open on a background thread.
 //
 // - Every server frame, parsed, goes to the frame callback (acks, errors and pongs too).
-// - Send() sends a client frame (send, mark_delivered, mark_read, typing, ping) and returns a
-//   future of its answer: the `ack` (or `pong`) frame, or the Error of the server's `error`
-//   frame. The connection sets each frame's "ref" itself (any given ref is replaced).
+// - Send() sends a client frame (send, mark_delivered, mark_read, ack_to_device, typing, ping)
+//   and returns a future of its answer: the `ack` (or `pong`) frame, or the Error of the
+//   server's `error` frame. The connection sets each frame's "ref" itself (any given ref is
+//   replaced).
 // - `send` frames stay pending until answered. They are written at once when connected, else on
 //   the next connection; after any reconnect every unanswered `send` is written again, in the
 //   order Send() was called (safe: the server de-duplicates by client_msg_id and answers a

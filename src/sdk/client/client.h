@@ -142,7 +142,9 @@ class Client {
   // Fetches everything pending (to-device first, then messages), decrypts and stores it.
   Result<SyncReport> Sync();
   // Opens the WebSocket on a background thread; incoming messages are processed like Sync's
-  // and reported as events, then marked delivered.
+  // and reported as events, then marked delivered; to-device messages are acknowledged
+  // (`ack_to_device`) only after the engine committed what they carried, so a crash before
+  // that gets them again on the next connection.
   Result<Unit> StartLive();
   void StopLive();
   bool live_connected() const;
@@ -219,6 +221,9 @@ class Client {
   std::mutex engine_mu_;
   std::unique_ptr<e2ee::Engine> engine_;  // guarded by engine_mu_
   int to_device_since_bootstrap_ = 0;      // guarded by engine_mu_
+  // A to-device frame failed transiently on this live connection: send no more ack_to_device
+  // until the next one. Guarded by engine_mu_.
+  bool live_to_device_held_ = false;
 
   std::mutex handler_mu_;
   EventHandler handler_;  // guarded by handler_mu_

@@ -93,5 +93,57 @@ TEST(SdkClientLive, PendingMessageDecryptsWhenTheKeyArrivesLater) {
   ExpectNoPlaintextOnServer(server, {text});
 }
 
+// A client that crashes after the server wrote a to-device message to its socket but before it
+// processed it must get it again: the server keeps it until `ack_to_device`. The "crash" is a
+// bare LiveConnection of Bob's device that takes the frames and goes away without a word.
+TEST(SdkClientLive, ToDeviceSurvivesAClientGoneBeforeItsAck) {
+  TestServer server;
+  ASSERT_TRUE(server.Start()) << server.log_path();
+  Person alice = SignUp(server, "alice");
+  Person bob = SignUp(server, "bob");
+  const std::string text = "my sender key must not get lost";
+  ASSERT_OK(alice.client->SendText(bob.username, text));
+
+  std::mutex mu;
+  std::condition_variable cv;
+  int to_device_frames = 0;
+  {
+    LiveConnection crashed(bob.client->api());
+    crashed.SetFrameCallback([&](const boost::json::object& f) {
+      if (JStr(f, "type") != "to_device") return;
+      std::lock_guard lock(mu);
+      ++to_device_frames;
+      cv.notify_all();
+    });
+    ASSERT_OK(crashed.Start());
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(15), [&] { return to_device_frames > 0; }));
+  }  // gone without processing or acknowledging anything
+
+  // Still queued on the server.
+  auto queued = bob.client->api().GetMessages("", 50);
+  ASSERT_OK(queued);
+  ASSERT_EQ(queued->to_device.size(), 1u);
+
+  EventLog log;
+  log.Attach(*bob.client);
+  ASSERT_OK(bob.client->StartLive());
+  EXPECT_TRUE(log.WaitText(text)) << "the sender key came again and the message decrypted";
+  // Processed and committed, so acknowledged: the queue empties.
+  bool emptied = false;
+  for (int i = 0; i < 100 && !emptied; ++i) {
+    auto page = bob.client->api().GetMessages("", 50);
+    ASSERT_OK(page);
+    emptied = page->to_device.empty();
+    if (!emptied) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(emptied) << "the live client acknowledged the to-device message";
+  bob.client->StopLive();
+  auto pending = bob.client->store().ListPendingDecrypt(10);
+  ASSERT_OK(pending);
+  EXPECT_TRUE(pending->empty());
+  EXPECT_EQ(log.CountText(text), 1);
+}
+
 }  // namespace
 }  // namespace parley::sdk

@@ -233,12 +233,30 @@ void Client::OnFrame(const json::object& f) {
     auto known = store_->GetConversation(m.conversation_id);
     if (known.ok() && (!*known || (*known)->type.empty())) (void)RefreshConversations();
   } else if (type == "to_device") {
+    // The server keeps a to-device message until it is acknowledged, and sends it once per
+    // connection. Acknowledge it only once HandleToDevice committed its state (or the message
+    // proved unusable); after a transient failure acknowledge nothing more on this connection
+    // (acks are cumulative), so it comes again on the next one.
     ToDeviceMessage t = ToDeviceFromJson(f);
+    int64_t ack = 0;
+    {
+      std::lock_guard lock(engine_mu_);
+      if (!engine_) return;
+      if (ProcessToDevice(t).ok()) {
+        if (!live_to_device_held_ && t.id > 0) ack = t.id;
+      } else {
+        live_to_device_held_ = true;
+      }
+      RetryPending(ev);
+      CollectKeyChanges(ev);
+    }
+    if (ack > 0) {
+      std::lock_guard lock(live_mu_);
+      if (live_) (void)live_->Send(json::object{{"type", "ack_to_device"}, {"up_to_id", ack}});
+    }
+  } else if (type == "ready") {
     std::lock_guard lock(engine_mu_);
-    if (!engine_) return;
-    (void)ProcessToDevice(t);  // a live frame is not sent again either way
-    RetryPending(ev);
-    CollectKeyChanges(ev);
+    live_to_device_held_ = false;  // a new connection sends every unacknowledged one again
   } else if (type == "receipt") {
     ClientEvent e;
     e.kind = ClientEvent::Kind::kReceipt;

@@ -125,7 +125,9 @@ Result<Unit> Engine::PublishKeys(const MetaRecord& meta,
   for (const auto& [id, raw] : *spks) {
     auto rec = DecodeSignedPrekey(raw);
     if (!rec.ok()) return rec.error();
-    if (rec->retired_at == 0) current.emplace(std::stoull(id), std::move(*rec));
+    auto key_id = ParseKeyIdName(id);
+    if (!key_id) return MakeError(ErrorCode::kInternal, "e2ee state corrupt: signed prekey id");
+    if (rec->retired_at == 0) current.emplace(*key_id, std::move(*rec));
   }
   if (!current) return MakeError(ErrorCode::kInternal, "e2ee: no current signed prekey");
   crypto::Identity identity = crypto::IdentityFromSeed(meta.identity_seed);
@@ -207,7 +209,9 @@ Result<Unit> Engine::Bootstrap() {
   auto stored = store_.List(kKindOneTimePrekey);
   if (!stored.ok()) return stored.error();
   for (const auto& [id, value] : *stored) {
-    uint64_t key_id = std::stoull(id);
+    auto parsed = ParseKeyIdName(id);
+    if (!parsed) return MakeError(ErrorCode::kInternal, "e2ee state corrupt: one-time prekey id");
+    uint64_t key_id = *parsed;
     if (key_id < meta.published_otk_below) continue;
     auto kp = DecodeOneTimePrekey(value);
     if (!kp.ok()) return kp.error();

@@ -403,5 +403,37 @@ TEST_F(E2eeEngine, MediaRoundTripThroughTheEngine) {
   EXPECT_EQ(out.str(), file);
 }
 
+// Found by fuzz/e2ee_fuzzer.cc (corrupt-store mode): a stored prekey whose id is not a
+// KeyIdName made Bootstrap throw std::invalid_argument out of std::stoull — a crash at every
+// start of the app — instead of the kInternal a corrupt store gives.
+TEST_F(E2eeEngine, CorruptPrekeyIdsAreInternalErrorsNotExceptions) {
+  Device& bob = Add("bob", "b1");
+  auto otk = bob.store.List(kKindOneTimePrekey);
+  ASSERT_TRUE(otk.ok() && !otk->empty());
+  const std::string otk_value = otk->front().second;
+  // The server runs low on one-time prekeys: the next Bootstrap replenishes and publishes,
+  // reading every stored prekey id.
+  server_.users["bob"]["b1"].one_time_prekeys.clear();
+  ASSERT_TRUE(bob.store.Commit({{kKindOneTimePrekey, "not-a-number", otk_value}}).ok());
+  auto r = bob.engine.Bootstrap();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInternal);
+
+  ASSERT_TRUE(bob.store.Commit({{kKindOneTimePrekey, "not-a-number", std::nullopt}}).ok());
+  auto spk = bob.store.List(kKindSignedPrekey);
+  ASSERT_TRUE(spk.ok() && !spk->empty());
+  ASSERT_TRUE(bob.store.Commit({{kKindSignedPrekey, "99999999999999999999999", spk->front().second}})
+                  .ok());
+  r = bob.engine.Bootstrap();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInternal);
+
+  EXPECT_EQ(ParseKeyIdName(KeyIdName(42)), 42u);
+  EXPECT_EQ(ParseKeyIdName(KeyIdName(UINT64_MAX)), UINT64_MAX);
+  EXPECT_FALSE(ParseKeyIdName("42"));
+  EXPECT_FALSE(ParseKeyIdName("0000000000000000004x"));
+  EXPECT_FALSE(ParseKeyIdName("-0000000000000000001"));
+}
+
 }  // namespace
 }  // namespace parley::sdk::e2ee

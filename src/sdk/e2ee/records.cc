@@ -1,5 +1,6 @@
 #include "sdk/e2ee/records.h"
 
+#include <charconv>
 #include <cstdio>
 
 #include "sdk/crypto/wire.h"
@@ -20,6 +21,14 @@ std::string KeyIdName(uint64_t id) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "%020llu", static_cast<unsigned long long>(id));
   return buf;
+}
+
+std::optional<uint64_t> ParseKeyIdName(std::string_view name) {
+  uint64_t id = 0;
+  if (name.size() != 20) return std::nullopt;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
+  if (ec != std::errc() || end != name.data() + name.size()) return std::nullopt;
+  return id;
 }
 
 std::string EncodeMeta(const MetaRecord& m) {

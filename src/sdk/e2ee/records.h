@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -29,6 +30,8 @@ inline constexpr char kKindSearchKey[] = "e2ee_search";       // id = conversati
 inline constexpr char kKindReceiverIndex[] = "e2ee_recv_index";  // id = conv \n user \n device
 
 std::string KeyIdName(uint64_t id);  // zero-padded so the store's id order is numeric order
+// The key id of a KeyIdName (exactly 20 digits); std::nullopt for anything else (a corrupt store).
+std::optional<uint64_t> ParseKeyIdName(std::string_view name);
 
 struct MetaRecord {
   std::string identity_seed;
