@@ -8,9 +8,10 @@ DEB_PACKAGES=(
   libsqlite3-dev libsodium-dev libssl-dev libtomlplusplus-dev libcli11-dev
   libgtest-dev libbenchmark-dev
   libvips-dev
-  python3 python3-venv
+  python3 python3-venv nodejs
   python3-x3dh python3-doubleratchet python3-nacl
   clang libfuzzer-14-dev libclang-rt-14-dev
+  chromium
 )
 
 missing=()
@@ -23,4 +24,12 @@ if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# npm for the web client (web/): Node.js images usually bring it; Debian's nodejs does not.
+if ! command -v npm >/dev/null; then
+  echo "setup: installing npm" >&2
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null
 fi

@@ -33,6 +33,8 @@ Status Validate(const Config& c) {
     return bad("argon2 parameters must be at least OWASP's (19456 KiB, 2 passes)");
   if (c.presence_offline_after_ms < 0) return bad("presence_offline_after_ms must be >= 0");
   if (c.ws_idle_timeout_ms < 1000) return bad("ws_idle_timeout_ms must be >= 1000");
+  if (c.request_timeout_ms < 100 || c.request_timeout_ms > 600000)
+    return bad("request_timeout_ms must be 100-600000");
   if (c.max_message_body_bytes < 1 || c.max_message_body_bytes > (1u << 20))
     return bad("max_message_body_bytes must be 1 B - 1 MiB");
   if (c.max_request_body_bytes < c.max_message_body_bytes * 2)
@@ -72,6 +74,7 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "log_level") str(&c->log_level);
     else if (key == "issuer") str(&c->issuer);
     else if (key == "sqlite_synchronous") str(&c->sqlite_synchronous);
+    else if (key == "web_root") str(&c->web_root);
     else if (key == "threads") i64(&c->threads);
     else if (key == "blocking_threads") i64(&c->blocking_threads);
     else if (key == "access_token_ttl") i64(&c->access_token_ttl_s);
@@ -80,6 +83,7 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "argon2_opslimit") i64(&c->argon2_opslimit);
     else if (key == "presence_offline_after_ms") i64(&c->presence_offline_after_ms);
     else if (key == "ws_idle_timeout_ms") i64(&c->ws_idle_timeout_ms);
+    else if (key == "request_timeout_ms") i64(&c->request_timeout_ms);
     else if (key == "max_request_body_bytes") i64(&c->max_request_body_bytes);
     else if (key == "max_message_body_bytes") i64(&c->max_message_body_bytes);
     else if (key == "max_upload_bytes") i64(&c->max_upload_bytes);
@@ -93,10 +97,11 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "rate_login_per_min") i64(&c->rate_login_per_min);
     else if (key == "rate_send_per_min") i64(&c->rate_send_per_min);
     else if (key == "rate_upload_per_min") i64(&c->rate_upload_per_min);
-    else if (key == "admin_usernames") {
+    else if (key == "admin_usernames" || key == "ws_allowed_origins") {
+      auto& list = key == "admin_usernames" ? c->admin_usernames : c->ws_allowed_origins;
       const toml::array* arr = v.as_array();
       if (!arr) unknown = key;
-      else for (const auto& e : *arr) { if (auto x = e.value<std::string>()) c->admin_usernames.push_back(*x); else unknown = key; }
+      else for (const auto& e : *arr) { if (auto x = e.value<std::string>()) list.push_back(*x); else unknown = key; }
     }
     else if (key == "allow_plaintext") { if (auto x = v.value<bool>()) c->allow_plaintext = *x; else unknown = key; }
     else unknown = key;

@@ -25,6 +25,10 @@ struct Config {
 
   int presence_offline_after_ms = 60000;  // last device gone → offline after this
   int ws_idle_timeout_ms = 30000;         // no answer to heartbeats for this long → closed
+  // Browser Origins allowed on /v1/ws besides the server's own; "*" = any. No Origin (native
+  // clients) is always allowed.
+  std::vector<std::string> ws_allowed_origins;
+  int request_timeout_ms = 30000;  // a request's headers and body must arrive within this
   size_t max_request_body_bytes = 1 << 20;
   size_t max_message_body_bytes = 64 * 1024;
   uint64_t max_upload_bytes = 100ull << 20;  // media uploads (streamed, so not max_request_body)
@@ -38,6 +42,9 @@ struct Config {
   int push_max_attempts = 4;     // per push, the first try included
   int push_retry_base_ms = 1000;  // back-off: base, 4×base, 16×base
   std::vector<std::string> admin_usernames;  // these users are admins (granted at start/signup)
+  // The browser client's files (web/dist) served at `/`: "" = web/dist of the source tree the
+  // binary was built in, if present; "off" = none.
+  std::string web_root;
 
   // Rate limits; 0 = unlimited. Per minute, with a burst of the same size (send: burst 200).
   int64_t rate_signup_per_min = 10;          // per address

@@ -5,6 +5,7 @@
 
 #include "common/ids.h"
 #include "common/time.h"
+#include "services/auth/jwt.h"
 #include "services/auth/password.h"
 #include "storage/sqlite/sqlite_store.h"
 
@@ -64,6 +65,14 @@ int AdminGrant(const Config& cfg, const std::string& username) {
   auto r = Wait<Unit>([&](auto done) { store.SetAdmin(u->user_id, true, done); });
   if (!r.ok()) return Fail(r.error().message);
   std::cout << "granted admin to " << username << "\n";
+  return 0;
+}
+
+int AdminRotateSigningKey(const Config& cfg) {
+  std::string path = cfg.data_dir + "/jwt_ed25519.key";
+  if (Status st = auth::JwtSigner::RotateKeyFile(path); !st.ok()) return Fail(st.error().message);
+  std::cout << "new signing key in " << path << "; restart parleyd to use it (tokens of the "
+            << "previous key keep working for 15 minutes after the restart)\n";
   return 0;
 }
 

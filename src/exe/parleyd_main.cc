@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/time.h"
 #include "events/inproc_bus.h"
 #include "exe/admin_command.h"
 #include "services/audit/audit_service.h"
@@ -28,6 +29,7 @@
 #include "services/ops/ops_service.h"
 #include "services/presence/presence_service.h"
 #include "services/search/search_service.h"
+#include "services/web/web_service.h"
 #include "storage/local/local_blob_store.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/sqlite_search/sqlite_search_index.h"
@@ -95,6 +97,13 @@ int main(int argc, char** argv) {
   app.add_option("--ws-idle-timeout-ms", cfg.ws_idle_timeout_ms,
                  "Close a WebSocket that answers no heartbeat for this long")
       ->envname("PARLEY_WS_IDLE_TIMEOUT_MS")->capture_default_str();
+  app.add_option("--ws-allowed-origins", cfg.ws_allowed_origins,
+                 "Browser origins (scheme://host[:port], comma-separated; * = any) allowed to open "
+                 "/v1/ws besides the server's own; requests without Origin are always allowed")
+      ->envname("PARLEY_WS_ALLOWED_ORIGINS")->delimiter(',');
+  app.add_option("--request-timeout-ms", cfg.request_timeout_ms,
+                 "A request's headers and body must arrive within this (bounds slow clients)")
+      ->envname("PARLEY_REQUEST_TIMEOUT_MS")->capture_default_str();
   app.add_option("--max-request-body", cfg.max_request_body_bytes, "Largest request body, bytes")
       ->envname("PARLEY_MAX_REQUEST_BODY")->capture_default_str();
   app.add_option("--max-message-body", cfg.max_message_body_bytes, "Largest message body, bytes")
@@ -126,6 +135,10 @@ int main(int argc, char** argv) {
   app.add_option("--push-retry-base-ms", cfg.push_retry_base_ms,
                  "First push retry delay; each next one is 4x longer")
       ->envname("PARLEY_PUSH_RETRY_BASE_MS")->capture_default_str();
+  app.add_option("--web-root", cfg.web_root,
+                 "Directory of the web client served at / (default: web/dist of the source tree, "
+                 "if built; \"off\" = none)")
+      ->envname("PARLEY_WEB_ROOT");
   app.add_option("--admin", cfg.admin_usernames, "Username to treat as an admin (repeatable)")
       ->envname("PARLEY_ADMINS")->delimiter(',');
   std::string admin_user, admin_password, admin_display;
@@ -142,6 +155,9 @@ int main(int argc, char** argv) {
   CLI::App* grant = admin->add_subcommand("grant", "Give an existing user the admin role");
   grant->fallthrough();
   grant->add_option("username", admin_user, "Username")->required();
+  CLI::App* rotate = admin->add_subcommand(
+      "rotate-signing-key", "Replace the access-token signing key (takes effect at the next start)");
+  rotate->fallthrough();
   CLI11_PARSE(app, argc, argv);
 
   if (Status st = Validate(cfg); !st.ok()) return Fail(st.error().message);
@@ -156,14 +172,30 @@ int main(int argc, char** argv) {
   ::chmod(cfg.data_dir.c_str(), 0700);
   if (create->parsed()) return exe::AdminCreateUser(cfg, admin_user, admin_password, admin_display);
   if (grant->parsed()) return exe::AdminGrant(cfg, admin_user);
+  if (rotate->parsed()) return exe::AdminRotateSigningKey(cfg);
 
   auto started = std::chrono::steady_clock::now();
-  storage::sqlite::SqliteStore store({cfg.data_dir + "/parley.db", cfg.sqlite_synchronous});
+  storage::sqlite::SqliteOptions db_options{cfg.data_dir + "/parley.db", cfg.sqlite_synchronous};
+  if (const char* on = std::getenv("PARLEY_ENABLE_FAULT_INJECTION"); on && std::string(on) == "1") {
+    // Tests only: makes commits of the main store fail as on a full disk (storage/sqlite/writer.h).
+    auto num = [](const char* name, uint64_t dflt) -> uint64_t {
+      const char* v = std::getenv(name);
+      return v ? static_cast<uint64_t>(std::strtoull(v, nullptr, 10)) : dflt;
+    };
+    db_options.faults = {num("PARLEY_FAULT_FAIL_WRITE_AFTER", 0),
+                         num("PARLEY_FAULT_FAIL_WRITE_COUNT", 1)};
+    LogWarn("fault injection on", {{"fail_write_after", db_options.faults.fail_after},
+                                   {"fail_write_count", db_options.faults.fail_count}});
+  }
+  storage::sqlite::SqliteStore store(db_options);
   if (Status st = store.Open(); !st.ok()) return Fail("cannot open the database: " + st.error().message);
   storage::sqlite::SqliteSearchIndex search_index({cfg.data_dir + "/search.db"});
   if (Status st = search_index.Open(); !st.ok())
     return Fail("cannot open the search index: " + st.error().message);
-  auto signer = auth::JwtSigner::LoadOrCreate(cfg.data_dir + "/jwt_ed25519.key", cfg.issuer);
+  // A previous key (left by `admin rotate-signing-key`) verifies only the tokens it signed before
+  // this start: they expire within the longest token lifetime.
+  auto signer = auth::JwtSigner::LoadOrCreate(cfg.data_dir + "/jwt_ed25519.key", cfg.issuer,
+                                              NowMs() / 1000 + auth::kMaxAccessTokenTtlS);
   if (!signer.ok()) return Fail(signer.error().message);
 
   int io_threads = cfg.threads > 0 ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -220,6 +252,10 @@ int main(int argc, char** argv) {
   search.Register(router);
   audit.Register(router);
   notify.Register(router);
+  services::WebService web(cfg.web_root == "off" ? std::string()
+                           : cfg.web_root.empty() ? services::WebService::DefaultRoot()
+                                                  : cfg.web_root);
+  web.Register(router);  // the fallback for paths no API route matches
   router.SetObserver([&audit](const transport::HttpRequest& req, int status) {
     audit.ObserveResponse(req, status);
   });
@@ -231,8 +267,9 @@ int main(int argc, char** argv) {
   metrics.CounterFn("parley_events_published_total", "Events published on the bus",
                 [&bus] { return static_cast<double>(bus.published()); });
 
-  transport::HttpServer server({cfg.host(), cfg.port(), io_threads, cfg.max_request_body_bytes},
-                               router);
+  transport::HttpServer server(
+      {cfg.host(), cfg.port(), io_threads, cfg.max_request_body_bytes, cfg.request_timeout_ms},
+      router);
   metrics.CounterFn("parley_http_requests_total", "HTTP requests read",
                 [&server] { return static_cast<double>(server.stats().requests.load()); });
   metrics.CounterFn("parley_http_responses_4xx_total", "HTTP 4xx responses",
@@ -261,7 +298,20 @@ int main(int argc, char** argv) {
   ops.SetDraining();
   server.StopAccepting();
   gateway.CloseAll();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let close frames and acks go out
+  // Requests already read finish and are answered (an acknowledged send is durable); WebSockets
+  // close (1012) once theirs are. Bounded, so that SIGTERM always ends the process promptly.
+  auto drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((server.stats().in_flight.load() > 0 || gateway.Draining() > 0) &&
+         std::chrono::steady_clock::now() < drain_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // Close frames are out; give the clients' close replies a moment (not the TCP teardown).
+  auto close_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (gateway.hub().size() > 0 && std::chrono::steady_clock::now() < close_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  LogInfo("drained", {{"http_in_flight", server.stats().in_flight.load()},
+                      {"websockets_draining", gateway.Draining()}});
   server.Stop();
   presence.Stop();
   notify.Stop();

@@ -27,6 +27,7 @@ struct HttpServer::Impl {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<std::thread> threads;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::atomic<bool> draining{false};  // set by StopAccepting: answers close their connection
 
   asio::awaitable<void> Accept(tcp::acceptor& acceptor);
   asio::awaitable<void> Serve(beast::tcp_stream stream, std::string remote);
@@ -225,7 +226,7 @@ class StreamingBody final : public BodyReader {
 }  // namespace
 
 HttpServer::HttpServer(HttpServerOptions options, const Router& router)
-    : impl_(new Impl{std::move(options), router, stats_, {}, {}, {}, {}, {}}) {}
+    : impl_(new Impl{std::move(options), router, stats_, {}, {}, {}, {}, {}, {}}) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -280,6 +281,7 @@ Result<uint16_t> HttpServer::Start() {
 }
 
 void HttpServer::StopAccepting() {
+  impl_->draining = true;
   for (size_t i = 0; i < impl_->acceptors.size(); ++i) {
     asio::post(*contexts_[i], [acc = impl_->acceptors[i].get()] {
       boost::system::error_code ec;
@@ -415,14 +417,16 @@ asio::awaitable<bool> HttpServer::Impl::ServeBuffered(
       co_return false;
     }
   }
-  bool keep_alive = req.keep_alive();
+  bool keep_alive = req.keep_alive() && !draining.load(std::memory_order_relaxed);
   unsigned version = req.version();
   bool ok = false;
   HttpRequest hreq = ToRequest(req, remote, &ok);
   hreq.body = std::move(req.body());
+  stats.in_flight.fetch_add(1, std::memory_order_relaxed);
   HttpResponse hres = co_await Dispatch(hreq, ok);
   bool written = co_await WriteResponse(stream, hres, version, keep_alive,
                                         options.request_timeout_ms);
+  stats.in_flight.fetch_sub(1, std::memory_order_relaxed);
   co_return written && keep_alive;
 }
 
@@ -436,12 +440,15 @@ asio::awaitable<bool> HttpServer::Impl::ServeStreaming(
   bool ok = false;
   HttpRequest hreq = ToRequest(parser.get(), remote, &ok);
   hreq.body_reader = &body;
+  stats.in_flight.fetch_add(1, std::memory_order_relaxed);
   HttpResponse hres = co_await Dispatch(hreq, ok);
   // A body the handler did not read to the end leaves bytes on the connection: close it.
   bool complete = body.complete();
-  bool keep_alive = parser.get().keep_alive() && complete;
+  bool keep_alive = parser.get().keep_alive() && complete &&
+                    !draining.load(std::memory_order_relaxed);
   bool written = co_await WriteResponse(stream, hres, parser.get().version(), keep_alive,
                                         options.request_timeout_ms);
+  stats.in_flight.fetch_sub(1, std::memory_order_relaxed);
   if (written && !complete) co_await LingeringClose(stream);
   co_return written && keep_alive;
 }

@@ -40,6 +40,7 @@ struct HttpStats {
   std::atomic<uint64_t> responses_4xx{0};
   std::atomic<uint64_t> responses_5xx{0};
   std::atomic<int64_t> open_connections{0};
+  std::atomic<int64_t> in_flight{0};  // requests read and not yet answered
 };
 
 class HttpServer {
@@ -50,7 +51,8 @@ class HttpServer {
   void SetUpgradeHandler(std::string path, UpgradeHandler handler);
   // Binds every acceptor and starts the I/O threads. Returns the bound port.
   Result<uint16_t> Start();
-  // Stops accepting; open connections end when their io_context stops.
+  // Stops accepting; requests already on open connections are still answered, each with
+  // `Connection: close`. Open connections end when their io_context stops.
   void StopAccepting();
   // Stops the I/O threads and joins them.
   void Stop();

@@ -104,6 +104,14 @@ boost::asio::awaitable<HttpResponse> Router::Dispatch(HttpRequest& req) const {
     resp.status = 405;
     co_return resp;
   }
+  if (fallback_) {
+    try {
+      co_return co_await fallback_(req);
+    } catch (const std::exception& e) {
+      LogError("fallback handler failed", {{"path", req.method + " " + req.path}, {"error", e.what()}});
+      co_return ErrorResponse(MakeError(ErrorCode::kInternal, "internal error"));
+    }
+  }
   co_return ErrorResponse(MakeError(ErrorCode::kNotFound, "no such endpoint"));
 }
 

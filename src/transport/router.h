@@ -39,6 +39,8 @@ class Router {
   // Must be quick and thread-safe.
   void SetObserver(std::function<void(const HttpRequest&, int status)> o) { observer_ = std::move(o); }
   const Authenticator& authenticator() const { return authenticator_; }
+  // Handles requests whose path no route matches (instead of the 404), e.g. static files.
+  void SetFallback(Handler h) { fallback_ = std::move(h); }
   // The body limit of the streaming route for (method, path), or nullopt if the request is not
   // for a streaming route (then the transport reads the body whole, as for every other route).
   std::optional<uint64_t> StreamingLimit(std::string_view method, std::string_view path) const;
@@ -62,6 +64,7 @@ class Router {
   std::vector<Route> routes_;
   Authenticator authenticator_;
   std::function<void(const HttpRequest&, int)> observer_;
+  Handler fallback_;
 };
 
 // The bearer token of an Authorization header value, or empty.

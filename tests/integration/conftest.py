@@ -36,6 +36,9 @@ WS_TIMEOUT_S = 5
 # option the binary does not know is not fatal.
 DEFAULT_SERVER_ENV = {f"PARLEY_RATE_{name}_PER_MIN": "0"
                       for name in ("SIGNUP", "LOGIN", "SEND", "UPLOAD")}
+# Hermetic too: whether web/dist happens to be built must not change what unknown paths answer
+# (test_web_static.py passes --web-root, which overrides this).
+DEFAULT_SERVER_ENV["PARLEY_WEB_ROOT"] = "off"
 
 ERROR_CODES = {
     400: "invalid_argument",
@@ -577,3 +580,28 @@ def _parse_response(buf: bytes):
         k, _, v = line.partition(":")
         headers[k.strip().lower()] = v.strip()
     return status, headers, buf[head_end + 4:]
+
+
+# --- figures ----------------------------------------------------------------------------------
+# Tests that measure something (cells denied, trials, bytes, milliseconds) record it here; the
+# figures are printed at the end of the run (docs/reliability.md quotes them) and, when
+# PARLEY_FIGURES_FILE is set, appended to that file as JSON lines.
+
+_FIGURES = []
+
+
+def record_figure(name: str, **values):
+    _FIGURES.append((name, values))
+    path = os.environ.get("PARLEY_FIGURES_FILE")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"figure": name, **values}) + "\n")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _FIGURES:
+        return
+    terminalreporter.section("figures")
+    for name, values in _FIGURES:
+        terminalreporter.write_line(
+            f"{name}: " + ", ".join(f"{k}={v}" for k, v in values.items()))

@@ -250,20 +250,84 @@ def test_non_json_frame_gets_error_frame(new_user):
     ws.sync()
 
 
-def test_to_device_frames_not_resent_after_written(new_user):
-    # docs/api.md: to-device frames are deleted from the queue once written to the socket.
+def to_device_frames(frames):
+    return [to_device_of(f) for f in frames if f.get("type") == "to_device"]
+
+
+def test_to_device_replayed_on_reconnect_until_acked(new_user):
+    # docs/api.md: a to-device message stays queued until the device sends `ack_to_device`;
+    # each connection sends it once, the next connection again.
     a, b = new_user(), new_user()
     assert a.post("/v1/send-to-device",
-                  {"messages": {b.user_id: {b.device_id: "once"}}}).status_code == 202
-    ws = b.ws()
-    assert to_device_of(ws.wait_type("to_device"))["body"] == "once"
-    # The deletion may trail the write by a moment (it is not acknowledged by the client).
-    poll(lambda: b.pending()["to_device"] == [], timeout=3, what="to-device deleted")
-    ws.close()
-    again = b.ws()
-    again.sync()
-    assert [f for f in again.drain(0.3) if f.get("type") == "to_device"] == []
+                  {"messages": {b.user_id: {b.device_id: "keep me"}}}).status_code == 202
+    first = b.ws()
+    td = to_device_of(first.wait_type("to_device"))
+    assert td["body"] == "keep me" and isinstance(td["id"], int) and td["id"] > 0, td
+    first.sync()
+    assert to_device_frames(first.drain(0.3)) == [], "sent twice on one connection"
+    first.close()  # "crashed" before processing it: no ack
+    assert [x["body"] for x in b.pending()["to_device"]] == ["keep me"]
+
+    second = b.ws()
+    again = to_device_of(second.wait_type("to_device"))
+    assert again["id"] == td["id"] and again["body"] == "keep me"
+    second.send({"type": "ack_to_device", "up_to_id": td["id"], "ref": "td-1"})
+    ack = second.wait_for(lambda f: f.get("ref") == "td-1", what="answer to td-1")
+    assert ack["type"] == "ack", ack
     assert b.pending()["to_device"] == []
+    second.close()
+
+    third = b.ws()
+    third.sync()
+    assert to_device_frames(third.drain(0.3)) == [], "an acknowledged to-device came back"
+    # Live ones still flow, and the ack without ref gets no answer but still deletes.
+    assert a.post("/v1/send-to-device",
+                  {"messages": {b.user_id: {b.device_id: "live"}}}).status_code == 202
+    live = to_device_of(third.wait_type("to_device"))
+    assert live["body"] == "live" and live["id"] > td["id"]
+    third.send({"type": "ack_to_device", "up_to_id": live["id"]})
+    third.sync()
+    assert [f for f in third.drain(0.2) if f.get("type") in ("ack", "error")] == []
+    poll(lambda: b.pending()["to_device"] == [], timeout=3, what="to-device deleted by ack")
+
+
+def test_ack_to_device_is_cumulative_and_per_device(new_user):
+    a, b = new_user(), new_user()
+    b2 = b.new_device()
+    for body in ("k1", "k2", "k3"):
+        r = a.post("/v1/send-to-device",
+                   {"messages": {b.user_id: {b.device_id: body, b2.device_id: body + "-b2"}}})
+        assert r.status_code == 202
+    ws = b.ws()
+    got = [to_device_of(ws.wait_type("to_device")) for _ in range(3)]
+    assert [t["body"] for t in got] == ["k1", "k2", "k3"]
+    assert got[0]["id"] < got[1]["id"] < got[2]["id"]
+    ws.send({"type": "ack_to_device", "up_to_id": got[1]["id"], "ref": 1})
+    assert ws.wait_for(lambda f: f.get("ref") == 1)["type"] == "ack"
+    assert [x["body"] for x in b.pending()["to_device"]] == ["k3"]
+    # Another device's queue is out of reach, whatever the id.
+    assert [x["body"] for x in b2.pending()["to_device"]] == ["k1-b2", "k2-b2", "k3-b2"]
+    ws.send({"type": "ack_to_device", "up_to_id": 2**53 - 1, "ref": 2})
+    assert ws.wait_for(lambda f: f.get("ref") == 2)["type"] == "ack"
+    assert b.pending()["to_device"] == []
+    assert len(b2.pending()["to_device"]) == 3
+
+
+@pytest.mark.parametrize("up_to_id", [0, -1, "1", 1.5, None, "absent", 2**53, 2**64, [1], {}])
+def test_ack_to_device_with_bad_up_to_id_gets_error(new_user, up_to_id):
+    a, b = new_user(), new_user()
+    assert a.post("/v1/send-to-device",
+                  {"messages": {b.user_id: {b.device_id: "stays"}}}).status_code == 202
+    ws = b.ws()
+    ws.wait_type("to_device")
+    frame = {"type": "ack_to_device", "ref": "bad"}
+    if up_to_id != "absent":
+        frame["up_to_id"] = up_to_id
+    ws.send(frame)
+    err = ws.wait_for(lambda f: f.get("ref") == "bad", what="answer to the bad ack")
+    assert err["type"] == "error" and frame_error_code(err) == "invalid_argument", err
+    ws.sync()  # the connection stays open
+    assert [x["body"] for x in b.pending()["to_device"]] == ["stays"]
 
 
 def test_send_frame_with_conversation_id_interleaves_with_http(new_user):

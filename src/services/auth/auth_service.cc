@@ -91,7 +91,7 @@ void AuthService::Register(transport::Router& r) {
   r.Add("POST", "/v1/refresh-token", Auth::kNone, bind(&AuthService::Refresh));
   r.Add("POST", "/v1/logout", Auth::kRequired, bind(&AuthService::Logout));
   r.Add("GET", "/.well-known/jwks.json", Auth::kNone, [this](HttpRequest&) -> Awaitable {
-    co_return JsonResponse(200, signer_.Jwks());
+    co_return JsonResponse(200, signer_.Jwks(NowMs() / 1000));
   });
   r.Add("GET", "/v1/users/{user_id}", Auth::kRequired, bind(&AuthService::GetUser));
   r.Add("GET", "/v1/users", Auth::kRequired, bind(&AuthService::FindUser));

@@ -44,7 +44,11 @@ std::optional<std::string> StrField(const boost::json::object& o, std::string_vi
 JwtSigner::JwtSigner(std::string secret_key, std::string public_key, std::string issuer)
     : secret_key_(std::move(secret_key)), public_key_(std::move(public_key)),
       issuer_(std::move(issuer)) {
-  kid_ = Base64UrlEncode(Sha256(public_key_).substr(0, 12));
+  kid_ = KidOf(public_key_);
+}
+
+std::string JwtSigner::KidOf(const std::string& public_key) {
+  return Base64UrlEncode(Sha256(public_key).substr(0, 12));
 }
 
 JwtSigner JwtSigner::FromSeed(std::string_view seed32, std::string issuer) {
@@ -58,25 +62,85 @@ JwtSigner JwtSigner::FromSeed(std::string_view seed32, std::string issuer) {
   return JwtSigner(std::move(sk), std::move(pk), std::move(issuer));
 }
 
-Result<JwtSigner> JwtSigner::LoadOrCreate(const std::string& key_path, std::string issuer) {
-  std::string seed;
-  {
-    std::ifstream in(key_path, std::ios::binary);
-    if (in) seed.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  if (seed.empty()) {
-    seed = RandomBytes(crypto_sign_SEEDBYTES);
-    int fd = ::open(key_path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) return MakeError(ErrorCode::kUnavailable, "cannot create " + key_path);
-    bool ok = ::write(fd, seed.data(), seed.size()) == static_cast<ssize_t>(seed.size()) &&
-              ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) return MakeError(ErrorCode::kUnavailable, "cannot write " + key_path);
-  }
+namespace {
+
+// The 32-byte seed in `path`: nullopt if the file does not exist, an error if it is not a seed.
+Result<std::optional<std::string>> ReadSeed(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::optional<std::string>();
+  std::string seed{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (seed.empty()) return std::optional<std::string>();
   if (seed.size() != crypto_sign_SEEDBYTES) {
-    return MakeError(ErrorCode::kInternal, key_path + " is not a 32-byte Ed25519 seed");
+    return MakeError(ErrorCode::kInternal, path + " is not a 32-byte Ed25519 seed");
   }
-  return FromSeed(seed, std::move(issuer));
+  return std::optional<std::string>(std::move(seed));
+}
+
+// Writes a new random seed to `path` (mode 0600), which must not exist.
+Result<std::string> WriteNewSeed(const std::string& path) {
+  std::string seed = RandomBytes(crypto_sign_SEEDBYTES);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) return MakeError(ErrorCode::kUnavailable, "cannot create " + path);
+  bool ok = ::write(fd, seed.data(), seed.size()) == static_cast<ssize_t>(seed.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return MakeError(ErrorCode::kUnavailable, "cannot write " + path);
+  return seed;
+}
+
+std::string PublicKeyOf(const std::string& seed) {
+  std::string pk(crypto_sign_PUBLICKEYBYTES, '\0'), sk(crypto_sign_SECRETKEYBYTES, '\0');
+  crypto_sign_seed_keypair(reinterpret_cast<unsigned char*>(pk.data()),
+                           reinterpret_cast<unsigned char*>(sk.data()),
+                           reinterpret_cast<const unsigned char*>(seed.data()));
+  sodium_memzero(sk.data(), sk.size());
+  return pk;
+}
+
+}  // namespace
+
+Result<JwtSigner> JwtSigner::LoadOrCreate(const std::string& key_path, std::string issuer,
+                                          int64_t previous_valid_until) {
+  auto seed = ReadSeed(key_path);
+  if (!seed.ok()) return seed.error();
+  if (!seed->has_value()) {
+    auto created = WriteNewSeed(key_path);
+    if (!created.ok()) return created.error();
+    *seed = std::move(*created);
+  }
+  JwtSigner signer = FromSeed(**seed, std::move(issuer));
+  if (previous_valid_until > 0) {
+    auto previous = ReadSeed(key_path + ".previous");
+    if (!previous.ok()) return previous.error();
+    if (previous->has_value()) {
+      std::string pk = PublicKeyOf(**previous);
+      if (pk != signer.public_key_) signer.previous_ = VerifyKey{KidOf(pk), pk, previous_valid_until};
+    }
+  }
+  return signer;
+}
+
+Status JwtSigner::RotateKeyFile(const std::string& key_path) {
+  // New key beside the old, then two renames: a crash in between leaves either the old key in
+  // place or the old key as .previous (the next start then creates a fresh current key).
+  std::string fresh = key_path + ".new";
+  ::unlink(fresh.c_str());
+  auto seed = WriteNewSeed(fresh);
+  if (!seed.ok()) return seed.error();
+  if (::access(key_path.c_str(), F_OK) == 0 &&
+      ::rename(key_path.c_str(), (key_path + ".previous").c_str()) != 0) {
+    return MakeError(ErrorCode::kUnavailable, "cannot move " + key_path + " aside");
+  }
+  if (::rename(fresh.c_str(), key_path.c_str()) != 0) {
+    return MakeError(ErrorCode::kUnavailable, "cannot install the new key at " + key_path);
+  }
+  std::string dir = key_path.substr(0, key_path.rfind('/') + 1);
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return OkStatus();
 }
 
 std::string JwtSigner::Sign(const Claims& c) const {
@@ -104,12 +168,19 @@ Result<Claims> JwtSigner::Verify(std::string_view token, int64_t now) const {
   if (StrField(*header, "alg") != "EdDSA") return Unauth("token algorithm not accepted");
   auto typ = header->if_contains("typ");
   if (typ && (!typ->is_string() || typ->as_string() != "JWT")) return Unauth("malformed token");
-  if (StrField(*header, "kid") != kid_) return Unauth("unknown signing key");
+  auto kid = StrField(*header, "kid");
+  const std::string* verify_key = nullptr;
+  if (kid == kid_) {
+    verify_key = &public_key_;
+  } else if (previous_ && kid == previous_->kid && now < previous_->valid_until) {
+    verify_key = &previous_->public_key;
+  }
+  if (!verify_key) return Unauth("unknown signing key");
   auto sig = Base64UrlDecode(token.substr(d2 + 1));
   if (!sig || sig->size() != crypto_sign_BYTES) return Unauth("bad token signature");
   if (crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(sig->data()),
                                   reinterpret_cast<const unsigned char*>(token.data()), d2,
-                                  reinterpret_cast<const unsigned char*>(public_key_.data())) != 0) {
+                                  reinterpret_cast<const unsigned char*>(verify_key->data())) != 0) {
     return Unauth("bad token signature");
   }
   auto payload = DecodeJsonPart(token.substr(d1 + 1, d2 - d1 - 1));
@@ -134,10 +205,14 @@ Result<Claims> JwtSigner::Verify(std::string_view token, int64_t now) const {
   return c;
 }
 
-boost::json::object JwtSigner::Jwks() const {
-  boost::json::object key{{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", Base64UrlEncode(public_key_)},
-                          {"kid", kid_},  {"alg", "EdDSA"},   {"use", "sig"}};
-  return {{"keys", boost::json::array{key}}};
+boost::json::object JwtSigner::Jwks(int64_t now) const {
+  auto jwk = [](const std::string& public_key, const std::string& kid) {
+    return boost::json::object{{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", Base64UrlEncode(public_key)},
+                               {"kid", kid},   {"alg", "EdDSA"},   {"use", "sig"}};
+  };
+  boost::json::array keys{jwk(public_key_, kid_)};
+  if (previous_ && now < previous_->valid_until) keys.push_back(jwk(previous_->public_key, previous_->kid));
+  return {{"keys", std::move(keys)}};
 }
 
 }  // namespace parley::auth

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sodium.h>
+#include <sys/stat.h>
 
 #include "common/encoding.h"
 #include "common/ids.h"
@@ -46,6 +47,27 @@ TEST(Jwt, RejectsExpiredTamperedForeignAndNone) {
                    "." + payload + "." + t.substr(t.rfind('.') + 1);
   EXPECT_FALSE(signer.Verify(hs, 1001).ok());
   for (const char* junk : {"", ".", "..", "a.b.c", "a.b.c.d"}) EXPECT_FALSE(signer.Verify(junk, 1001).ok());
+}
+
+TEST(Jwt, RotationKeepsThePreviousKeyUntilItsTokensExpire) {
+  std::string dir = ::testing::TempDir() + "/jwt_rotate_" + NewUuidV4();
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  std::string path = dir + "/jwt_ed25519.key";
+  auto old_signer = JwtSigner::LoadOrCreate(path, "parley-test");
+  ASSERT_TRUE(old_signer.ok());
+  Claims c = SomeClaims(1000);
+  std::string old_token = old_signer->Sign(c);
+  ASSERT_TRUE(JwtSigner::RotateKeyFile(path).ok());
+  auto signer = JwtSigner::LoadOrCreate(path, "parley-test", /*previous_valid_until=*/1500);
+  ASSERT_TRUE(signer.ok());
+  EXPECT_NE(signer->kid(), old_signer->kid());
+  EXPECT_TRUE(signer->Verify(old_token, 1001).ok());   // the previous key still verifies…
+  EXPECT_FALSE(signer->Verify(old_token, 1500).ok());  // …until its window closes
+  EXPECT_TRUE(signer->Verify(signer->Sign(c), 1001).ok());
+  EXPECT_EQ(signer->Jwks(1001).at("keys").as_array().size(), 2u);
+  EXPECT_EQ(signer->Jwks(1500).at("keys").as_array().size(), 1u);
+  // Without a window (or once .previous is gone) only the current key verifies.
+  EXPECT_FALSE(JwtSigner::LoadOrCreate(path, "parley-test")->Verify(old_token, 1001).ok());
 }
 
 TEST(Password, Argon2idHashVerifies) {

@@ -6,6 +6,7 @@
 #include "common/time.h"
 #include "events/event.h"
 #include "services/chat/chat_json.h"
+#include "services/chat/chat_requests.h"
 #include "services/chat/message_events.h"
 
 namespace parley::services {
@@ -18,24 +19,7 @@ using transport::JsonResponse;
 
 namespace {
 
-constexpr size_t kMaxClientMsgId = 128;
-constexpr size_t kMaxMediaIds = 32;
-constexpr size_t kMaxSearchTokens = 256;
 constexpr size_t kMaxToDeviceTargets = 1000;
-
-bool IsShortWord(std::string_view s) {
-  if (s.empty() || s.size() > 32) return false;
-  for (char c : s)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
-  return true;
-}
-
-bool IsLowerHex(std::string_view s) {
-  if (s.empty() || s.size() > 128) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
 
 boost::json::array Ids(const std::vector<std::string>& ids) {
   boost::json::array a;
@@ -93,57 +77,24 @@ void ChatService::PublishReceipt(const std::string& user_id, const std::string& 
 
 boost::asio::awaitable<Result<storage::AppendResult>> ChatService::Send(
     const transport::Principal& who, const boost::json::object& body) {
-  Fields f(body);
-  auto conversation_id = f.Uuid("conversation_id", false);
-  auto to_user_id = f.Uuid("to_user_id", false);
-  auto client_msg_id = f.Str("client_msg_id", true, kMaxClientMsgId);
-  auto content_type = f.Str("content_type", false, 32);
-  auto encryption = f.Str("encryption", false, 16);
-  auto media_ids = f.StrList("media_ids", false, kMaxMediaIds, 64);
-  auto search_tokens = f.StrList("search_tokens", false, kMaxSearchTokens, 128);
-  auto reply_to = f.Uuid("reply_to", false);
-  const boost::json::value* body_v = body.if_contains("body");
-  if (f.ok() && (!body_v || !body_v->is_string())) f.Fail("body is required and must be a string");
-  if (f.ok() && conversation_id.has_value() == to_user_id.has_value())
-    f.Fail("give exactly one of conversation_id and to_user_id");
-  if (f.ok() && client_msg_id->empty()) f.Fail("client_msg_id must not be empty");
-  if (f.ok() && content_type && (!IsShortWord(*content_type) || *content_type == "system"))
-    f.Fail("content_type must be a short lowercase word (and not system)");
-  if (f.ok() && encryption && *encryption != "none" && *encryption != "e2ee-v1")
-    f.Fail("encryption must be none or e2ee-v1");
-  if (f.ok() && media_ids) {
-    for (auto& id : *media_ids) {
-      auto n = NormalizeUuid(id);
-      if (!n) {
-        f.Fail("media_ids must be UUIDs");
-        break;
-      }
-      id = *n;
-    }
-  }
-  if (f.ok() && search_tokens) {
-    for (const auto& t : *search_tokens)
-      if (!IsLowerHex(t)) {
-        f.Fail("search_tokens must be lowercase hex");
-        break;
-      }
-  }
-  if (!f.ok()) co_return f.error();
+  auto parsed = ParseSendRequest(body);
+  if (!parsed.ok()) co_return parsed.error();
+  SendRequest& in = *parsed;
   if (int64_t wait = ctx_.limits.send_per_user.Allow(who.user_id)) co_return RateLimited(wait);
-  if (body_v->as_string().size() > ctx_.config.max_message_body_bytes) {
+  if (in.body.size() > ctx_.config.max_message_body_bytes) {
     co_return MakeError(ErrorCode::kPayloadTooLarge,
                         "body is larger than " +
                             std::to_string(ctx_.config.max_message_body_bytes) + " bytes");
   }
-  std::string enc = encryption.value_or("none");
+  std::string enc = in.encryption.value_or("none");
   if (enc == "none" && !ctx_.config.allow_plaintext) {
     co_return MakeError(ErrorCode::kInvalidArgument,
                         "this server accepts only end-to-end encrypted messages (e2ee-v1)");
   }
-  if (media_ids && !media_ids->empty() && media_access_) {
+  if (!in.media_ids.empty() && media_access_) {
     // Naming media shares it with the conversation: only media the sender may see.
     auto allowed = co_await OnPool(ctx_.blocking, [&]() -> Result<bool> {
-      for (const auto& id : *media_ids) {
+      for (const auto& id : in.media_ids) {
         auto ok = media_access_(who.user_id, id);
         if (!ok.ok()) return ok.error();
         if (!*ok) return false;
@@ -154,25 +105,25 @@ boost::asio::awaitable<Result<storage::AppendResult>> ChatService::Send(
     if (!*allowed) co_return MakeError(ErrorCode::kNotFound, "no such media");
   }
   storage::AppendRequest req;
-  if (to_user_id) {
+  if (in.to_user_id) {
     auto peer = co_await OnPool(ctx_.blocking, [&] {
-      return ctx_.auth_store.GetUser(*to_user_id);
+      return ctx_.auth_store.GetUser(*in.to_user_id);
     });
     if (!peer.ok()) co_return peer.error();
-    req.conversation_id = DirectConversationId(who.user_id, *to_user_id);
-    req.direct_pair = {who.user_id, *to_user_id};
+    req.conversation_id = DirectConversationId(who.user_id, *in.to_user_id);
+    req.direct_pair = {who.user_id, *in.to_user_id};
   } else {
-    req.conversation_id = *conversation_id;
+    req.conversation_id = *in.conversation_id;
   }
   req.sender_id = who.user_id;
   req.sender_device_id = who.device_id;
-  req.client_msg_id = std::move(*client_msg_id);
-  req.content_type = content_type.value_or("text");
+  req.client_msg_id = std::move(in.client_msg_id);
+  req.content_type = in.content_type.value_or("text");
   req.encryption = enc;
-  req.body = std::string(body_v->as_string());
-  if (media_ids) req.media_ids = std::move(*media_ids);
-  req.search_tokens = std::move(search_tokens);
-  req.reply_to = std::move(reply_to);
+  req.body = std::move(in.body);
+  req.media_ids = std::move(in.media_ids);
+  req.search_tokens = std::move(in.search_tokens);
+  req.reply_to = std::move(in.reply_to);
   auto r = co_await AwaitDone<storage::AppendResult>([&](auto done) {
     ctx_.message_store.Append(std::move(req), [this, done](Result<storage::AppendResult> res) {
       if (res.ok() && !res->duplicate) {
@@ -202,11 +153,9 @@ boost::asio::awaitable<Status> ChatService::MarkUpTo(const transport::Principal&
 
 boost::asio::awaitable<Status> ChatService::Mark(const transport::Principal& who,
                                                  const boost::json::object& body, bool read) {
-  Fields f(body);
-  auto conv = f.Uuid("conversation_id", true);
-  auto seq = f.Int("up_to_seq", true, 0, INT64_MAX);
-  if (!f.ok()) co_return f.error();
-  co_return co_await MarkUpTo(who, *conv, *seq, read);
+  auto parsed = ParseMarkRequest(body);
+  if (!parsed.ok()) co_return parsed.error();
+  co_return co_await MarkUpTo(who, parsed->conversation_id, parsed->up_to_seq, read);
 }
 
 boost::asio::awaitable<Status> ChatService::AckToDevice(const transport::Principal& who,

@@ -11,6 +11,7 @@
 #include "common/json_fields.h"
 #include "common/log.h"
 #include "events/event.h"
+#include "services/gateway/origin_check.h"
 #include "services/gateway/ws_session.h"
 
 namespace parley::services {
@@ -27,6 +28,23 @@ std::vector<std::string> StringList(const boost::json::value* v) {
   for (const auto& e : v->as_array())
     if (e.is_string()) out.emplace_back(e.as_string());
   return out;
+}
+
+// Answers an upgrade request with the error (no handshake) and closes the connection.
+void RefuseUpgrade(beast::tcp_stream stream, const http::request<http::string_body>& req,
+                   const Error& err) {
+  auto res = std::make_shared<http::response<http::string_body>>(
+      static_cast<http::status>(HttpStatusOf(err.code)), req.version());
+  res->set(http::field::content_type, "application/json");
+  res->body() = boost::json::serialize(boost::json::object{
+      {"error", {{"code", CodeName(err.code)}, {"message", err.message}}}});
+  res->keep_alive(false);
+  res->prepare_payload();
+  auto s = std::make_shared<beast::tcp_stream>(std::move(stream));
+  http::async_write(*s, *res, [s, res](beast::error_code, size_t) {
+    beast::error_code ec;
+    s->socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  });
 }
 
 }  // namespace
@@ -70,6 +88,16 @@ bool Gateway::DeviceOnline(const std::string& user_id, const std::string& device
 
 void Gateway::Upgrade(beast::tcp_stream stream, http::request<http::string_body> req,
                       std::string remote) {
+  // Refused before the handshake, so a foreign page gets nothing but the status.
+  auto origin_field = req.find(http::field::origin);
+  std::optional<std::string_view> origin;
+  if (origin_field != req.end()) origin = origin_field->value();
+  if (!WsOriginAllowed(origin, req[http::field::host], ctx_.config.ws_allowed_origins)) {
+    LogInfo("websocket origin refused", {{"origin", std::string(*origin)}, {"remote", remote}});
+    RefuseUpgrade(std::move(stream), req,
+                  MakeError(ErrorCode::kForbidden, "origin not allowed; see --ws-allowed-origins"));
+    return;
+  }
   std::string token;
   auto auth = req.find(http::field::authorization);
   if (auth != req.end()) token = std::string(transport::BearerToken(auth->value()));
@@ -86,18 +114,7 @@ void Gateway::Upgrade(beast::tcp_stream stream, http::request<http::string_body>
                     : auth_.Authenticate(token);
   auto ex = stream.get_executor();
   if (!who.ok()) {
-    auto res = std::make_shared<http::response<http::string_body>>(http::status::unauthorized,
-                                                                    req.version());
-    res->set(http::field::content_type, "application/json");
-    res->body() = boost::json::serialize(boost::json::object{
-        {"error", {{"code", CodeName(who.error().code)}, {"message", who.error().message}}}});
-    res->keep_alive(false);
-    res->prepare_payload();
-    auto s = std::make_shared<beast::tcp_stream>(std::move(stream));
-    http::async_write(*s, *res, [s, res](beast::error_code, size_t) {
-      beast::error_code ec;
-      s->socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-    });
+    RefuseUpgrade(std::move(stream), req, who.error());
     return;
   }
   auto session = std::make_shared<WsSession>(*this, std::move(stream), std::move(*who));
@@ -112,7 +129,10 @@ void Gateway::Upgrade(beast::tcp_stream stream, http::request<http::string_body>
 }
 
 void Gateway::CloseAll() {
-  for (auto& s : hub_.All()) s->Close(1012, "server restarting");
+  for (auto& s : hub_.All()) {
+    draining_.fetch_add(1);
+    s->Drain(1012, "server restarting", [this] { draining_.fetch_sub(1); });
+  }
 }
 
 void Gateway::OnMessageEvent(const events::EventPtr& e) {

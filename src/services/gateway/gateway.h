@@ -28,8 +28,10 @@ class Gateway {
   void Upgrade(boost::beast::tcp_stream stream,
                boost::beast::http::request<boost::beast::http::string_body> req,
                std::string remote);
-  // Closes every session with 1012 (service restart).
+  // Closes every session with 1012 (service restart) once its in-flight requests are answered
+  // (WsSession::Drain). Draining() counts the sessions whose answers are not all written yet.
   void CloseAll();
+  int Draining() const { return draining_.load(); }
 
   Context& ctx() { return ctx_; }
   ChatService& chat() { return chat_; }
@@ -50,6 +52,7 @@ class Gateway {
   PresenceService& presence_;
   Hub hub_;
   std::atomic<uint64_t>& deliveries_;
+  std::atomic<int> draining_{0};
 };
 
 }  // namespace parley::services

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "services/chat/chat_json.h"
+#include "services/gateway/client_frame.h"
 #include "services/gateway/gateway.h"
 
 namespace parley::services {
@@ -57,13 +58,13 @@ void WsSession::DeliverToDevice(Frame frame, int64_t id) {
     }
     if (id <= self->sent_to_device_) return;
     self->sent_to_device_ = id;
-    self->Enqueue({std::move(frame), id});
+    self->Enqueue({std::move(frame)});
   });
 }
 
 void WsSession::Send(Frame frame) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
-    if (!self->closed_) self->Enqueue({std::move(frame), 0});
+    if (!self->closed_) self->Enqueue({std::move(frame)});
   });
 }
 
@@ -81,11 +82,41 @@ void WsSession::Close(uint16_t code, std::string reason) {
   });
 }
 
+void WsSession::Drain(uint16_t code, std::string reason, std::function<void()> done) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason),
+                                  done = std::move(done)]() mutable {
+    if (self->closed_ || self->draining_) {
+      done();
+      return;
+    }
+    self->draining_ = true;
+    self->drain_code_ = code;
+    self->drain_reason_ = reason;
+    self->drain_done_ = std::move(done);
+    if (self->inflight_ == 0) {
+      self->drain_closing_ = true;
+      asio::co_spawn(self->ws_.get_executor(), self->FinishDrain(), asio::detached);
+    }
+  });
+}
+
+asio::awaitable<void> WsSession::FinishDrain() {
+  auto self = shared_from_this();
+  asio::steady_timer t(ws_.get_executor());
+  // Answers of the requests that just finished are in the outbox: let them go out first.
+  for (int i = 0; i < 500 && !outbox_.empty() && !closed_; ++i) {
+    t.expires_after(std::chrono::milliseconds(10));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  Close(drain_code_, drain_reason_);
+  if (auto done = std::move(drain_done_)) done();
+}
+
 void WsSession::EnqueueMessage(Frame frame, const std::string& conversation_id, int64_t seq) {
   int64_t& sent = sent_seq_[conversation_id];
   if (seq <= sent) return;  // the replay already sent it
   sent = seq;
-  Enqueue({std::move(frame), 0});
+  Enqueue({std::move(frame)});
 }
 
 void WsSession::Enqueue(Out out) {
@@ -100,7 +131,7 @@ void WsSession::Enqueue(Out out) {
   wake_.cancel();
 }
 
-void WsSession::Reply(const boost::json::object& frame) { Enqueue({MakeFrame(frame), 0}); }
+void WsSession::Reply(const boost::json::object& frame) { Enqueue({MakeFrame(frame)}); }
 
 void WsSession::ReplyError(const boost::json::value& ref, const Error& e) {
   boost::json::object f{{"type", "error"},
@@ -159,7 +190,7 @@ asio::awaitable<void> WsSession::Replay() {
       boost::json::object f = ToDeviceToJson(t);
       f["type"] = "to_device";
       sent_to_device_ = std::max(sent_to_device_, t.id);
-      Enqueue({MakeFrame(f), t.id});
+      Enqueue({MakeFrame(f)});
     }
     if (!page->has_more) break;
     // Let the client take this page before reading the next.
@@ -175,7 +206,7 @@ asio::awaitable<void> WsSession::Replay() {
   for (auto& [frame, id] : held_to_device_) {
     if (id <= sent_to_device_) continue;  // the replay sent it
     sent_to_device_ = id;
-    Enqueue({std::move(frame), id});
+    Enqueue({std::move(frame)});
   }
   held_to_device_.clear();
 }
@@ -198,11 +229,6 @@ asio::awaitable<void> WsSession::WriteLoop() {
     if (ec) {
       closed_ = true;
       co_return;
-    }
-    if (out.to_device_id > 0) {
-      // Written to the socket: the device has it; drop it from the queue.
-      gw_.ctx().message_store.AckToDevice(principal_.device_id, out.to_device_id,
-                                          [](Result<Unit>) {});
     }
   }
 }
@@ -239,25 +265,30 @@ asio::awaitable<void> WsSession::ReadLoop() {
         }
       }
       if (--self->inflight_ < kMaxInflight) self->slots_.cancel();
+      if (self->draining_ && self->inflight_ == 0 && !self->drain_closing_) {
+        self->drain_closing_ = true;
+        asio::co_spawn(self->ws_.get_executor(), self->FinishDrain(), asio::detached);
+      }
     });
   }
 }
 
 asio::awaitable<void> WsSession::Handle(std::string text) {
   auto self = shared_from_this();
-  auto parsed = ParseJsonObject(text);
-  if (!parsed.ok()) {
-    ReplyError(nullptr, parsed.error());
+  boost::json::value ref = nullptr;
+  auto frame = ParseClientFrame(text, &ref);
+  if (!frame.ok()) {
+    ReplyError(ref, frame.error());
     co_return;
   }
-  const boost::json::object& f = *parsed;
-  boost::json::value ref = nullptr;
-  if (const auto* r = f.if_contains("ref")) ref = *r;
-  const auto* type_v = f.if_contains("type");
-  std::string_view type = type_v && type_v->is_string() ? std::string_view(type_v->as_string())
-                                                         : std::string_view();
-  if (type == "send") {
-    auto r = co_await gw_.chat().Send(principal_, f);
+  if (draining_) {
+    // Not started, so certainly not stored: the client sends it again after reconnecting.
+    ReplyError(ref, MakeError(ErrorCode::kUnavailable, "server is restarting; send again"));
+    co_return;
+  }
+  const ClientFrameType type = frame->type;
+  if (type == ClientFrameType::kSend) {
+    auto r = co_await gw_.chat().Send(principal_, frame->fields);
     if (closed_) co_return;
     if (!r.ok()) {
       ReplyError(ref, r.error());
@@ -272,30 +303,35 @@ asio::awaitable<void> WsSession::Handle(std::string text) {
                             {"duplicate", r->duplicate}};
     if (!ref.is_null()) ack["ref"] = ref;
     Reply(ack);
-  } else if (type == "mark_delivered" || type == "mark_read") {
-    Status st = co_await gw_.chat().Mark(principal_, f, type == "mark_read");
+  } else if (type == ClientFrameType::kMarkDelivered || type == ClientFrameType::kMarkRead) {
+    Status st =
+        co_await gw_.chat().Mark(principal_, frame->fields, type == ClientFrameType::kMarkRead);
     if (closed_) co_return;
     if (!st.ok()) {
       ReplyError(ref, st.error());
     } else if (!ref.is_null()) {
       Reply({{"type", "ack"}, {"ref", ref}});
     }
-  } else if (type == "typing") {
-    Fields fields(f);
-    auto conv = fields.Uuid("conversation_id", true);
-    if (!fields.ok()) {
-      ReplyError(ref, fields.error());
-      co_return;
+  } else if (type == ClientFrameType::kAckToDevice) {
+    // Only what this connection has sent can be acknowledged: a larger id is clamped, so a
+    // client can never delete a message it was not given (the device is the principal's, so
+    // another device's queue is out of reach).
+    int64_t up_to = std::min(frame->up_to_id, sent_to_device_);
+    if (up_to > 0) {
+      Status st = co_await gw_.chat().AckToDevice(principal_, up_to);
+      if (closed_) co_return;
+      if (!st.ok()) {
+        ReplyError(ref, st.error());
+        co_return;
+      }
     }
-    gw_.RelayTyping(principal_, *conv);
-  } else if (type == "ping") {
+    if (!ref.is_null()) Reply({{"type", "ack"}, {"ref", ref}});
+  } else if (type == ClientFrameType::kTyping) {
+    gw_.RelayTyping(principal_, frame->conversation_id);
+  } else {
     boost::json::object pong{{"type", "pong"}};
     if (!ref.is_null()) pong["ref"] = ref;
     Reply(pong);
-  } else {
-    ReplyError(ref, MakeError(ErrorCode::kInvalidArgument,
-                              "unknown frame type; expected send, mark_delivered, mark_read, "
-                              "typing or ping"));
   }
 }
 

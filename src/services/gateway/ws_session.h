@@ -6,6 +6,9 @@
 // replay already sent, so each conversation reaches the device in seq order.
 // Outgoing frames queue in an outbox; a client that lets it grow past ws_max_outbox_bytes is
 // disconnected (1008) and gets its messages on the next connection: they stay pending.
+// To-device messages are sent once per connection (sent_to_device_) and stay queued until the
+// device acknowledges them (`ack_to_device`), so one not yet processed when the client crashes
+// comes again on the next connection.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -13,6 +16,7 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -41,11 +45,14 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void DeliverToDevice(Frame frame, int64_t id);
   void Send(Frame frame);  // receipts, presence, typing: not tracked
   void Close(uint16_t code, std::string reason);
+  // Graceful close for a shutdown: requests already read finish and their answers are written;
+  // frames read from now on get an `unavailable` error; then the close frame with `code`.
+  // `done` runs (on the session's thread) once the answers are written and the close started.
+  void Drain(uint16_t code, std::string reason, std::function<void()> done);
 
  private:
   struct Out {
     Frame frame;
-    int64_t to_device_id = 0;
   };
   // On the session's thread:
   void Enqueue(Out out);
@@ -56,6 +63,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   boost::asio::awaitable<void> Handle(std::string text);
   void Reply(const boost::json::object& frame);
   void ReplyError(const boost::json::value& ref, const Error& e);
+  // Closes once nothing is in flight and the outbox is written (bounded wait).
+  boost::asio::awaitable<void> FinishDrain();
 
   Gateway& gw_;
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
@@ -72,6 +81,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   std::unordered_map<std::string, int64_t> sent_seq_;         // highest seq sent per conversation
   int64_t sent_to_device_ = 0;
   int inflight_ = 0;
+  bool draining_ = false;
+  bool drain_closing_ = false;  // FinishDrain started
+  uint16_t drain_code_ = 0;
+  std::string drain_reason_;
+  std::function<void()> drain_done_;
 };
 
 }  // namespace parley::services

@@ -21,7 +21,8 @@ Status SqliteStore::Open() {
   PARLEY_TRY(MigrateNotify(**conn));
   PARLEY_TRY(MigrateGroups(**conn));
   PARLEY_TRY(MigrateMedia(**conn));
-  writer_ = std::make_unique<GroupCommitWriter>(std::move(*conn), options_.max_batch);
+  writer_ = std::make_unique<GroupCommitWriter>(std::move(*conn), options_.max_batch,
+                                                options_.faults);
   writer_->Start();
   return OkStatus();
 }

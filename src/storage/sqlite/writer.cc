@@ -6,8 +6,9 @@
 
 namespace parley::storage::sqlite {
 
-GroupCommitWriter::GroupCommitWriter(std::unique_ptr<SqliteConn> conn, size_t max_batch)
-    : conn_(std::move(conn)), max_batch_(max_batch) {}
+GroupCommitWriter::GroupCommitWriter(std::unique_ptr<SqliteConn> conn, size_t max_batch,
+                                     WriteFaults faults)
+    : conn_(std::move(conn)), max_batch_(max_batch), faults_(faults) {}
 
 GroupCommitWriter::~GroupCommitWriter() { Stop(); }
 
@@ -109,7 +110,12 @@ void GroupCommitWriter::RunBatch(std::deque<Job>& batch) {
     if (!r.ok()) (void)conn_->Exec("ROLLBACK TO job");
     (void)conn_->Exec("RELEASE job");
   }
-  Status commit = conn_->Exec("COMMIT");
+  ++commits_tried_;
+  bool injected = commits_tried_ > faults_.fail_after &&
+                  commits_tried_ - faults_.fail_after <= faults_.fail_count;
+  Status commit = injected ? Status(MakeError(ErrorCode::kUnavailable,
+                                              "database or disk is full (injected fault)"))
+                           : conn_->Exec("COMMIT");
   if (!commit.ok()) {
     LogError("store commit failed", {{"error", commit.error().message}});
     (void)conn_->Exec("ROLLBACK");

@@ -23,9 +23,17 @@
 
 namespace parley::storage::sqlite {
 
+// Test-only fault injection: the commits numbered fail_after+1 … fail_after+fail_count (counted
+// from Start) fail as on a full disk: the batch is rolled back and every job gets kUnavailable.
+// parleyd sets it only when PARLEY_ENABLE_FAULT_INJECTION=1 (tests/integration/test_crash.py).
+struct WriteFaults {
+  uint64_t fail_after = 0;
+  uint64_t fail_count = 0;  // 0 = no faults
+};
+
 class GroupCommitWriter {
  public:
-  GroupCommitWriter(std::unique_ptr<SqliteConn> conn, size_t max_batch);
+  GroupCommitWriter(std::unique_ptr<SqliteConn> conn, size_t max_batch, WriteFaults faults = {});
   ~GroupCommitWriter();
 
   void Start();
@@ -70,6 +78,8 @@ class GroupCommitWriter {
 
   std::unique_ptr<SqliteConn> conn_;  // used by the writer thread only
   const size_t max_batch_;
+  const WriteFaults faults_;
+  uint64_t commits_tried_ = 0;  // writer thread only
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;  // guarded by mu_
