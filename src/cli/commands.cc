@@ -133,11 +133,35 @@ int CmdHistory(Ctx& c) {
 
 int CmdSearch(Ctx& c) {
   int code = 0;
-  (void)c.client.Sync();
-  auto r = c.client.Search(c.args.text, c.args.search_in, c.args.limit);
+  (void)c.client.Sync();  // also brings the sender keys server hits need
+  auto r = c.args.search_server
+               ? c.client.SearchServer(c.args.text, c.args.search_in, c.args.limit)
+               : c.client.Search(c.args.text, c.args.search_in, c.args.limit);
   if (!Check(r, c, &code)) return code;
   for (const auto& m : *r) c.out.EmitMessage(c.client, m);
   if (!c.out.json() && r->empty()) c.out.Emit("no matches", {});
+  return 0;
+}
+
+int CmdSearchOptIn(Ctx& c) {
+  int code = 0;
+  const bool on = c.args.on_off == "on";
+  // A search key already sent to this device is adopted first, rather than a competing one made.
+  if (on) (void)c.client.Sync();
+  auto t = c.client.SetServerSearch(c.args.target, on);
+  if (!Check(t, c, &code)) return code;
+  const std::string leaks =
+      on ? "messages you send here now carry search tokens: the server learns which messages "
+           "share words, word counts and frequencies, and what you search for (never the words "
+           "or text; docs/protocol.md §9)"
+         : "messages you send here carry no search tokens any more (tokens already sent stay "
+           "on the server; docs/protocol.md §9)";
+  c.out.Emit("server search " + c.args.on_off + " for " + t->title + ": " + leaks,
+             json::object{{"type", "search_opt_in"},
+                          {"conversation_id", t->conversation_id},
+                          {"title", t->title},
+                          {"enabled", on},
+                          {"leaks", leaks}});
   return 0;
 }
 

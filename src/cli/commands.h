@@ -12,10 +12,11 @@ namespace parley::cli {
 
 struct Args {
   std::string user, target, text, path, out, message_id, group, name, role, status, status_text;
-  std::string password, display_name, search_in, device_id;
+  std::string password, display_name, search_in, device_id, on_off;
   std::vector<std::string> words, members, of;
   int limit = 50;
   bool mark_verified = false;
+  bool search_server = false;  // search --server
 };
 
 struct Ctx {
@@ -35,6 +36,7 @@ int CmdSync(Ctx& c);
 int CmdChat(Ctx& c);
 int CmdHistory(Ctx& c);
 int CmdSearch(Ctx& c);
+int CmdSearchOptIn(Ctx& c);
 int CmdConversations(Ctx& c);
 int CmdGroupsCreate(Ctx& c);
 int CmdGroupsAdd(Ctx& c);

@@ -64,12 +64,28 @@ void DefineCommands(CLI::App& app, Args& a, Registry& r) {
   history->add_option("--limit,-n", a.limit, "How many (newest)")->capture_default_str();
   r.Add(history, cli::CmdHistory);
 
-  auto* search = app.add_subcommand("search", "Search decrypted messages on this device");
+  auto* search = app.add_subcommand(
+      "search", "Search decrypted messages on this device (--remote: server-assisted)");
   search->add_option("TEXT", a.text, "Words to find (all must match; the last as a prefix)")
       ->required();
-  search->add_option("--in", a.search_in, "Only in this conversation (username or group id)");
+  auto* search_in =
+      search->add_option("--in", a.search_in, "Only in this conversation (username or group id)");
+  search->add_flag("--remote", a.search_server,
+                   "Server-assisted: ask the server by search tokens (needs --in and "
+                   "search-opt-in; whole words only)")
+      ->needs(search_in);
   search->add_option("--limit,-n", a.limit, "At most this many")->capture_default_str();
   r.Add(search, cli::CmdSearch);
+
+  auto* opt_in = app.add_subcommand(
+      "search-opt-in",
+      "Turn server-assisted search on/off for a conversation on this device (off by default; "
+      "it leaks word patterns, see docs/protocol.md §9)");
+  opt_in->add_option("WITH", a.target, "Username, user id or group id")->required();
+  opt_in->add_option("ON_OFF", a.on_off, "on or off")
+      ->required()
+      ->check(CLI::IsMember({"on", "off"}));
+  r.Add(opt_in, cli::CmdSearchOptIn);
 
   r.Add(app.add_subcommand("conversations", "List conversations, newest activity first"),
         cli::CmdConversations);

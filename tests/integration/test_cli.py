@@ -199,6 +199,50 @@ def test_search_finds_decrypted_text(person):
     assert bob.run("search", "giraffe").stdout.strip() == "no matches"
 
 
+def wait_for_server_hits(cli, want, *args, timeout=10):
+    """`parley search … --remote`: indexing is asynchronous, so poll until `want` texts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = texts(cli.json("search", *args, "--remote"))
+        if len(found) >= want or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def test_server_search_is_opt_in_per_conversation(person):
+    alice, bob, carol = person("alice"), person("bob"), person("carol")
+    gid = alice.json("groups", "create", "owls", bob.username)[0]["group_id"]
+    early = secret("the barn owl hunts at dusk")
+    alice.run("send", gid, early)
+    # Off by default: server search refuses (no tokens to ask with), nothing was indexed.
+    p = alice.run("search", "owl", "--remote", "--in", gid, check=False)
+    assert p.returncode == 2 and "off" in p.stderr
+    assert alice.run("search", "owl", "--remote", check=False).returncode == 1  # needs --in
+
+    line = alice.run("search-opt-in", gid, "on").stdout.strip()
+    assert len(line.splitlines()) == 1
+    assert "docs/protocol.md §9" in line and "frequencies" in line
+    opted = alice.json("search-opt-in", gid, "on")[0]
+    assert opted["enabled"] is True and opted["title"] == "owls"
+    late = secret("the snowy owl visits the harbour")
+    alice.run("send", gid, late)
+    assert wait_for_server_hits(alice, 1, "OWL", "--in", gid) == [late]
+    assert wait_for_server_hits(alice, 0, "dusk", "--in", gid) == []  # sent before opting in
+    assert alice.run("search", "harb", "--remote", "--in", gid).stdout.strip() == "no matches"
+
+    # Bob got the key with alice's sender key; he opts in on his device and finds it too.
+    bob.run("search-opt-in", gid, "on")
+    assert wait_for_server_hits(bob, 1, "snowy owl", "--in", gid) == [late]
+    # Carol is no member: she holds no search key for the group and finds nothing.
+    p = carol.run("search", "owl", "--remote", "--in", gid, check=False, json_out=True)
+    assert p.returncode != 0 and late not in p.stdout
+    off = alice.run("search-opt-in", gid, "off").stdout
+    assert "no search tokens" in off
+    assert alice.run("search-opt-in", gid, "maybe", check=False).returncode == 1
+    assert "search-opt-in" in alice.run("--help").stdout
+    assert "--remote" in alice.run("search", "--help").stdout
+
+
 def test_verify_shows_the_same_safety_number_on_both_sides(person):
     alice, bob = person("alice"), person("bob")
     a = alice.json("verify", bob.username)[0]

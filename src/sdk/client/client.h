@@ -161,6 +161,27 @@ class Client {
   // Conversations (refreshed from the server when reachable), newest activity first.
   Result<std::vector<LocalConversation>> Conversations();
 
+  // --- server-assisted search (opt-in per conversation, off by default; docs/protocol.md §9) ---
+  // Turns sending search tokens on or off for the conversation of `who` on this device (kept in
+  // the E2EE state, so it survives restarts). On: every text message this device sends there
+  // carries `search_tokens` (Engine::SearchTokens of its text, at most 256), and SearchServer
+  // works there. Turning it on creates the conversation's search key if this device holds none
+  // (the next send distributes it with the sender key); a device that already received the key
+  // keeps it, so its tokens match the other members' (Sync() first, so a key in flight is
+  // adopted rather than a competing one created). Off: no tokens are sent (tokens already
+  // sent stay on the server). What the server learns: docs/api.md "Server-assisted search".
+  Result<Target> SetServerSearch(const std::string& who, bool enabled);
+  // Server-assisted search in the conversation of `in` (required): the engine's tokens for the
+  // words of `text` (same normalization as sending), space-separated as `q` of
+  // GET /v1/search-messages. Every word must match exactly (no prefix). Hits are taken from the
+  // local store by message_id, else decrypted (and stored); hits not decryptable yet, or whose
+  // decrypted text lacks a query word, are left out (Sync() first to receive sender keys).
+  // Newest first, like Search.
+  // kInvalidArgument: `in` empty, no word in `text`, more words than fit a query (7), or server
+  // search off for that conversation on this device (tokens need it on).
+  Result<std::vector<LocalMessage>> SearchServer(const std::string& text, const std::string& in,
+                                                 int limit = 50);
+
   // --- groups (members by username or id) ---
   Result<Group> CreateGroup(const std::string& name, const std::vector<std::string>& members);
   Result<Group> AddMember(const std::string& group, const std::string& user,

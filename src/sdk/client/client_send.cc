@@ -15,6 +15,10 @@ namespace parley::sdk {
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
+namespace {
+constexpr size_t kMaxSearchTokensPerMessage = 256;  // send-message `search_tokens` (docs/api.md)
+}  // namespace
+
 Result<std::string> Client::UserIdOf(const std::string& user) {
   if (auto id = NormalizeUuid(user)) return *id;
   auto contact = store_->FindContactByUsername(user);
@@ -97,10 +101,20 @@ Result<OutboxEntry> Client::Prepare(const Target& t, const std::string& payload,
     for (const auto& m : g->members) members.push_back(m.user_id);
   }
   OutboxEntry e;
+  json::array search_tokens;
   {
     std::lock_guard lock(engine_mu_);
     auto engine = EngineLocked();
     if (!engine.ok()) return engine.error();
+    // Server-assisted search (opt-in): the engine gives no tokens unless it is on here.
+    if (content_type == "text") {
+      auto tokens = (*engine)->SearchTokens(t.conversation_id, local_text);
+      if (!tokens.ok()) return tokens.error();
+      for (auto& tok : *tokens) {
+        if (search_tokens.size() >= kMaxSearchTokensPerMessage) break;  // docs/api.md limit
+        search_tokens.emplace_back(std::move(tok));
+      }
+    }
     auto body = (*engine)->EncryptMessage(t.conversation_id, members, payload);
     if (!body.ok()) return body.error();
     e.body = std::move(*body);
@@ -113,10 +127,12 @@ Result<OutboxEntry> Client::Prepare(const Target& t, const std::string& payload,
   json::array ids;
   for (const auto& id : media_ids) ids.emplace_back(id);
   // local_* fields stay on this device: they let a replay record the plaintext it sent.
-  e.extra_json = json::serialize(json::object{{"media_ids", ids},
-                                              {"local_conversation_id", t.conversation_id},
-                                              {"local_text", local_text},
-                                              {"local_media_json", media_json}});
+  json::object extra{{"media_ids", ids},
+                     {"local_conversation_id", t.conversation_id},
+                     {"local_text", local_text},
+                     {"local_media_json", media_json}};
+  if (!search_tokens.empty()) extra["search_tokens"] = std::move(search_tokens);
+  e.extra_json = json::serialize(extra);
   e.created_at = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch()).count();
   PARLEY_TRY(store_->AddOutbox(e));
@@ -138,6 +154,7 @@ Result<LocalMessage> Client::SendEntry(const OutboxEntry& e) {
     if (!ec && v.is_object()) extra = v.as_object();
   }
   out.media_ids = JStrList(extra, "media_ids");
+  out.search_tokens = JStrList(extra, "search_tokens");  // present only if opted in at Prepare
   auto sent = api_->SendMessage(out);
   if (!sent.ok()) return sent.error();
 
