@@ -43,6 +43,6 @@ inline TestUser NewUser(const TestServer& server, const std::string& prefix = "u
 
 #define ASSERT_OK(expr)                                                        \
   do {                                                                         \
-    const auto& _r = (expr);                                                   \
+    const auto& _r = (expr); /* (expr) must not be a reference into a temporary */ \
     ASSERT_TRUE(_r.ok()) << #expr << ": " << (_r.ok() ? "" : _r.error().message); \
   } while (0)

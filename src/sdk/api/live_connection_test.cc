@@ -114,8 +114,9 @@ TEST(SdkLive, ReceivesMessagesAndAnswersFrames) {
   auto pong = live.SendAndWait(json::object{{"type", "ping"}}, 10s);
   ASSERT_OK(pong);
   EXPECT_EQ(JStr(*pong, "type"), "pong");
-  ASSERT_OK(live.Send(json::object{{"type", "typing"}, {"conversation_id", sent->conversation_id}})
-                .get());
+  // Keep the future alive: get() returns a reference into its shared state.
+  auto typing = live.Send(json::object{{"type", "typing"}, {"conversation_id", sent->conversation_id}});
+  ASSERT_OK(typing.get());
   // A server error frame comes back as the Error.
   auto bad = live.SendAndWait(json::object{{"type", "send"},
                                            {"conversation_id", NewUuidV4()},
