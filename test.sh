@@ -6,7 +6,8 @@
 #     and WebSocket;
 #  3. the web client: vitest (the TypeScript protocol reproduces the C++ vectors) and Playwright
 #     end-to-end tests in Debian's headless Chromium;
-#  4. ASan+UBSan builds of parleyd, the unit tests and the SDK tests, under hostile input;
+#  4. ASan+UBSan builds of parleyd, the unit tests and the SDK tests; the integration suite
+#     against the ASan parleyd;
 #  5. ThreadSanitizer (build-tsan): the unit tests and parleyd under concurrent clients;
 #  6. a short run of every libFuzzer target (fuzz/, build-fuzz; see fuzz/README.md).
 # PARLEY_SKIP_SANITIZERS=1 skips stages 4 and 5 (quicker local runs; CI always runs them);
@@ -43,9 +44,10 @@ if [[ "${PARLEY_SKIP_SANITIZERS:-0}" != "1" ]]; then
   export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   ./build-asan/parley_unit_tests --gtest_brief=1
   PARLEYD_BIN="$PWD/build-asan/parleyd" ./build-asan/parley_sdk_tests --gtest_brief=1
-  PARLEYD_BIN="$PWD/build-asan/parleyd" .venv/bin/pytest -q tests/integration/test_bad_input.py \
-    tests/integration/test_websocket.py tests/integration/test_chat.py tests/integration/test_groups.py \
-    tests/integration/test_media.py
+  # The whole integration suite, but the WebSocket flood test: its bounds (round trips, RSS) are
+  # figures of the Release server, which the Debug+ASan build cannot meet (~2.5 min in all).
+  PARLEYD_BIN="$PWD/build-asan/parleyd" .venv/bin/pytest -q tests/integration \
+    --deselect tests/integration/test_abuse.py::test_websocket_frame_flood
   unset ASAN_OPTIONS UBSAN_OPTIONS
 
   echo "== sanitizers: TSan build of the unit tests and of parleyd under concurrent clients"
