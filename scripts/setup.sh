@@ -12,6 +12,8 @@ DEB_PACKAGES=(
   python3-x3dh python3-doubleratchet python3-nacl
   clang libfuzzer-14-dev libclang-rt-14-dev
   chromium
+  libpq-dev libhiredis-dev librdkafka-dev
+  postgresql redis-server nginx openjdk-17-jre-headless maven
 )
 
 missing=()
