@@ -7,6 +7,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <random>
 
@@ -140,6 +142,38 @@ Result<std::vector<Account>> CreateAccounts(const Endpoint& ep, int count, int c
   std::cerr << "parley-bench: created " << count << " accounts in "
             << (NowNs() - started) / kNsPerMs << " ms (tag pb" << tag << ")\n";
   return accounts;
+}
+
+Status SaveAccounts(const std::vector<Account>& accounts, const std::string& path) {
+  std::ofstream f(path);
+  for (const auto& a : accounts) {
+    f << a.username << '\t' << a.user_id << '\t' << a.device_id << '\t' << a.access_token << '\n';
+  }
+  f.flush();
+  if (!f) return Error{ExitCode::kUsage, "cannot write accounts to '" + path + "'"};
+  return Ok();
+}
+
+Result<std::vector<Account>> LoadAccounts(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return Error{ExitCode::kUsage, "cannot read accounts from '" + path + "'"};
+  std::vector<Account> out;
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.empty()) continue;
+    std::istringstream fields(line);
+    Account a;
+    std::getline(fields, a.username, '\t');
+    std::getline(fields, a.user_id, '\t');
+    std::getline(fields, a.device_id, '\t');
+    std::getline(fields, a.access_token, '\t');
+    if (a.access_token.empty()) {
+      return Error{ExitCode::kUsage, "'" + path + "': a line lacks its access token"};
+    }
+    out.push_back(std::move(a));
+  }
+  if (out.empty()) return Error{ExitCode::kUsage, "'" + path + "' holds no accounts"};
+  return out;
 }
 
 }  // namespace parley::bench

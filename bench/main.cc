@@ -96,7 +96,9 @@ int main(int argc, char** argv) {
   if (pb::Status st = chosen->Validate(o); !st.ok()) return Fail(st.error());
   auto ep = pb::ResolveLoopback(o.url);
   if (!ep.ok()) return Fail(ep.error());
-  if (pb::Status st = pb::CheckServer(*ep); !st.ok()) return Fail(st.error());
+  if (chosen->speaks_parley_api()) {
+    if (pb::Status st = pb::CheckServer(*ep); !st.ok()) return Fail(st.error());
+  }
 
   const std::string load_before = pb::LoadAverage();
   auto report = chosen->Run(pb::RunContext{o, *ep});

@@ -7,6 +7,9 @@ std::unique_ptr<Scenario> MakeGroupScenario();
 std::unique_ptr<Scenario> MakePreloadScenario();
 std::unique_ptr<Scenario> MakeHistoryScenario();
 std::unique_ptr<Scenario> MakeSearchScenario();
+std::unique_ptr<Scenario> MakeXmppDirectScenario();
+std::unique_ptr<Scenario> MakeIdleScenario();
+std::unique_ptr<Scenario> MakeReconnectScenario();
 
 std::vector<std::unique_ptr<Scenario>> MakeAllScenarios() {
   std::vector<std::unique_ptr<Scenario>> all;
@@ -15,6 +18,9 @@ std::vector<std::unique_ptr<Scenario>> MakeAllScenarios() {
   all.push_back(MakePreloadScenario());
   all.push_back(MakeHistoryScenario());
   all.push_back(MakeSearchScenario());
+  all.push_back(MakeXmppDirectScenario());
+  all.push_back(MakeIdleScenario());
+  all.push_back(MakeReconnectScenario());
   return all;
 }
 

@@ -31,6 +31,9 @@ class Scenario {
   virtual void AddOptions(CLI::App& subcommand) = 0;
   // Checks the flags together with the common options before anything touches the server.
   virtual Status Validate(const CommonOptions& options) const { return Ok(); }
+  // False for scenarios aimed at another server (xmpp-direct): main() then skips the check that
+  // --url is a Parley server.
+  virtual bool speaks_parley_api() const { return true; }
   virtual Result<Report> Run(const RunContext& ctx) = 0;
 };
 

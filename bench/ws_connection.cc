@@ -9,6 +9,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
+#include <netinet/in.h>
+
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -26,11 +29,10 @@ using asio::ip::tcp;
 
 namespace {
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
-constexpr size_t kInitialReadBuffer = 64 * 1024;
 }  // namespace
 
-WsConnection::WsConnection(asio::io_context& io)
-    : io_(io), socket_(io), rbuf_(kInitialReadBuffer), mask_state_(std::random_device{}() | 1) {}
+WsConnection::WsConnection(asio::io_context& io, size_t read_buffer_bytes)
+    : io_(io), socket_(io), rbuf_(std::max<size_t>(read_buffer_bytes, 512)), mask_state_(std::random_device{}() | 1) {}
 
 void WsConnection::SetHandlers(MessageHandler on_message, ClosedHandler on_closed) {
   on_message_ = std::move(on_message);
@@ -87,6 +89,17 @@ asio::awaitable<Status> WsConnection::Open(const Endpoint& ep, const std::string
 }
 
 asio::awaitable<Status> WsConnection::Handshake(const Endpoint& ep, const std::string& token) {
+  if (!source_.is_unspecified()) {
+    boost::system::error_code bec;
+    socket_.open(ep.address.protocol(), bec);
+    int one = 1;  // defer the port choice to connect(): ports then need only be unique per peer
+    if (!bec) ::setsockopt(socket_.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    if (!bec) socket_.bind(tcp::endpoint(source_, 0), bec);
+    if (bec) {
+      co_return Error{ExitCode::kSetupFailed,
+                      "cannot bind source address " + source_.to_string() + ": " + bec.message()};
+    }
+  }
   auto [cec] = co_await socket_.async_connect(ep.address, kTok);
   if (cec) {
     co_return Error{ExitCode::kServerUnreachable,

@@ -30,7 +30,9 @@ class WsConnection {
   // Called once when the connection ends for any reason other than Close().
   using ClosedHandler = std::function<void(const std::string& why)>;
 
-  explicit WsConnection(boost::asio::io_context& io);
+  // `read_buffer_bytes`: initial size of the read buffer (it grows for larger frames); the
+  // default suits load, the idle scenario uses a small one to hold many connections.
+  explicit WsConnection(boost::asio::io_context& io, size_t read_buffer_bytes = 64 * 1024);
   WsConnection(const WsConnection&) = delete;
   WsConnection& operator=(const WsConnection&) = delete;
 
@@ -38,6 +40,10 @@ class WsConnection {
   // loop runs and messages go to the handler (dropped until one is set).
   boost::asio::awaitable<Status> Open(const Endpoint& ep, const std::string& access_token,
                                       std::chrono::milliseconds timeout);
+
+  // Before Open(): connect from this local address (port chosen at connect time, so many
+  // source addresses multiply the ephemeral ports available towards one server).
+  void SetSourceAddress(const boost::asio::ip::address& a) { source_ = a; }
 
   void SetHandlers(MessageHandler on_message, ClosedHandler on_closed);
   // Queues one text frame. Does nothing once the connection has ended.
@@ -65,6 +71,7 @@ class WsConnection {
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::socket socket_;
+  boost::asio::ip::address source_;  // unspecified: let the kernel choose
 
   // Read side: bytes [rbegin_, rend_) of rbuf_ are received and not yet parsed.
   std::vector<char> rbuf_;
