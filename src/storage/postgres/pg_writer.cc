@@ -1,0 +1,178 @@
+// PgWriter: group commit with per-job savepoints and whole-batch retry. See pg_writer.h.
+#include "storage/postgres/pg_writer.h"
+
+#include <pthread.h>
+
+#include <chrono>
+#include <random>
+
+#include "common/log.h"
+
+namespace parley::storage::postgres {
+
+PgWriter::PgWriter(std::string url, size_t max_batch)
+    : url_(std::move(url)), max_batch_(max_batch == 0 ? 1 : max_batch) {}
+
+PgWriter::~PgWriter() { Stop(); }
+
+Status PgWriter::Start() {
+  auto conn = PgConn::Connect(url_);
+  if (!conn.ok()) return conn.error();
+  conn_ = std::move(*conn);
+  completion_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "pd-pg-complete");
+    CompletionLoop();
+  });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "pd-pg-writer");
+    Loop();
+  });
+  return OkStatus();
+}
+
+void PgWriter::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    if (!thread_.joinable()) exited_ = true;  // never started: fail later submits
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(done_mu_);
+    writer_exited_ = true;
+  }
+  done_cv_.notify_all();
+  if (completion_thread_.joinable()) completion_thread_.join();
+}
+
+void PgWriter::Complete(std::deque<Job>& batch, const Status& status) {
+  {
+    std::lock_guard lock(done_mu_);
+    done_.emplace_back(std::move(batch), status);
+  }
+  done_cv_.notify_one();
+  batch.clear();
+}
+
+void PgWriter::CompletionLoop() {
+  while (true) {
+    std::pair<std::deque<Job>, Status> item;
+    {
+      std::unique_lock lock(done_mu_);
+      done_cv_.wait(lock, [&] { return writer_exited_ || !done_.empty(); });
+      if (done_.empty()) return;
+      item = std::move(done_.front());
+      done_.pop_front();
+    }
+    for (auto& job : item.first) job.complete(item.second);
+  }
+}
+
+void PgWriter::Enqueue(Job job) {
+  {
+    std::lock_guard lock(mu_);
+    if (!exited_ && !stopping_) {
+      queue_.push_back(std::move(job));
+      cv_.notify_one();
+      return;
+    }
+  }
+  job.complete(MakeError(ErrorCode::kUnavailable, "store is shut down"));
+}
+
+void PgWriter::Loop() {
+  std::deque<Job> batch;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) {
+        exited_ = true;
+        return;
+      }
+      while (!queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    RunBatch(batch);
+    batch.clear();
+  }
+}
+
+bool PgWriter::EnsureConnected() {
+  if (conn_ && conn_->healthy()) return true;
+  conn_.reset();
+  auto conn = PgConn::Connect(url_);
+  if (!conn.ok()) {
+    LogError("postgres writer cannot reconnect", {{"error", conn.error().message}});
+    return false;
+  }
+  conn_ = std::move(*conn);
+  return true;
+}
+
+PgWriter::Attempt PgWriter::TryBatch(std::deque<Job>& batch) {
+  conn_->ClearRetryable();
+  Status begin = conn_->Run("BEGIN");
+  if (!begin.ok()) {
+    LogError("postgres begin failed", {{"error", begin.error().message}});
+    return conn_->healthy() ? Attempt::kFailed : Attempt::kRetry;
+  }
+  for (auto& job : batch) {
+    Status sp = conn_->Run("SAVEPOINT job");
+    if (sp.ok()) {
+      Status r = job.run(*conn_);
+      if (!r.ok()) sp = conn_->Run("ROLLBACK TO SAVEPOINT job");
+      if (sp.ok()) sp = conn_->Run("RELEASE SAVEPOINT job");
+    }
+    // A deadlock or serialization failure (even one a job swallowed), or a lost link: the
+    // transaction cannot commit as it is; roll it all back and run the batch again.
+    if (conn_->saw_retryable() || !conn_->healthy()) {
+      if (conn_->healthy()) (void)conn_->Run("ROLLBACK");
+      return Attempt::kRetry;
+    }
+    if (!sp.ok()) {
+      LogError("postgres savepoint failed", {{"error", sp.error().message}});
+      (void)conn_->Run("ROLLBACK");
+      return Attempt::kFailed;
+    }
+  }
+  Status commit = conn_->Run("COMMIT");
+  if (commit.ok()) return Attempt::kCommitted;
+  if (IsRetryable(commit.error())) return Attempt::kRetry;  // the server rolled it back
+  // Anything else, including a link lost during COMMIT: the outcome is unknown, so the batch
+  // must not run twice.
+  LogError("postgres commit failed", {{"error", commit.error().message}});
+  if (conn_->healthy()) (void)conn_->Run("ROLLBACK");
+  return Attempt::kFailed;
+}
+
+void PgWriter::RunBatch(std::deque<Job>& batch) {
+  thread_local std::minstd_rand rng(std::random_device{}());
+  Status outcome = MakeError(ErrorCode::kUnavailable, "store unavailable");
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    if (attempt > 0) {
+      retries_.fetch_add(1, std::memory_order_relaxed);
+      // Back off with jitter so two nodes that deadlocked do not collide again at once.
+      std::uniform_int_distribution<int> jitter(1, 10 * attempt);
+      std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
+    }
+    if (!EnsureConnected()) continue;
+    Attempt a = TryBatch(batch);
+    if (a == Attempt::kCommitted) {
+      outcome = OkStatus();
+      break;
+    }
+    if (a == Attempt::kFailed) {
+      outcome = MakeError(ErrorCode::kUnavailable, "store could not commit");
+      break;
+    }
+  }
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  jobs_.fetch_add(batch.size(), std::memory_order_relaxed);
+  Complete(batch, outcome);
+}
+
+}  // namespace parley::storage::postgres
