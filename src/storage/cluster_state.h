@@ -1,0 +1,67 @@
+// Cluster state: what several `parleyd` nodes must agree on that is not durable data.
+//
+// - ConnectionRegistry: which nodes hold a user's (and a device's) WebSocket connections. It
+//   answers "is this user online anywhere" (presence), "is this device online anywhere" (push
+//   notifications) and "which nodes should get this user's messages" (routing).
+// - SharedRateLimiter: token buckets that hold across nodes.
+//
+// Adapters: local/memory_cluster_state.h (embedded profile: one process, today's behaviour) and
+// redis/redis_cluster_state.h (scale-out profile). See DESIGN.md "Deployment profiles".
+//
+// Ids (user, device, node) are at most kMaxClusterIdBytes of [A-Za-z0-9._-] (UUIDs, host names);
+// anything else is kInvalidArgument, so keys stay bounded and unambiguous. Every method is
+// thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace parley::storage {
+
+inline constexpr size_t kMaxClusterIdBytes = 128;
+
+// True if `id` is 1..kMaxClusterIdBytes of [A-Za-z0-9._-].
+bool ValidClusterId(std::string_view id);
+
+class ConnectionRegistry {
+ public:
+  virtual ~ConnectionRegistry() = default;
+
+  // This node's id: the value NodesOf() returns for connections made here.
+  virtual const std::string& node_id() const = 0;
+
+  // One more / one fewer open connection of (user, device) on this node. Call Disconnected()
+  // exactly once per Connected(); a Disconnected() without a matching Connected() is ignored.
+  // Errors: kInvalidArgument (bad id); kUnavailable (shared state unreachable). On kUnavailable
+  // the call still counts locally and the shared state is repaired when it is reachable again,
+  // so callers log and go on; they never retry.
+  virtual Status Connected(std::string_view user_id, std::string_view device_id) = 0;
+  virtual Status Disconnected(std::string_view user_id, std::string_view device_id) = 0;
+
+  // Open connections of the user across all live nodes (0 if none). Connections held by nodes
+  // that stopped heartbeating are not counted. Errors: kInvalidArgument, kUnavailable.
+  virtual Result<int64_t> UserConnections(std::string_view user_id) = 0;
+  // Whether the device has an open connection on any live node.
+  virtual Result<bool> DeviceOnline(std::string_view user_id, std::string_view device_id) = 0;
+  // The live nodes holding at least one connection of the user, sorted, without duplicates.
+  virtual Result<std::vector<std::string>> NodesOf(std::string_view user_id) = 0;
+};
+
+class SharedRateLimiter {
+ public:
+  virtual ~SharedRateLimiter() = default;
+
+  // Same contract as RateLimiter::Allow (common/rate_limiter.h): 0 if allowed (a token was
+  // taken), else the whole seconds to wait (at least 1). Unlimited if per_minute <= 0. Keys are
+  // any bytes; long keys are hashed. What happens when the shared state is unreachable is the
+  // adapter's constructor option (see redis/redis_rate_limiter.h); it never blocks longer than
+  // the adapter's command timeout.
+  virtual int64_t Allow(std::string_view key) = 0;
+  virtual bool unlimited() const = 0;
+};
+
+}  // namespace parley::storage
