@@ -1,6 +1,9 @@
 #include "events/event.h"
 
+#include <boost/json/serialize.hpp>
+
 #include "common/ids.h"
+#include "common/json_fields.h"
 #include "common/time.h"
 
 namespace parley::events {
@@ -21,6 +24,48 @@ boost::json::object ToJson(const Event& e) {
           {"occurred_at", e.occurred_at},
           {"key", e.key},
           {"payload", e.payload}};
+}
+
+std::string Serialize(const Event& e) { return boost::json::serialize(ToJson(e)); }
+
+namespace {
+
+bool IsTypeName(std::string_view s) {
+  if (s.empty() || s.size() > kMaxTypeBytes) return false;
+  for (char c : s) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<Event> FromJson(std::string_view text) {
+  if (text.size() > kMaxEnvelopeBytes) {
+    return MakeError(ErrorCode::kInvalidArgument, "event envelope is too large");
+  }
+  auto parsed = ParseJsonObject(text);  // depth-limited
+  if (!parsed.ok()) {
+    return MakeError(ErrorCode::kInvalidArgument, "event envelope: " + parsed.error().message);
+  }
+  const boost::json::object& o = *parsed;
+  Fields f(o);
+  auto event_id = f.Uuid("event_id", true);
+  auto type = f.Str("type", true, kMaxTypeBytes);
+  auto occurred_at = f.Int("occurred_at", true, 0, kMaxOccurredAtMs);
+  auto key = f.Str("key", true, kMaxKeyBytes);
+  const boost::json::object* payload = f.Obj("payload", true);
+  if (f.ok() && !IsTypeName(*type)) f.Fail("type must be 1-64 characters of A-Z, 0-9 and _");
+  if (!f.ok()) {
+    return MakeError(ErrorCode::kInvalidArgument, "event envelope: " + f.error().message);
+  }
+  Event e;
+  e.event_id = std::move(*event_id);
+  e.type = std::move(*type);
+  e.occurred_at = *occurred_at;
+  e.key = std::move(*key);
+  e.payload = *payload;
+  return e;
 }
 
 }  // namespace parley::events

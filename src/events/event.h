@@ -4,9 +4,12 @@
 
 #include <boost/json/object.hpp>
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "common/result.h"
 
 namespace parley::events {
 
@@ -19,6 +22,8 @@ inline constexpr std::string_view kMedia = "media-events";
 inline constexpr std::string_view kConversation = "conversation-events";
 inline constexpr std::string_view kNotification = "notification-events";
 inline constexpr std::string_view kAudit = "audit-events";
+// Not a seed topic: revocations every node must apply at once (device revoked, token logged out).
+inline constexpr std::string_view kAuth = "auth-events";
 }  // namespace topic
 
 namespace type {
@@ -35,6 +40,8 @@ inline constexpr std::string_view kGroupCreated = "GROUP_CREATED";
 inline constexpr std::string_view kGroupUpdated = "GROUP_UPDATED";
 inline constexpr std::string_view kMemberJoinedGroup = "MEMBER_JOINED_GROUP";
 inline constexpr std::string_view kMemberLeftGroup = "MEMBER_LEFT_GROUP";
+inline constexpr std::string_view kDeviceRevoked = "DEVICE_REVOKED";            // key: user_id
+inline constexpr std::string_view kAccessTokenDenied = "ACCESS_TOKEN_DENIED";  // key: user_id
 }  // namespace type
 
 struct Event {
@@ -47,8 +54,30 @@ struct Event {
 
 using EventPtr = std::shared_ptr<const Event>;
 
+// Bounds of an envelope on the wire (FromJson rejects anything past them; KafkaBus does not
+// produce an event whose JSON exceeds kMaxEnvelopeBytes). The size stays under Kafka's default
+// message.max.bytes (1,000,000) with room for the record's own overhead.
+inline constexpr size_t kMaxEnvelopeBytes = 900 * 1024;
+inline constexpr size_t kMaxTypeBytes = 64;   // upper-case ASCII letters, digits and '_'
+inline constexpr size_t kMaxKeyBytes = 256;   // any UTF-8 string, possibly empty
+inline constexpr int64_t kMaxOccurredAtMs = 253402300799999;  // 9999-12-31T23:59:59.999Z
+
 // A new event with a fresh id and the current time.
 EventPtr MakeEvent(std::string_view type, std::string key, boost::json::object payload);
 boost::json::object ToJson(const Event& e);
+// The envelope as one line of JSON: what an adapter puts on the wire.
+std::string Serialize(const Event& e);
+
+// Decodes an envelope read from the wire (untrusted: another node, or anything that can write to
+// the topic). Returns kInvalidArgument, naming the first problem but never quoting the input,
+// unless `text` is at most kMaxEnvelopeBytes of one JSON object (depth at most 32) with
+//   event_id     a UUID (returned in canonical lowercase form)
+//   type         1..kMaxTypeBytes of [A-Z0-9_]
+//   occurred_at  an integer in [0, kMaxOccurredAtMs] (Unix ms)
+//   key          a string of at most kMaxKeyBytes
+//   payload      an object
+// Unknown top-level fields are ignored, so a newer node may add some during a rolling upgrade.
+// Pure and thread-safe.
+Result<Event> FromJson(std::string_view text);
 
 }  // namespace parley::events

@@ -4,6 +4,17 @@
 // in publish order per key. Handlers run on the publisher's thread (in-process adapter) or on a
 // consumer thread (Kafka); they must be quick and must not block: post real work elsewhere.
 // Subscribe before Start(); subscriptions live as long as the bus.
+//
+// Delivery scope (what a subscription sees when several parleyd nodes share one bus):
+//   kEveryNode  every node's subscribers see every event of the topic. The gateway uses this to
+//               reach the WebSockets connected to this node. A node that was down does not
+//               catch up on what it missed (it needs only live events).
+//   kOneNode    each event is handled by the subscribers of one node only, whichever holds the
+//               event's partition (audit records, thumbnails, push notifications). Events
+//               published while no node subscribed are handled when one does.
+// Both are at least once across a crash or a rebalance: an adapter drops duplicates it can see
+// (by event_id) but a handler that must act exactly once checks event_id itself. The in-process
+// bus has one node, so both scopes mean the same there.
 #pragma once
 
 #include <functional>
@@ -15,11 +26,14 @@ namespace parley::events {
 
 using Handler = std::function<void(std::string_view topic, const EventPtr& event)>;
 
+enum class Delivery { kEveryNode, kOneNode };
+
 class EventBus {
  public:
   virtual ~EventBus() = default;
   virtual void Publish(std::string_view topic, EventPtr event) = 0;
-  virtual void Subscribe(std::string_view topic, Handler handler) = 0;
+  virtual void Subscribe(std::string_view topic, Handler handler,
+                         Delivery delivery = Delivery::kEveryNode) = 0;
 };
 
 }  // namespace parley::events

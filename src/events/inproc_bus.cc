@@ -12,7 +12,7 @@ void InProcessBus::Publish(std::string_view topic, EventPtr event) {
   for (const auto& h : it->second) h(topic, event);
 }
 
-void InProcessBus::Subscribe(std::string_view topic, Handler handler) {
+void InProcessBus::Subscribe(std::string_view topic, Handler handler, Delivery /*delivery*/) {
   std::unique_lock lock(mu_);
   handlers_[std::string(topic)].push_back(std::move(handler));
 }

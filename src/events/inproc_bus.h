@@ -2,6 +2,7 @@
 // in subscription order, on the publisher's thread.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <shared_mutex>
 #include <string>
@@ -14,7 +15,9 @@ namespace parley::events {
 class InProcessBus final : public EventBus {
  public:
   void Publish(std::string_view topic, EventPtr event) override;
-  void Subscribe(std::string_view topic, Handler handler) override;
+  // Every subscriber of the topic, whatever its delivery scope: this bus is one node.
+  void Subscribe(std::string_view topic, Handler handler,
+                 Delivery delivery = Delivery::kEveryNode) override;
   uint64_t published() const;
 
  private:

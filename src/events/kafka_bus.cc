@@ -1,0 +1,228 @@
+#include "events/kafka_bus.h"
+
+#include <cassert>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <utility>
+
+#include "common/log.h"
+
+namespace parley::events {
+namespace {
+
+constexpr int kPollMs = 100;
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+struct MetadataDestroy {
+  void operator()(const rd_kafka_metadata_t* md) const { rd_kafka_metadata_destroy(md); }
+};
+
+}  // namespace
+
+KafkaBus::KafkaBus(KafkaBusOptions options) : options_(std::move(options)) {}
+
+KafkaBus::~KafkaBus() { Stop(); }
+
+void KafkaBus::Subscribe(std::string_view topic, Handler handler, Delivery delivery) {
+  if (started_) {
+    assert(false && "KafkaBus::Subscribe after Start");
+    LogError("event bus: subscribe after start ignored", {{"topic", topic}});
+    return;
+  }
+  subscriptions_.push_back(Subscription{std::string(topic), std::move(handler), delivery});
+}
+
+Status KafkaBus::Start() {
+  if (started_) return MakeError(ErrorCode::kConflict, "event bus already started");
+  if (options_.brokers.empty()) return MakeError(ErrorCode::kInvalidArgument, "kafka: no brokers");
+  if (options_.node_id.empty()) return MakeError(ErrorCode::kInvalidArgument, "kafka: no node id");
+  started_ = true;
+  const int64_t deadline = SteadyMs() + options_.start_timeout_ms;
+  Status s = StartProducer();
+  if (s.ok()) s = CheckTopics(deadline);
+  if (s.ok()) s = StartConsumers(deadline);
+  if (!s.ok()) {
+    Stop();
+    return s;
+  }
+  LogInfo("event bus: kafka started", {{"brokers", options_.brokers}, {"node_id", options_.node_id},
+                                       {"consumers", consumers_.size()}});
+  return OkStatus();
+}
+
+Status KafkaBus::StartProducer() {
+  detail::KafkaConf conf = detail::NewConf();
+  PARLEY_TRY(detail::SetConf(conf.get(), "bootstrap.servers", options_.brokers));
+  PARLEY_TRY(detail::SetConf(conf.get(), "client.id",
+                             options_.group_prefix + "-" + options_.node_id));
+  // Idempotence: retries neither duplicate nor reorder a partition's records (implies acks=all).
+  PARLEY_TRY(detail::SetConf(conf.get(), "enable.idempotence", "true"));
+  PARLEY_TRY(detail::SetConf(conf.get(), "acks", "all"));
+  // The Java client's partitioner, so a key maps to the same partition whoever produces it.
+  PARLEY_TRY(detail::SetConf(conf.get(), "partitioner", "murmur2_random"));
+  PARLEY_TRY(detail::SetConf(conf.get(), "linger.ms", "2"));
+  PARLEY_TRY(detail::SetConf(conf.get(), "message.timeout.ms", "30000"));
+  PARLEY_TRY(detail::SetConf(conf.get(), "queue.buffering.max.messages", "200000"));
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaBus::DeliveryCb);
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  auto rk = detail::NewClient(RD_KAFKA_PRODUCER, std::move(conf));
+  if (!rk.ok()) return rk.error();
+  {
+    std::unique_lock lock(producer_mu_);
+    producer_ = std::move(*rk);
+  }
+  stop_poll_.store(false);
+  poll_thread_ = std::thread([this] {
+    // Serves delivery reports and error callbacks. producer_ is reset only after this joins.
+    rd_kafka_t* rk = producer_.get();
+    while (!stop_poll_.load(std::memory_order_acquire)) rd_kafka_poll(rk, kPollMs);
+  });
+  return OkStatus();
+}
+
+// A topic created moments ago may take a metadata refresh or two to show, so a missing one is
+// looked for again until the deadline; unreachable brokers fail at once when it passes.
+Status KafkaBus::CheckTopics(int64_t deadline_ms) {
+  while (true) {
+    int timeout_ms = static_cast<int>(std::max<int64_t>(deadline_ms - SteadyMs(), 1));
+    const rd_kafka_metadata_t* raw = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 1, nullptr, &raw, timeout_ms);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return MakeError(ErrorCode::kUnavailable, "kafka brokers " + options_.brokers +
+                                                    " unreachable: " + rd_kafka_err2str(err));
+    }
+    std::unique_ptr<const rd_kafka_metadata_t, MetadataDestroy> md(raw);
+    std::set<std::string, std::less<>> present;
+    for (int i = 0; i < md->topic_cnt; ++i) {
+      if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[i].partition_cnt > 0) {
+        present.insert(md->topics[i].topic);
+      }
+    }
+    const std::string* missing = nullptr;
+    for (const auto& sub : subscriptions_) {
+      if (!present.contains(sub.topic)) {
+        missing = &sub.topic;
+        break;
+      }
+    }
+    if (!missing) return OkStatus();
+    if (SteadyMs() + 200 >= deadline_ms) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "kafka topic " + *missing + " does not exist on " + options_.brokers +
+                           " (deploy/kafka/kafka.sh start creates the seed's topics)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+Status KafkaBus::StartConsumers(int64_t deadline_ms) {
+  // One group for this node's kEveryNode subscriptions, one per topic for kOneNode ones.
+  std::map<std::string, detail::ConsumerOptions> groups;
+  for (auto& sub : subscriptions_) {
+    std::string group = sub.delivery == Delivery::kEveryNode
+                            ? options_.group_prefix + "-node-" + options_.node_id
+                            : options_.group_prefix + "-shared-" + sub.topic;
+    detail::ConsumerOptions& o = groups[group];
+    o.brokers = options_.brokers;
+    o.group_id = group;
+    o.client_id = options_.group_prefix + "-" + options_.node_id;
+    o.delivery = sub.delivery;
+    o.dedup_capacity = options_.dedup_capacity;
+    o.handlers[sub.topic].push_back(sub.handler);
+  }
+  for (auto& [group, o] : groups) {
+    consumers_.push_back(std::make_unique<detail::KafkaConsumer>(std::move(o), &stats_));
+    PARLEY_TRY(consumers_.back()->Start());
+  }
+  for (const auto& c : consumers_) {
+    while (!c->assigned()) {
+      if (SteadyMs() >= deadline_ms) {
+        return MakeError(ErrorCode::kUnavailable,
+                         "kafka: consumer groups not joined within " +
+                             std::to_string(options_.start_timeout_ms) + " ms");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  return OkStatus();
+}
+
+void KafkaBus::Stop() {
+  // Consumers first: their handlers may still publish.
+  for (auto& c : consumers_) c->Stop();
+  consumers_.clear();
+  if (!poll_thread_.joinable()) return;
+  stop_poll_.store(true, std::memory_order_release);
+  poll_thread_.join();
+  std::unique_lock lock(producer_mu_);
+  rd_kafka_resp_err_t err = rd_kafka_flush(producer_.get(), options_.flush_timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    int left = rd_kafka_outq_len(producer_.get());
+    // Purge so destroy does not wait for them, and let their delivery reports count them.
+    rd_kafka_resp_err_t p =
+        rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    if (p != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      LogWarn("event bus: kafka purge", {{"error", rd_kafka_err2name(p)}});
+    }
+    rd_kafka_poll(producer_.get(), 0);
+    LogError("event bus: events undelivered at stop", {{"count", left},
+                                                       {"error", rd_kafka_err2name(err)}});
+  }
+  producer_.reset();
+  LogInfo("event bus: kafka stopped",
+          {{"published", published()}, {"failures", publish_failures()}});
+}
+
+void KafkaBus::Publish(std::string_view topic, EventPtr event) {
+  std::string value = Serialize(*event);
+  if (value.size() > kMaxEnvelopeBytes) {
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    LogError("event bus: event too large, dropped", {{"topic", topic}, {"type", event->type},
+                                                     {"bytes", value.size()}});
+    return;
+  }
+  std::string topic_name(topic);
+  std::shared_lock lock(producer_mu_);
+  if (!producer_) {
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    LogWarn("event bus: publish while stopped, dropped", {{"topic", topic}, {"type", event->type}});
+    return;
+  }
+  // F_COPY: librdkafka keeps its own copy, so `value` may go when this returns. No F_BLOCK: a
+  // full queue is a failure now, not a stall of the caller.
+  rd_kafka_resp_err_t err = rd_kafka_producev(
+      producer_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()),
+      RD_KAFKA_V_KEY(event->key.data(), event->key.size()),
+      RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_END);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    LogWarn("event bus: publish refused", {{"topic", topic}, {"type", event->type},
+                                           {"error", rd_kafka_err2name(err)}});
+    return;
+  }
+  published_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void KafkaBus::DeliveryCb(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
+  static_cast<KafkaBus*>(opaque)->OnDelivery(*m);
+}
+
+void KafkaBus::OnDelivery(const rd_kafka_message_t& m) {
+  if (m.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    delivered_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  failures_.fetch_add(1, std::memory_order_relaxed);
+  LogWarn("event bus: delivery failed", {{"topic", m.rkt ? rd_kafka_topic_name(m.rkt) : ""},
+                                         {"partition", m.partition},
+                                         {"error", rd_kafka_err2name(m.err)}});
+}
+
+}  // namespace parley::events
