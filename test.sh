@@ -4,6 +4,9 @@
 #     against a real parleyd), and the E2EE cross-check with Debian's python3-x3dh/-doubleratchet;
 #  2. the integration suite (pytest) driving the real parleyd, and the `parley` CLI, over HTTP
 #     and WebSocket;
+#  2b. the scale-out profile: PostgreSQL, Redis and Kafka started by deploy/dev.sh; the adapters'
+#     tests (parley_scaleout_tests: the storage conformance suite on PostgreSQL, Redis, Kafka), the
+#     deploy scripts' tests, and three parleyd nodes behind nginx (tests/scaleout);
 #  3. the web client: vitest (the TypeScript protocol reproduces the C++ vectors) and Playwright
 #     end-to-end tests in Debian's headless Chromium;
 #  4. ASan+UBSan builds of parleyd, the unit tests and the SDK tests; the integration suite
@@ -34,6 +37,18 @@ if [[ ! -x .venv/bin/pytest ]] || ! .venv/bin/pip freeze -r tests/integration/re
   .venv/bin/pip install -q -r tests/integration/requirements.txt
 fi
 PARLEYD_BIN="$PWD/build/parleyd" .venv/bin/pytest -q tests/integration "$@"
+
+echo "== scale-out: adapters on real PostgreSQL, Redis and Kafka; three nodes behind nginx"
+# Engine state outside the checkout: PostgreSQL runs as the postgres user when we are root, and
+# it must be able to reach its data directory.
+export PARLEY_DEPLOY_DIR="${PARLEY_DEPLOY_DIR:-/tmp/parley-deploy-$(id -u)}"
+./deploy/dev.sh up
+trap './deploy/dev.sh down >/dev/null 2>&1 || true' EXIT
+eval "$(./deploy/dev.sh env)"
+./build/parley_scaleout_tests --gtest_brief=1
+PARLEY_SCALEOUT_REUSE=1 PARLEYD_BIN="$PWD/build/parleyd" .venv/bin/pytest -q tests/deploy tests/scaleout
+./deploy/dev.sh down
+trap - EXIT
 
 echo "== web client (vitest: protocol vectors and engine; Playwright on Debian's Chromium)"
 ./scripts/web.sh test

@@ -53,6 +53,18 @@ Status Validate(const Config& c) {
     return bad("push_retry_base_ms must be 1-600000");
   if (c.sqlite_synchronous != "full" && c.sqlite_synchronous != "normal")
     return bad("sqlite_synchronous must be full or normal");
+  auto starts = [](const std::string& v, std::string_view p) { return v.rfind(p, 0) == 0; };
+  if (c.store != "sqlite" && !starts(c.store, "sqlite:///") && !starts(c.store, "postgres://") &&
+      !starts(c.store, "postgresql://"))
+    return bad("store must be sqlite, sqlite:///PATH or postgres://…");
+  if (c.bus != "inproc" && !(starts(c.bus, "kafka://") && c.bus.size() > 8))
+    return bad("bus must be inproc or kafka://HOST:PORT[,HOST:PORT…]");
+  if (c.cluster != "memory" && !(starts(c.cluster, "redis://") && c.cluster.size() > 8))
+    return bad("cluster must be memory or redis://HOST:PORT[/DB]");
+  if (c.node_id.size() > 64 ||
+      c.node_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+          std::string::npos)
+    return bad("node_id must be at most 64 letters, digits, '-', '_' or '.'");
   return OkStatus();
 }
 
@@ -75,6 +87,12 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "issuer") str(&c->issuer);
     else if (key == "sqlite_synchronous") str(&c->sqlite_synchronous);
     else if (key == "web_root") str(&c->web_root);
+    else if (key == "store") str(&c->store);
+    else if (key == "bus") str(&c->bus);
+    else if (key == "cluster") str(&c->cluster);
+    else if (key == "node_id") str(&c->node_id);
+    else if (key == "media_dir") str(&c->media_dir);
+    else if (key == "secrets_dir") str(&c->secrets_dir);
     else if (key == "threads") i64(&c->threads);
     else if (key == "blocking_threads") i64(&c->blocking_threads);
     else if (key == "access_token_ttl") i64(&c->access_token_ttl_s);

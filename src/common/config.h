@@ -36,6 +36,15 @@ struct Config {
   size_t max_one_time_prekeys = 1000;  // stored per device
   bool allow_plaintext = true;         // accept encryption "none"
   std::string sqlite_synchronous = "full";
+
+  // Adapters (DESIGN.md "Deployment profiles"), chosen by URI. The defaults are the embedded
+  // profile: SQLite under data_dir, the in-process bus, in-memory presence and rate limits.
+  std::string store = "sqlite";  // "sqlite" (DATA_DIR/parley.db), sqlite:///path or postgres://…
+  std::string bus = "inproc";    // "inproc" or kafka://host:port[,host:port…]
+  std::string cluster = "memory";  // "memory" or redis://host:port[/db]
+  std::string node_id;           // this node's name in a cluster ("" = host name and port)
+  std::string media_dir;         // media blobs ("" = DATA_DIR/media); shared by every node
+  std::string secrets_dir;       // signing keys ("" = DATA_DIR); the same on every node
   size_t ws_max_outbox_bytes = 8 << 20;  // a slower client is disconnected; its messages stay pending
   size_t max_group_members = 1024;       // members per group, the owner included
 

@@ -5,9 +5,9 @@
 
 #include "common/ids.h"
 #include "common/time.h"
+#include "exe/profile.h"
 #include "services/auth/jwt.h"
 #include "services/auth/password.h"
-#include "storage/sqlite/sqlite_store.h"
 
 namespace parley::exe {
 namespace {
@@ -24,6 +24,14 @@ int Fail(const std::string& what) {
   return 1;
 }
 
+// The configured store, without the bus or the cluster state (an admin command joins no cluster).
+Result<std::unique_ptr<Profile>> OpenStoreOnly(const Config& cfg) {
+  Config local = cfg;
+  local.bus = "inproc";
+  local.cluster = "memory";
+  return Profile::Open(local, {});
+}
+
 }  // namespace
 
 int AdminCreateUser(const Config& cfg, const std::string& username, const std::string& password,
@@ -34,8 +42,9 @@ int AdminCreateUser(const Config& cfg, const std::string& username, const std::s
   bool valid = name.size() >= 3 && name.size() <= 32;
   for (char c : name) valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.');
   if (!valid) return Fail("username must be 3-32 characters of a-z, 0-9, _ and .");
-  storage::sqlite::SqliteStore store({cfg.data_dir + "/parley.db", cfg.sqlite_synchronous});
-  if (Status st = store.Open(); !st.ok()) return Fail(st.error().message);
+  auto profile = OpenStoreOnly(cfg);
+  if (!profile.ok()) return Fail(profile.error().message);
+  storage::AuthStore& store = (*profile)->auth();
   auto hash = auth::HashPassword(password, {static_cast<unsigned long long>(cfg.argon2_opslimit),
                                             static_cast<size_t>(cfg.argon2_memlimit_kib) * 1024});
   if (!hash.ok()) return Fail(hash.error().message);
@@ -58,8 +67,9 @@ int AdminCreateUser(const Config& cfg, const std::string& username, const std::s
 }
 
 int AdminGrant(const Config& cfg, const std::string& username) {
-  storage::sqlite::SqliteStore store({cfg.data_dir + "/parley.db", cfg.sqlite_synchronous});
-  if (Status st = store.Open(); !st.ok()) return Fail(st.error().message);
+  auto profile = OpenStoreOnly(cfg);
+  if (!profile.ok()) return Fail(profile.error().message);
+  storage::AuthStore& store = (*profile)->auth();
   auto u = store.GetUserByUsername(username);
   if (!u.ok()) return Fail("no user named " + username);
   auto r = Wait<Unit>([&](auto done) { store.SetAdmin(u->user_id, true, done); });
@@ -69,7 +79,7 @@ int AdminGrant(const Config& cfg, const std::string& username) {
 }
 
 int AdminRotateSigningKey(const Config& cfg) {
-  std::string path = cfg.data_dir + "/jwt_ed25519.key";
+  std::string path = (cfg.secrets_dir.empty() ? cfg.data_dir : cfg.secrets_dir) + "/jwt_ed25519.key";
   if (Status st = auth::JwtSigner::RotateKeyFile(path); !st.ok()) return Fail(st.error().message);
   std::cout << "new signing key in " << path << "; restart parleyd to use it (tokens of the "
             << "previous key keep working for 15 minutes after the restart)\n";

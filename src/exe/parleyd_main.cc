@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/time.h"
-#include "events/inproc_bus.h"
+#include "exe/profile.h"
 #include "exe/admin_command.h"
 #include "services/audit/audit_service.h"
 #include "services/auth/auth_service.h"
@@ -118,6 +118,27 @@ int main(int argc, char** argv) {
       ->envname("PARLEY_MAX_UPLOAD_BYTES")->capture_default_str();
   app.add_option("--media-url-ttl", cfg.media_url_ttl_s, "Signed media links expire after, seconds")
       ->envname("PARLEY_MEDIA_URL_TTL")->capture_default_str();
+  app.add_option("--store", cfg.store,
+                 "Where users, keys, groups, media metadata and messages live: sqlite "
+                 "(DATA_DIR/parley.db), sqlite:///PATH, or postgres://USER@HOST:PORT/DB (scale-out)")
+      ->envname("PARLEY_STORE")->capture_default_str();
+  app.add_option("--bus", cfg.bus,
+                 "Event bus: inproc, or kafka://HOST:PORT[,HOST:PORT…] (scale-out: events cross nodes)")
+      ->envname("PARLEY_BUS")->capture_default_str();
+  app.add_option("--cluster", cfg.cluster,
+                 "Presence, user-to-node routing and rate limits: memory, or redis://HOST:PORT[/DB] "
+                 "(shared by every node)")
+      ->envname("PARLEY_CLUSTER")->capture_default_str();
+  app.add_option("--node-id", cfg.node_id,
+                 "This node's name in a cluster, unique per node (default: host name and port)")
+      ->envname("PARLEY_NODE_ID");
+  app.add_option("--media-dir", cfg.media_dir,
+                 "Directory of media blobs (default DATA_DIR/media); the same for every node")
+      ->envname("PARLEY_MEDIA_DIR");
+  app.add_option("--secrets-dir", cfg.secrets_dir,
+                 "Directory of the token-signing and media-URL keys (default DATA_DIR); the same "
+                 "for every node")
+      ->envname("PARLEY_SECRETS_DIR");
   app.add_option("--sqlite-synchronous", cfg.sqlite_synchronous,
                  "full (durable on power loss) or normal (durable on process crash)")
       ->envname("PARLEY_SQLITE_SYNCHRONOUS")->capture_default_str();
@@ -175,70 +196,84 @@ int main(int argc, char** argv) {
   if (rotate->parsed()) return exe::AdminRotateSigningKey(cfg);
 
   auto started = std::chrono::steady_clock::now();
-  storage::sqlite::SqliteOptions db_options{cfg.data_dir + "/parley.db", cfg.sqlite_synchronous};
+  storage::sqlite::WriteFaults faults;
   if (const char* on = std::getenv("PARLEY_ENABLE_FAULT_INJECTION"); on && std::string(on) == "1") {
     // Tests only: makes commits of the main store fail as on a full disk (storage/sqlite/writer.h).
     auto num = [](const char* name, uint64_t dflt) -> uint64_t {
       const char* v = std::getenv(name);
       return v ? static_cast<uint64_t>(std::strtoull(v, nullptr, 10)) : dflt;
     };
-    db_options.faults = {num("PARLEY_FAULT_FAIL_WRITE_AFTER", 0),
-                         num("PARLEY_FAULT_FAIL_WRITE_COUNT", 1)};
-    LogWarn("fault injection on", {{"fail_write_after", db_options.faults.fail_after},
-                                   {"fail_write_count", db_options.faults.fail_count}});
+    faults = {num("PARLEY_FAULT_FAIL_WRITE_AFTER", 0), num("PARLEY_FAULT_FAIL_WRITE_COUNT", 1)};
+    LogWarn("fault injection on", {{"fail_write_after", faults.fail_after},
+                                   {"fail_write_count", faults.fail_count}});
   }
-  storage::sqlite::SqliteStore store(db_options);
-  if (Status st = store.Open(); !st.ok()) return Fail("cannot open the database: " + st.error().message);
+  auto opened = exe::Profile::Open(cfg, faults);
+  if (!opened.ok()) return Fail(opened.error().message);
+  exe::Profile& profile = **opened;
+  for (const std::string& dir : {profile.media_dir(), profile.secrets_dir()}) {
+    std::filesystem::create_directories(dir, fec);
+    if (fec) return Fail("cannot create " + dir + ": " + fec.message());
+  }
+  // The search index stays per node (DATA_DIR/search.db): every node indexes every message
+  // event, so a search answers on any node.
   storage::sqlite::SqliteSearchIndex search_index({cfg.data_dir + "/search.db"});
   if (Status st = search_index.Open(); !st.ok())
     return Fail("cannot open the search index: " + st.error().message);
   // A previous key (left by `admin rotate-signing-key`) verifies only the tokens it signed before
   // this start: they expire within the longest token lifetime.
-  auto signer = auth::JwtSigner::LoadOrCreate(cfg.data_dir + "/jwt_ed25519.key", cfg.issuer,
+  auto signer = auth::JwtSigner::LoadOrCreate(profile.secrets_dir() + "/jwt_ed25519.key", cfg.issuer,
                                               NowMs() / 1000 + auth::kMaxAccessTokenTtlS);
   if (!signer.ok()) return Fail(signer.error().message);
 
   int io_threads = cfg.threads > 0 ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
   boost::asio::thread_pool blocking(static_cast<size_t>(cfg.blocking_threads));
-  events::InProcessBus bus;
+  events::EventBus& bus = profile.bus();
   Metrics metrics;
-  services::RateLimits limits(cfg);
-  services::Context ctx{cfg, store, store, store, bus, blocking, metrics, limits};
+  services::RateLimits limits(cfg, profile.make_limiter());
+  services::Context ctx{cfg, profile.auth(), profile.keys(), profile.messages(), bus, blocking,
+                        metrics, limits};
 
   services::AuthService auth(ctx, std::move(*signer));
   if (Status st = auth.Start(); !st.ok()) return Fail(st.error().message);
   services::KeysService keys(ctx);
   services::ChatService chat(ctx);
-  chat.SetMediaAccess([&store](const std::string& user, const std::string& media) -> Result<bool> {
-    auto m = store.GetMedia(media);
+  chat.SetMediaAccess([&profile](const std::string& user, const std::string& media) -> Result<bool> {
+    auto m = profile.media().GetMedia(media);
     if (!m.ok()) {
       if (m.error().code == ErrorCode::kNotFound) return false;
       return m.error();
     }
     if (m->uploader_id == user) return true;
-    return store.CanSeeMedia(user, media);
+    return profile.messages().CanSeeMedia(user, media);
   });
-  services::PresenceService presence(ctx);
-  services::GroupsService groups(ctx, store);
+  services::PresenceService presence(ctx, profile.registry(), profile.scale_out());
+  profile.OnUsersPurged([&presence](const std::vector<std::string>& users) { presence.Recheck(users); });
+  services::GroupsService groups(ctx, profile.groups());
   services::OpsService ops(ctx);
-  storage::local::LocalBlobStore blobs(cfg.data_dir + "/media");
+  storage::local::LocalBlobStore blobs(profile.media_dir());
   if (Status st = blobs.Open(); !st.ok()) return Fail("cannot open the media store: " + st.error().message);
-  auto url_signer = services::UrlSigner::LoadOrCreate(cfg.data_dir + "/media_url.key");
+  auto url_signer = services::UrlSigner::LoadOrCreate(profile.secrets_dir() + "/media_url.key");
   if (!url_signer.ok()) return Fail(url_signer.error().message);
-  services::MediaService media(ctx, store, blobs, std::move(*url_signer));
+  services::MediaService media(ctx, profile.media(), blobs, std::move(*url_signer));
   media.Start();
-  services::MediaProcessor media_worker(ctx, store, blobs);
+  services::MediaProcessor media_worker(ctx, profile.media(), blobs);
   if (Status st = media_worker.Start(); !st.ok()) return Fail(st.error().message);
-  services::AuditService audit(ctx, store);
+  services::AuditService audit(ctx, profile.audit());
   audit.Start();
   services::Gateway gateway(ctx, auth, chat, presence);
   gateway.Start();
   services::SearchService search(ctx, search_index);
   search.Start();
   services::NotifyService notify(
-      ctx, store, {cfg.push_max_attempts, cfg.push_retry_base_ms},
-      [&gateway](const std::string& u, const std::string& d) { return gateway.DeviceOnline(u, d); });
+      ctx, profile.notify(), {cfg.push_max_attempts, cfg.push_retry_base_ms},
+      [&gateway, &profile](const std::string& u, const std::string& d) {
+        // Online on any node (the registry), or at least here if the registry cannot say.
+        auto online = profile.registry().DeviceOnline(u, d);
+        return online.ok() ? *online : gateway.DeviceOnline(u, d);
+      });
   if (Status st = notify.Start(); !st.ok()) return Fail(st.error().message);
+  // Every service has subscribed: start consuming (Kafka joins its consumer groups here).
+  if (Status st = profile.StartBus(); !st.ok()) return Fail(st.error().message);
 
   transport::Router router;
   router.SetAuthenticator([&auth](std::string_view t) { return auth.Authenticate(t); });
@@ -261,11 +296,11 @@ int main(int argc, char** argv) {
   });
 
   metrics.CounterFn("parley_store_commit_batches_total", "Group commits of the store",
-                [&store] { return static_cast<double>(store.commit_batches()); });
+                [&profile] { return static_cast<double>(profile.commit_batches()); });
   metrics.CounterFn("parley_store_committed_writes_total", "Writes committed by the store",
-                [&store] { return static_cast<double>(store.committed_jobs()); });
+                [&profile] { return static_cast<double>(profile.committed_jobs()); });
   metrics.CounterFn("parley_events_published_total", "Events published on the bus",
-                [&bus] { return static_cast<double>(bus.published()); });
+                [&profile] { return static_cast<double>(profile.events_published()); });
 
   transport::HttpServer server(
       {cfg.host(), cfg.port(), io_threads, cfg.max_request_body_bytes, cfg.request_timeout_ms},
@@ -290,7 +325,8 @@ int main(int argc, char** argv) {
   if (!port.ok()) return Fail(port.error().message);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   LogInfo("listening", {{"address", cfg.host()}, {"port", *port}, {"io_threads", io_threads},
-                        {"data_dir", cfg.data_dir}, {"startup_ms", ms}});
+                        {"data_dir", cfg.data_dir}, {"profile", profile.Describe()},
+                        {"node_id", profile.node_id()}, {"startup_ms", ms}});
 
   int sig = 0;
   sigwait(&sigs, &sig);
@@ -313,14 +349,16 @@ int main(int argc, char** argv) {
   LogInfo("drained", {{"http_in_flight", server.stats().in_flight.load()},
                       {"websockets_draining", gateway.Draining()}});
   server.Stop();
+  profile.OnUsersPurged(nullptr);
   presence.Stop();
   notify.Stop();
   media_worker.Stop();
   media.Stop();
   search.Stop();
+  profile.StopBus();
   blocking.join();
   search_index.Close();
-  store.Close();
+  profile.Close();
   LogInfo("stopped");
   return 0;
 }

@@ -5,31 +5,41 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>
+#include <functional>
+#include <memory>
+#include <string>
 
 #include "common/config.h"
 #include "common/metrics.h"
-#include "common/rate_limiter.h"
 #include "events/event_bus.h"
 #include "storage/auth_store.h"
+#include "storage/cluster_state.h"
 #include "storage/key_store.h"
 #include "storage/message_store.h"
 
 namespace parley::services {
 
-// The rate limiters of the actions the contract names (login, signup, send, upload).
+// The rate limiters of the actions the contract names (login, signup, send, upload). Each is a
+// SharedRateLimiter made by `make` (name, per minute, burst): in memory in the embedded profile,
+// in Redis in the scale-out one, so a limit holds across nodes.
 struct RateLimits {
-  explicit RateLimits(const Config& c)
-      : signup_per_address(static_cast<double>(c.rate_signup_per_min), static_cast<double>(c.rate_signup_per_min)),
-        login_per_address(static_cast<double>(c.rate_login_per_min), static_cast<double>(c.rate_login_per_min)),
-        login_per_username(static_cast<double>(c.rate_login_per_min), static_cast<double>(c.rate_login_per_min)),
-        send_per_user(static_cast<double>(c.rate_send_per_min),
-                      static_cast<double>(std::min<int64_t>(200, c.rate_send_per_min))),
-        upload_per_user(static_cast<double>(c.rate_upload_per_min), static_cast<double>(c.rate_upload_per_min)) {}
-  RateLimiter signup_per_address;
-  RateLimiter login_per_address;
-  RateLimiter login_per_username;
-  RateLimiter send_per_user;
-  RateLimiter upload_per_user;
+  using MakeLimiter = std::function<std::unique_ptr<storage::SharedRateLimiter>(
+      const std::string& name, double per_minute, double burst)>;
+  RateLimits(const Config& c, const MakeLimiter& make)
+      : signup_per_address(make("signup_addr", Per(c.rate_signup_per_min), Per(c.rate_signup_per_min))),
+        login_per_address(make("login_addr", Per(c.rate_login_per_min), Per(c.rate_login_per_min))),
+        login_per_username(make("login_user", Per(c.rate_login_per_min), Per(c.rate_login_per_min))),
+        send_per_user(make("send_user", Per(c.rate_send_per_min),
+                           static_cast<double>(std::min<int64_t>(200, c.rate_send_per_min)))),
+        upload_per_user(make("upload_user", Per(c.rate_upload_per_min), Per(c.rate_upload_per_min))) {}
+  std::unique_ptr<storage::SharedRateLimiter> signup_per_address;
+  std::unique_ptr<storage::SharedRateLimiter> login_per_address;
+  std::unique_ptr<storage::SharedRateLimiter> login_per_username;
+  std::unique_ptr<storage::SharedRateLimiter> send_per_user;
+  std::unique_ptr<storage::SharedRateLimiter> upload_per_user;
+
+ private:
+  static double Per(int64_t v) { return static_cast<double>(v); }
 };
 
 struct Context {

@@ -52,7 +52,7 @@ void AuditService::Start() {
     store_.RecordAudit(std::move(entry), [](Result<int64_t> r) {
       if (!r.ok()) LogError("audit record failed", {{"error", r.error().message}});
     });
-  });
+  }, events::Delivery::kOneNode);
   auto from_group_event = [this](std::string_view, const events::EventPtr& e) {
     const auto& p = e->payload;
     std::string actor = StringOr(p, "actor_id");
@@ -61,8 +61,8 @@ void AuditService::Start() {
     PublishAudit(ctx_.bus, {ActionOf(e->type), actor, "", target.empty() ? e->key : e->key + ":" + target,
                             "", p});
   };
-  ctx_.bus.Subscribe(events::topic::kGroup, from_group_event);
-  ctx_.bus.Subscribe(events::topic::kGroupMember, from_group_event);
+  ctx_.bus.Subscribe(events::topic::kGroup, from_group_event, events::Delivery::kOneNode);
+  ctx_.bus.Subscribe(events::topic::kGroupMember, from_group_event, events::Delivery::kOneNode);
 }
 
 void AuditService::ObserveResponse(const HttpRequest& req, int status) {

@@ -8,6 +8,7 @@
 #include "common/json_fields.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "events/event.h"
 #include "services/audit/audit_event.h"
 #include "services/auth/user_json.h"
 
@@ -63,10 +64,35 @@ Status AuthService::Start() {
     if (auto r = granted.get_future().get(); !r.ok()) return r.error();
     LogInfo("admin granted from config", {{"user_id", u->user_id}});
   }
-  std::unique_lock lock(mu_);
-  revoked_devices_.insert(revoked->begin(), revoked->end());
-  denied_jtis_.insert(denied->begin(), denied->end());
+  {
+    std::unique_lock lock(mu_);
+    revoked_devices_.insert(revoked->begin(), revoked->end());
+    denied_jtis_.insert(denied->begin(), denied->end());
+  }
+  // Revocations made on another node (scale-out): applied here at once. Our own come back too
+  // and change nothing (already in the sets).
+  ctx_.bus.Subscribe(events::topic::kAuth, [this](std::string_view, const events::EventPtr& e) {
+    OnAuthEvent(*e);
+  });
   return OkStatus();
+}
+
+void AuthService::OnAuthEvent(const events::Event& e) {
+  const auto* device = e.payload.if_contains("device_id");
+  const auto* jti = e.payload.if_contains("jti");
+  if (e.type == events::type::kDeviceRevoked && device && device->is_string()) {
+    std::string id(device->as_string());
+    bool fresh;
+    {
+      std::unique_lock lock(mu_);
+      fresh = revoked_devices_.insert(id).second;
+    }
+    if (fresh)
+      for (const auto& cb : on_revoked_) cb(id);
+  } else if (e.type == events::type::kAccessTokenDenied && jti && jti->is_string()) {
+    std::unique_lock lock(mu_);
+    denied_jtis_.insert(std::string(jti->as_string()));
+  }
 }
 
 Result<transport::Principal> AuthService::Authenticate(std::string_view token) const {
@@ -127,7 +153,7 @@ AuthService::Awaitable AuthService::Signup(HttpRequest& req) {
   auto password = f.Str("password", true, 4096);
   auto display = f.Str("display_name", false, 128);
   if (!f.ok()) co_return ErrorResponse(f.error());
-  if (int64_t wait = ctx_.limits.signup_per_address.Allow(req.remote_address)) {
+  if (int64_t wait = ctx_.limits.signup_per_address->Allow(req.remote_address)) {
     co_return ErrorResponse(RateLimited(wait));
   }
   auto username = NormalizeUsername(*raw_name);
@@ -173,8 +199,8 @@ AuthService::Awaitable AuthService::Login(HttpRequest& req) {
   if (!f.ok()) co_return ErrorResponse(f.error());
   auto username = NormalizeUsername(*raw_name);
   // Password guessing: bounded per address and per target account.
-  int64_t wait = ctx_.limits.login_per_address.Allow(req.remote_address);
-  if (!wait && username) wait = ctx_.limits.login_per_username.Allow(*username);
+  int64_t wait = ctx_.limits.login_per_address->Allow(req.remote_address);
+  if (!wait && username) wait = ctx_.limits.login_per_username->Allow(*username);
   if (wait) co_return ErrorResponse(RateLimited(wait));
   auto user = co_await OnPool(ctx_.blocking, [&]() -> Result<storage::User> {
     if (!username) return MakeError(ErrorCode::kNotFound, "no such user");
@@ -271,6 +297,9 @@ AuthService::Awaitable AuthService::Logout(HttpRequest& req) {
     std::unique_lock lock(mu_);
     denied_jtis_.insert(p.jti);
   }
+  ctx_.bus.Publish(events::topic::kAuth,
+                   events::MakeEvent(events::type::kAccessTokenDenied, p.user_id,
+                                     {{"jti", p.jti}, {"expires_at", p.exp * 1000}}));
   PublishAudit(ctx_.bus, {"logout", p.user_id, p.device_id, p.device_id, req.remote_address, {}});
   co_return transport::EmptyResponse(204);
 }
@@ -323,6 +352,9 @@ AuthService::Awaitable AuthService::DeleteDevice(HttpRequest& req) {
     revoked_devices_.insert(*id);
   }
   for (const auto& cb : on_revoked_) cb(*id);
+  ctx_.bus.Publish(events::topic::kAuth,
+                   events::MakeEvent(events::type::kDeviceRevoked, req.principal->user_id,
+                                     {{"user_id", req.principal->user_id}, {"device_id", *id}}));
   LogInfo("device revoked", {{"user_id", req.principal->user_id}, {"device_id", *id}});
   PublishAudit(ctx_.bus, {"device.revoked", req.principal->user_id, req.principal->device_id, *id,
                           req.remote_address, {}});

@@ -58,6 +58,8 @@ class AuthService {
   const auth::PasswordParams password_params_;
   std::string dummy_hash_;  // verified against when the user does not exist: same timing
   mutable std::shared_mutex mu_;
+  void OnAuthEvent(const events::Event& e);
+
   std::unordered_set<std::string> revoked_devices_;  // guarded by mu_
   std::unordered_set<std::string> denied_jtis_;      // guarded by mu_
   std::vector<std::function<void(const std::string&)>> on_revoked_;

@@ -80,7 +80,7 @@ boost::asio::awaitable<Result<storage::AppendResult>> ChatService::Send(
   auto parsed = ParseSendRequest(body);
   if (!parsed.ok()) co_return parsed.error();
   SendRequest& in = *parsed;
-  if (int64_t wait = ctx_.limits.send_per_user.Allow(who.user_id)) co_return RateLimited(wait);
+  if (int64_t wait = ctx_.limits.send_per_user->Allow(who.user_id)) co_return RateLimited(wait);
   if (in.body.size() > ctx_.config.max_message_body_bytes) {
     co_return MakeError(ErrorCode::kPayloadTooLarge,
                         "body is larger than " +

@@ -146,7 +146,10 @@ void Gateway::OnMessageEvent(const events::EventPtr& e) {
     int64_t seq = p.at("seq").as_int64();
     for (const auto& user : StringList(p.if_contains("member_ids"))) {
       for (auto& s : hub_.ForUser(user)) {
-        if (s->principal().device_id == sender_device) continue;
+        if (s->principal().device_id == sender_device) {
+          s->NoteOwnMessage(conv, seq);
+          continue;
+        }
         s->DeliverMessage(frame, conv, seq);
         deliveries_.fetch_add(1, std::memory_order_relaxed);
       }

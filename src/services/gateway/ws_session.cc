@@ -21,6 +21,7 @@ namespace websocket = beast::websocket;
 
 namespace {
 constexpr int kReplayPage = 200;
+constexpr int kBaselineConversations = 1000;  // most recent; older ones order from their first event
 constexpr int kMaxInflight = 256;  // concurrent requests per connection; reading pauses beyond
 
 }  // namespace
@@ -45,7 +46,14 @@ void WsSession::DeliverMessage(Frame frame, const std::string& conversation_id, 
       self->held_.emplace_back(std::move(frame), conversation_id, seq);
       return;
     }
-    self->EnqueueMessage(std::move(frame), conversation_id, seq);
+    self->DeliverInOrder(std::move(frame), conversation_id, seq);
+  });
+}
+
+void WsSession::NoteOwnMessage(const std::string& conversation_id, int64_t seq) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), conversation_id, seq] {
+    if (self->closed_ || self->replaying_) return;  // the replay's baseline covers it
+    self->NoteOwnSeq(conversation_id, seq);
   });
 }
 
@@ -154,7 +162,7 @@ asio::awaitable<void> WsSession::Run(beast::http::request<beast::http::string_bo
   auto [ec] = co_await ws_.async_accept(req, asio::as_tuple(asio::use_awaitable));
   if (ec) co_return;
   gw_.hub().Add(self);
-  gw_.presence().DeviceConnected(principal_.user_id);
+  gw_.presence().DeviceConnected(principal_.user_id, principal_.device_id);
   Reply({{"type", "ready"}, {"user_id", principal_.user_id}, {"device_id", principal_.device_id}});
   asio::co_spawn(ws_.get_executor(), WriteLoop(), asio::detached);
   asio::co_spawn(ws_.get_executor(), Replay(), asio::detached);
@@ -164,13 +172,18 @@ asio::awaitable<void> WsSession::Run(beast::http::request<beast::http::string_bo
   drained_.cancel();
   slots_.cancel();
   gw_.hub().Remove(this);
-  gw_.presence().DeviceDisconnected(principal_.user_id);
+  gw_.presence().DeviceDisconnected(principal_.user_id, principal_.device_id);
   gw_.ctx().auth_store.TouchDevice(principal_.device_id, NowMs(), [](Result<Unit>) {});
 }
 
 asio::awaitable<void> WsSession::Replay() {
   auto self = shared_from_this();
   auto& store = gw_.ctx().message_store;
+  // Where each conversation stood before the replay: everything up to there that this device
+  // should get is delivered or in the replay, so live messages are ordered from there on.
+  auto before = co_await OnPool(gw_.ctx().blocking, [&] {
+    return store.ListConversations(principal_.user_id, kBaselineConversations);
+  });
   while (!closed_) {
     auto page = co_await OnPool(gw_.ctx().blocking, [&] {
       return store.Pending(principal_.user_id, principal_.device_id, kReplayPage, sent_seq_,
@@ -200,7 +213,13 @@ asio::awaitable<void> WsSession::Replay() {
     }
   }
   replaying_ = false;
-  for (auto& [frame, conv, seq] : held_) EnqueueMessage(std::move(frame), conv, seq);
+  if (before.ok()) {
+    for (const auto& c : *before) {
+      int64_t& sent = sent_seq_[c.conversation.conversation_id];
+      sent = std::max(sent, c.conversation.last_seq);
+    }
+  }
+  for (auto& [frame, conv, seq] : held_) DeliverInOrder(std::move(frame), conv, seq);
   held_.clear();
   held_.shrink_to_fit();
   for (auto& [frame, id] : held_to_device_) {
@@ -303,6 +322,7 @@ asio::awaitable<void> WsSession::Handle(std::string text) {
                             {"duplicate", r->duplicate}};
     if (!ref.is_null()) ack["ref"] = ref;
     Reply(ack);
+    NoteOwnSeq(m.conversation_id, m.seq);
   } else if (type == ClientFrameType::kMarkDelivered || type == ClientFrameType::kMarkRead) {
     Status st =
         co_await gw_.chat().Mark(principal_, frame->fields, type == ClientFrameType::kMarkRead);

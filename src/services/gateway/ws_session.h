@@ -17,7 +17,9 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -43,6 +45,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   // Thread-safe.
   void DeliverMessage(Frame frame, const std::string& conversation_id, int64_t seq);
   void DeliverToDevice(Frame frame, int64_t id);
+  // A message this device sent itself (not delivered to it): keeps live delivery in order.
+  void NoteOwnMessage(const std::string& conversation_id, int64_t seq);
   void Send(Frame frame);  // receipts, presence, typing: not tracked
   void Close(uint16_t code, std::string reason);
   // Graceful close for a shutdown: requests already read finish and their answers are written;
@@ -57,6 +61,14 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   // On the session's thread:
   void Enqueue(Out out);
   void EnqueueMessage(Frame frame, const std::string& conversation_id, int64_t seq);
+  // Live delivery in seq order (ws_session_order.cc). With several nodes, a conversation's events
+  // can arrive out of seq order (each node publishes after its own commit). A message above a
+  // gap is parked; the gap closes with the missing events, with this device's own sends (acks),
+  // or, after a short wait, from the store, so the device gets every message once, in order.
+  void DeliverInOrder(Frame frame, const std::string& conversation_id, int64_t seq);
+  void NoteOwnSeq(const std::string& conversation_id, int64_t seq);
+  void AdvanceInOrder(const std::string& conversation_id);
+  boost::asio::awaitable<void> FillGap(std::string conversation_id);
   boost::asio::awaitable<void> Replay();
   boost::asio::awaitable<void> ReadLoop();
   boost::asio::awaitable<void> WriteLoop();
@@ -79,6 +91,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   std::vector<std::tuple<Frame, std::string, int64_t>> held_;  // live messages during replay
   std::vector<std::pair<Frame, int64_t>> held_to_device_;     // live to-device during replay
   std::unordered_map<std::string, int64_t> sent_seq_;         // highest seq sent per conversation
+  struct Reorder {
+    std::map<int64_t, Frame> parked;  // live messages above a gap, by seq
+    std::set<int64_t> own;            // seqs of this device's own sends (never delivered to it)
+    bool filling = false;             // FillGap is running
+  };
+  std::unordered_map<std::string, Reorder> reorder_;  // conversations with a gap
   int64_t sent_to_device_ = 0;
   int inflight_ = 0;
   bool draining_ = false;

@@ -39,7 +39,7 @@ Status MediaProcessor::Start() {
     if (e->type != events::type::kMediaUploaded) return;
     auto* type = e->payload.if_contains("media_type");
     if (type && type->is_string() && IsThumbnailable(type->as_string())) Enqueue(e->key);
-  });
+  }, events::Delivery::kOneNode);
   thread_ = std::thread([this] { Loop(); });
   auto pending = media_.PendingThumbnails(static_cast<int>(kMaxQueue));
   if (!pending.ok()) {

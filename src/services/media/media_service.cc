@@ -105,7 +105,7 @@ void MediaService::Start() {
       media_.LinkMessage(std::string(id.as_string()), std::string(sender->as_string()),
                          std::string(message_id->as_string()), [](Result<Unit>) {});
     }
-  });
+  }, events::Delivery::kOneNode);
 }
 
 void MediaService::Stop() { files_.join(); }
@@ -137,7 +137,7 @@ MediaService::Awaitable MediaService::Upload(HttpRequest& req) {
   if (!type.ok()) co_return ErrorResponse(type.error());
   auto filename = SanitizeFilename(req.Header("x-filename"));
   if (!filename.ok()) co_return ErrorResponse(filename.error());
-  if (int64_t wait = ctx_.limits.upload_per_user.Allow(req.principal->user_id)) {
+  if (int64_t wait = ctx_.limits.upload_per_user->Allow(req.principal->user_id)) {
     co_return ErrorResponse(RateLimited(wait));
   }
   if (!req.body_reader) {

@@ -62,9 +62,9 @@ Status NotifyService::Start() {
   });
   ctx_.bus.Subscribe(events::topic::kMessage, [this](std::string_view, const events::EventPtr& e) {
     if (e->type == events::type::kMessageSent) OnMessage(e);
-  });
+  }, events::Delivery::kOneNode);
   ctx_.bus.Subscribe(events::topic::kNotification,
-                     [this](std::string_view, const events::EventPtr& e) { OnNotificationEvent(e); });
+                     [this](std::string_view, const events::EventPtr& e) { OnNotificationEvent(e); }, events::Delivery::kOneNode);
   sender_.Start();
   return OkStatus();
 }

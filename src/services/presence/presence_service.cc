@@ -5,6 +5,7 @@
 #include "common/async.h"
 #include "common/ids.h"
 #include "common/json_fields.h"
+#include "common/log.h"
 #include "common/time.h"
 #include "events/event.h"
 
@@ -66,12 +67,23 @@ void PresenceService::MaybePublish(const std::string& user_id, State& s, bool fo
                                       {"last_seen_at", s.last_seen_at}}));
 }
 
-void PresenceService::DeviceConnected(const std::string& user_id) {
-  boost::asio::post(ctx_.blocking, [this, user_id] {
+int PresenceService::Connections(const std::string& user_id, int fallback) {
+  auto n = registry_.UserConnections(user_id);
+  if (!n.ok()) {
+    LogWarn("presence: connection registry unavailable", {{"error", n.error().message}});
+    return fallback;
+  }
+  return static_cast<int>(*n);
+}
+
+void PresenceService::DeviceConnected(const std::string& user_id, const std::string& device_id) {
+  boost::asio::post(ctx_.blocking, [this, user_id, device_id] {
+    if (Status st = registry_.Connected(user_id, device_id); !st.ok())
+      LogWarn("presence: cannot record a connection", {{"error", st.error().message}});
     std::lock_guard lock(mu_);
     if (stopped_) return;
     State& s = Get(user_id);
-    s.connections++;
+    s.connections = std::max(1, Connections(user_id, s.connections + 1));
     s.generation++;
     s.in_grace = false;
     if (s.timer) s.timer->cancel();
@@ -79,29 +91,52 @@ void PresenceService::DeviceConnected(const std::string& user_id) {
   });
 }
 
-void PresenceService::DeviceDisconnected(const std::string& user_id) {
+void PresenceService::DeviceDisconnected(const std::string& user_id, const std::string& device_id) {
   int64_t gone_at = NowMs();
-  boost::asio::post(ctx_.blocking, [this, user_id, gone_at] {
+  boost::asio::post(ctx_.blocking, [this, user_id, device_id, gone_at] {
+    if (Status st = registry_.Disconnected(user_id, device_id); !st.ok())
+      LogWarn("presence: cannot record a disconnection", {{"error", st.error().message}});
     std::lock_guard lock(mu_);
     if (stopped_) return;
     State& s = Get(user_id);
-    if (s.connections > 0) s.connections--;
-    if (s.connections > 0) return;
-    s.in_grace = true;
-    uint64_t gen = ++s.generation;
-    s.timer = std::make_shared<boost::asio::steady_timer>(
-        ctx_.blocking, std::chrono::milliseconds(ctx_.config.presence_offline_after_ms));
-    s.timer->async_wait([this, user_id, gen, gone_at](boost::system::error_code ec) {
-      if (ec) return;
-      std::lock_guard lock(mu_);
-      if (stopped_) return;
-      State& st = Get(user_id);
-      if (st.generation != gen || st.connections > 0) return;
-      st.in_grace = false;
-      st.last_seen_at = gone_at;
-      Persist(user_id, st);
-      MaybePublish(user_id, st, false);
-    });
+    s.connections = Connections(user_id, std::max(0, s.connections - 1));
+    if (s.connections > 0) return;  // another device (on this node or another) is connected
+    StartGrace(user_id, s, gone_at, false);
+  });
+}
+
+void PresenceService::StartGrace(const std::string& user_id, State& s, int64_t gone_at,
+                                 bool force_publish) {
+  s.in_grace = true;
+  uint64_t gen = ++s.generation;
+  s.timer = std::make_shared<boost::asio::steady_timer>(
+      ctx_.blocking, std::chrono::milliseconds(ctx_.config.presence_offline_after_ms));
+  s.timer->async_wait([this, user_id, gen, gone_at, force_publish](boost::system::error_code ec) {
+    if (ec) return;
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    State& st = Get(user_id);
+    st.connections = Connections(user_id, st.connections);
+    if (st.generation != gen || st.connections > 0) return;
+    st.in_grace = false;
+    st.last_seen_at = gone_at;
+    Persist(user_id, st);
+    MaybePublish(user_id, st, force_publish);
+  });
+}
+
+void PresenceService::Recheck(const std::vector<std::string>& user_ids) {
+  int64_t gone_at = NowMs();
+  boost::asio::post(ctx_.blocking, [this, user_ids, gone_at] {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    for (const auto& user_id : user_ids) {
+      State& s = Get(user_id);
+      s.connections = Connections(user_id, s.connections);
+      if (s.connections > 0 || s.in_grace) continue;
+      // This node may never have published this user online; the crashed one did.
+      StartGrace(user_id, s, gone_at, true);
+    }
   });
 }
 
@@ -167,6 +202,16 @@ boost::asio::awaitable<HttpResponse> PresenceService::GetStatus(HttpRequest& req
       }
       std::lock_guard lock(mu_);
       State& s = Get(id);
+      if (shared_state_) {
+        // Another node may have changed the chosen status or seen the last device go.
+        if (auto u = ctx_.auth_store.GetUser(id); u.ok()) {
+          s.chosen = IsStatus(u->status) ? u->status : "online";
+          s.text = u->status_text;
+          s.last_seen_at = std::max(s.last_seen_at, u->last_seen_at);
+        }
+        s.connections = Connections(id, s.connections);
+        if (s.connections > 0) s.in_grace = false;
+      }
       out.push_back({{"user_id", id},
                      {"status", Effective(s)},
                      {"text", s.text},

@@ -3,6 +3,11 @@
 // `offline`, with last_seen_at = when it went away. Status is visible only to the user and to
 // those who share a conversation with them. Changes are published as USER_STATUS_CHANGED.
 //
+// Connections are counted by a ConnectionRegistry: in memory on one node, in Redis across the
+// nodes of a cluster, so a user whose other device is connected to another node stays online.
+// With `shared_state` (a cluster), the chosen status is read from the store on every query, since
+// another node may have changed it.
+//
 // Thread-safe: state is guarded by mu_; timers run on the blocking pool.
 #pragma once
 
@@ -13,6 +18,7 @@
 #include <unordered_map>
 
 #include "services/context.h"
+#include "storage/cluster_state.h"
 #include "transport/router.h"
 
 namespace parley::services {
@@ -26,12 +32,16 @@ struct PresenceStatus {
 
 class PresenceService {
  public:
-  explicit PresenceService(Context& ctx) : ctx_(ctx) {}
+  PresenceService(Context& ctx, storage::ConnectionRegistry& registry, bool shared_state)
+      : ctx_(ctx), registry_(registry), shared_state_(shared_state) {}
   void Register(transport::Router& router);
 
   // From the gateway, on a device's WebSocket opening and closing.
-  void DeviceConnected(const std::string& user_id);
-  void DeviceDisconnected(const std::string& user_id);
+  void DeviceConnected(const std::string& user_id, const std::string& device_id);
+  void DeviceDisconnected(const std::string& user_id, const std::string& device_id);
+  // Re-evaluates users whose connections vanished without a disconnect (a crashed node, in a
+  // cluster): those with none left go offline after the grace period.
+  void Recheck(const std::vector<std::string>& user_ids);
   // Cancels timers. Pending offline transitions are dropped (the next start sees no one online).
   void Stop();
 
@@ -53,11 +63,17 @@ class PresenceService {
   // Publishes USER_STATUS_CHANGED if the effective status or text changed. Requires mu_ held.
   void MaybePublish(const std::string& user_id, State& s, bool force);
   void Persist(const std::string& user_id, const State& s);
+  // Starts the grace period after which a user with no connections is offline. Requires mu_.
+  void StartGrace(const std::string& user_id, State& s, int64_t gone_at, bool force_publish);
+  // The user's open connections on every node (the registry), or `fallback` if it cannot say.
+  int Connections(const std::string& user_id, int fallback);
 
   boost::asio::awaitable<transport::HttpResponse> Update(transport::HttpRequest& req);
   boost::asio::awaitable<transport::HttpResponse> GetStatus(transport::HttpRequest& req);
 
   Context& ctx_;
+  storage::ConnectionRegistry& registry_;
+  const bool shared_state_;
   std::mutex mu_;
   std::unordered_map<std::string, State> users_;  // guarded by mu_
   bool stopped_ = false;                          // guarded by mu_

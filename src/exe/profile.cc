@@ -1,0 +1,188 @@
+#include "exe/profile.h"
+
+#include <unistd.h>
+
+#include "common/log.h"
+#include "events/inproc_bus.h"
+#include "events/kafka_bus.h"
+#include "storage/local/memory_cluster_state.h"
+#include "storage/postgres/postgres_store.h"
+#include "storage/redis/redis_client.h"
+#include "storage/redis/redis_connection_registry.h"
+#include "storage/redis/redis_rate_limiter.h"
+#include "storage/sqlite/sqlite_store.h"
+
+namespace parley::exe {
+
+struct Profile::Owned {
+  std::unique_ptr<storage::sqlite::SqliteStore> sqlite;
+  std::unique_ptr<storage::postgres::PostgresStore> postgres;
+  std::unique_ptr<events::InProcessBus> inproc;
+  std::unique_ptr<events::KafkaBus> kafka;
+  std::unique_ptr<storage::MemoryConnectionRegistry> memory_registry;
+  std::unique_ptr<storage::redis::RedisClient> redis;
+  std::unique_ptr<storage::redis::RedisClient> redis_limits;  // short timeouts: called on I/O threads
+  std::unique_ptr<storage::redis::RedisConnectionRegistry> redis_registry;
+};
+
+namespace {
+
+bool StartsWith(const std::string& s, std::string_view p) { return s.rfind(p, 0) == 0; }
+
+std::string DefaultNodeId(const Config& cfg) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  std::string id;
+  for (const char* p = host; *p && id.size() < 48; ++p) {
+    char c = *p;
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    id += ok ? c : '-';
+  }
+  if (id.empty()) id = "parleyd";
+  return id + "-" + std::to_string(cfg.port());
+}
+
+// Every store interface from one adapter object.
+template <typename S>
+void Bind(S* s, storage::AuthStore** a, storage::KeyStore** k, storage::MessageStore** m,
+          storage::GroupStore** g, storage::MediaStore** md, storage::AuditStore** au,
+          storage::NotifyStore** n) {
+  *a = s; *k = s; *m = s; *g = s; *md = s; *au = s; *n = s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Profile>> Profile::Open(const Config& cfg,
+                                               const storage::sqlite::WriteFaults& faults) {
+  std::unique_ptr<Profile> p(new Profile());
+  p->owned_ = std::make_unique<Owned>();
+  Owned& o = *p->owned_;
+  p->node_id_ = cfg.node_id.empty() ? DefaultNodeId(cfg) : cfg.node_id;
+  p->media_dir_ = cfg.media_dir.empty() ? cfg.data_dir + "/media" : cfg.media_dir;
+  p->secrets_dir_ = cfg.secrets_dir.empty() ? cfg.data_dir : cfg.secrets_dir;
+
+  // Stores.
+  if (StartsWith(cfg.store, "postgres://") || StartsWith(cfg.store, "postgresql://")) {
+    o.postgres = std::make_unique<storage::postgres::PostgresStore>(
+        storage::postgres::PostgresOptions{cfg.store});
+    if (Status st = o.postgres->Open(); !st.ok())
+      return MakeError(st.error().code, "store (PostgreSQL): " + st.error().message);
+    Bind(o.postgres.get(), &p->auth_, &p->keys_, &p->messages_, &p->groups_, &p->media_,
+         &p->audit_, &p->notify_);
+    auto* pg = o.postgres.get();
+    p->commit_batches_ = [pg] { return pg->commit_batches(); };
+    p->committed_jobs_ = [pg] { return pg->committed_jobs(); };
+    p->store_kind_ = "postgres";
+    p->scale_out_ = true;
+  } else {
+    std::string path = cfg.store == "sqlite" ? cfg.data_dir + "/parley.db"
+                                             : cfg.store.substr(std::string_view("sqlite://").size());
+    storage::sqlite::SqliteOptions options{path, cfg.sqlite_synchronous};
+    options.faults = faults;
+    o.sqlite = std::make_unique<storage::sqlite::SqliteStore>(options);
+    if (Status st = o.sqlite->Open(); !st.ok())
+      return MakeError(st.error().code, "cannot open the database: " + st.error().message);
+    Bind(o.sqlite.get(), &p->auth_, &p->keys_, &p->messages_, &p->groups_, &p->media_,
+         &p->audit_, &p->notify_);
+    auto* db = o.sqlite.get();
+    p->commit_batches_ = [db] { return db->commit_batches(); };
+    p->committed_jobs_ = [db] { return db->committed_jobs(); };
+    p->store_kind_ = "sqlite";
+  }
+
+  // Event bus.
+  if (StartsWith(cfg.bus, "kafka://")) {
+    events::KafkaBusOptions options;
+    options.brokers = cfg.bus.substr(std::string_view("kafka://").size());
+    options.node_id = p->node_id_;
+    o.kafka = std::make_unique<events::KafkaBus>(options);
+    p->bus_ = o.kafka.get();
+    auto* k = o.kafka.get();
+    p->events_published_ = [k] { return k->published(); };
+    p->bus_kind_ = "kafka";
+    p->scale_out_ = true;
+  } else {
+    o.inproc = std::make_unique<events::InProcessBus>();
+    p->bus_ = o.inproc.get();
+    auto* b = o.inproc.get();
+    p->events_published_ = [b] { return b->published(); };
+    p->bus_kind_ = "inproc";
+  }
+
+  // Cluster state: connection registry and rate limits.
+  if (StartsWith(cfg.cluster, "redis://")) {
+    auto url = storage::redis::ParseRedisUrl(cfg.cluster);
+    if (!url.ok()) return MakeError(ErrorCode::kInvalidArgument, "cluster: " + url.error().message);
+    o.redis = std::make_unique<storage::redis::RedisClient>(*url, storage::redis::RedisOptions{});
+    if (Status st = o.redis->Ping(); !st.ok())
+      return MakeError(ErrorCode::kUnavailable, "cluster (Redis): " + st.error().message);
+    storage::redis::RedisRegistryOptions ro;
+    ro.node_id = p->node_id_;
+    o.redis_registry = std::make_unique<storage::redis::RedisConnectionRegistry>(*o.redis, ro);
+    if (Status st = o.redis_registry->Start(); !st.ok())
+      return MakeError(ErrorCode::kUnavailable, "cluster (Redis): " + st.error().message);
+    p->registry_ = o.redis_registry.get();
+    // Limiters are asked on I/O threads: their own connections, with short timeouts, so that a
+    // slow Redis costs a request at most ~200 ms (then the failure mode below applies).
+    storage::redis::RedisOptions fast;
+    fast.connect_timeout_ms = 200;
+    fast.command_timeout_ms = 200;
+    o.redis_limits = std::make_unique<storage::redis::RedisClient>(*url, fast);
+    auto* client = o.redis_limits.get();
+    // Signup and login fail closed when Redis is unreachable (guessing must stay bounded); sends
+    // and uploads fall back to a per-node bucket so that an outage does not stop messaging.
+    p->make_limiter_ = [client](const std::string& name, double per_minute, double burst)
+        -> std::unique_ptr<storage::SharedRateLimiter> {
+      storage::redis::RedisRateLimiterOptions lo;
+      lo.on_failure = StartsWith(name, "send") || StartsWith(name, "upload")
+                          ? storage::redis::RateLimitFailure::kLocalBucket
+                          : storage::redis::RateLimitFailure::kFailClosed;
+      return std::make_unique<storage::redis::RedisRateLimiter>(*client, name, per_minute, burst, lo);
+    };
+    p->cluster_kind_ = "redis";
+    p->scale_out_ = true;
+  } else {
+    o.memory_registry = std::make_unique<storage::MemoryConnectionRegistry>(p->node_id_);
+    p->registry_ = o.memory_registry.get();
+    p->make_limiter_ = [](const std::string&, double per_minute, double burst)
+        -> std::unique_ptr<storage::SharedRateLimiter> {
+      return std::make_unique<storage::MemoryRateLimiter>(per_minute, burst);
+    };
+    p->cluster_kind_ = "memory";
+  }
+  return p;
+}
+
+Profile::~Profile() { Close(); }
+
+void Profile::OnUsersPurged(std::function<void(const std::vector<std::string>&)> fn) {
+  if (owned_->redis_registry) owned_->redis_registry->SetOnUsersPurged(std::move(fn));
+}
+
+Status Profile::StartBus() {
+  if (owned_->kafka) {
+    if (Status st = owned_->kafka->Start(); !st.ok())
+      return MakeError(st.error().code, "bus (Kafka): " + st.error().message);
+  }
+  return OkStatus();
+}
+
+void Profile::StopBus() {
+  if (owned_ && owned_->kafka) owned_->kafka->Stop();
+}
+
+void Profile::Close() {
+  if (closed_ || !owned_) return;
+  closed_ = true;
+  StopBus();
+  if (owned_->redis_registry) owned_->redis_registry->Stop();
+  if (owned_->postgres) owned_->postgres->Close();
+  if (owned_->sqlite) owned_->sqlite->Close();
+}
+
+std::string Profile::Describe() const {
+  return "store=" + store_kind_ + " bus=" + bus_kind_ + " cluster=" + cluster_kind_;
+}
+
+}  // namespace parley::exe

@@ -1,0 +1,88 @@
+// Profile: the adapters parleyd runs on, chosen by the config's URIs (DESIGN.md "Deployment
+// profiles"): the stores (sqlite | postgres), the event bus (inproc | kafka) and the cluster
+// state (memory | redis). The composition root (parleyd_main.cc) builds the services on the
+// interfaces this exposes and never names an adapter itself.
+//
+// Order of use: Open → services subscribe to bus() → StartBus() → serve → StopBus() → Close().
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "events/event_bus.h"
+#include "services/context.h"
+#include "storage/audit_store.h"
+#include "storage/auth_store.h"
+#include "storage/cluster_state.h"
+#include "storage/group_store.h"
+#include "storage/key_store.h"
+#include "storage/media_store.h"
+#include "storage/message_store.h"
+#include "storage/notify_store.h"
+#include "storage/sqlite/writer.h"
+
+namespace parley::exe {
+
+class Profile {
+ public:
+  // Opens the stores (applying migrations) and connects to the cluster state. kUnavailable
+  // (unreachable engine) or kInvalidArgument (bad URI) with a message naming the setting.
+  static Result<std::unique_ptr<Profile>> Open(const Config& cfg,
+                                               const storage::sqlite::WriteFaults& faults);
+  ~Profile();
+
+  storage::AuthStore& auth() { return *auth_; }
+  storage::KeyStore& keys() { return *keys_; }
+  storage::MessageStore& messages() { return *messages_; }
+  storage::GroupStore& groups() { return *groups_; }
+  storage::MediaStore& media() { return *media_; }
+  storage::AuditStore& audit() { return *audit_; }
+  storage::NotifyStore& notify() { return *notify_; }
+  events::EventBus& bus() { return *bus_; }
+  storage::ConnectionRegistry& registry() { return *registry_; }
+  const services::RateLimits::MakeLimiter& make_limiter() const { return make_limiter_; }
+
+  const std::string& node_id() const { return node_id_; }
+  const std::string& media_dir() const { return media_dir_; }
+  const std::string& secrets_dir() const { return secrets_dir_; }
+  bool scale_out() const { return scale_out_; }  // some adapter is shared with other nodes
+
+  // Called (on a registry thread; must not block) with users whose connections were held by a
+  // node that crashed, so that presence can re-evaluate them. A no-op in the embedded profile.
+  void OnUsersPurged(std::function<void(const std::vector<std::string>&)> fn);
+  // Starts consuming events (Kafka joins its consumer groups); call after every Subscribe.
+  Status StartBus();
+  void StopBus();
+  // Stops the cluster state (this node's connections are withdrawn) and closes the stores.
+  void Close();
+
+  uint64_t commit_batches() const { return commit_batches_ ? commit_batches_() : 0; }
+  uint64_t committed_jobs() const { return committed_jobs_ ? committed_jobs_() : 0; }
+  uint64_t events_published() const { return events_published_ ? events_published_() : 0; }
+  std::string Describe() const;  // "store=postgres bus=kafka cluster=redis" (no credentials)
+
+ private:
+  Profile() = default;
+  struct Owned;
+  std::unique_ptr<Owned> owned_;
+  storage::AuthStore* auth_ = nullptr;
+  storage::KeyStore* keys_ = nullptr;
+  storage::MessageStore* messages_ = nullptr;
+  storage::GroupStore* groups_ = nullptr;
+  storage::MediaStore* media_ = nullptr;
+  storage::AuditStore* audit_ = nullptr;
+  storage::NotifyStore* notify_ = nullptr;
+  events::EventBus* bus_ = nullptr;
+  storage::ConnectionRegistry* registry_ = nullptr;
+  services::RateLimits::MakeLimiter make_limiter_;
+  std::function<uint64_t()> commit_batches_, committed_jobs_, events_published_;
+  std::string node_id_, media_dir_, secrets_dir_;
+  std::string store_kind_, bus_kind_, cluster_kind_;
+  bool scale_out_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace parley::exe
