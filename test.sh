@@ -46,9 +46,12 @@ export PARLEY_DEPLOY_DIR="${PARLEY_DEPLOY_DIR:-/tmp/parley-deploy-$(id -u)}"
 trap './deploy/dev.sh down >/dev/null 2>&1 || true' EXIT
 eval "$(./deploy/dev.sh env)"
 ./build/parley_scaleout_tests --gtest_brief=1
-PARLEY_SCALEOUT_REUSE=1 PARLEYD_BIN="$PWD/build/parleyd" .venv/bin/pytest -q tests/deploy tests/scaleout
 ./deploy/dev.sh down
 trap - EXIT
+# The deploy scripts' own tests, and the three-node cluster: each brings up its own engines and
+# nodes on free ports in a temporary directory (Kafka's jars copied from the cache above).
+PARLEY_SCALEOUT_KAFKA_LIBS="$PARLEY_DEPLOY_DIR/kafka/libs" PARLEYD_BIN="$PWD/build/parleyd" \
+  .venv/bin/pytest -q tests/deploy tests/scaleout
 
 echo "== web client (vitest: protocol vectors and engine; Playwright on Debian's Chromium)"
 ./scripts/web.sh test
