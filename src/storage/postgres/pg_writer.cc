@@ -116,6 +116,10 @@ bool PgWriter::EnsureConnected() {
 PgWriter::Attempt PgWriter::TryBatch(std::deque<Job>& batch) {
   conn_->ClearRetryable();
   Status begin = conn_->Run("BEGIN");
+  // One writer batch at a time across every node: batches lock many conversation rows, and two
+  // nodes locking them in different orders deadlock (PostgreSQL then stalls both for
+  // deadlock_timeout before aborting one). Held until COMMIT/ROLLBACK.
+  if (begin.ok()) begin = conn_->Run("SELECT pg_advisory_xact_lock(5063128101)");
   if (!begin.ok()) {
     LogError("postgres begin failed", {{"error", begin.error().message}});
     return conn_->healthy() ? Attempt::kFailed : Attempt::kRetry;

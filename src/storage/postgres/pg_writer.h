@@ -1,6 +1,9 @@
 // PgWriter: the group-commit writer of the PostgreSQL adapter (same contract as
 // sqlite::GroupCommitWriter in storage/sqlite/writer.h).
 //
+// Batches of all nodes are serialized by a transaction-level advisory lock taken first, so
+// writers never deadlock on conversation rows (the cost: one batch commits at a time across the
+// cluster; group commit keeps batches large under load).
 // One writer thread runs the queued jobs (up to max_batch) in ONE transaction, each inside its
 // own SAVEPOINT so a failing job rolls back alone, commits once, then hands the completions to a
 // completion thread that runs them in commit order. A write is acknowledged only once committed.
