@@ -28,14 +28,23 @@ constexpr size_t kMaxParked = 10000;  // per conversation; beyond it, fill at on
 
 void WsSession::DeliverInOrder(Frame frame, const std::string& conversation_id, int64_t seq) {
   auto it = sent_seq_.find(conversation_id);
-  if (it == sent_seq_.end() || seq <= it->second + 1) {
-    // Unknown baseline (a conversation first seen now), the next seq, or a repeat (dropped).
+  if (it != sent_seq_.end() && seq <= it->second + 1) {
+    // The next seq, or a repeat (dropped by EnqueueMessage).
     EnqueueMessage(std::move(frame), conversation_id, seq);
     if (reorder_.count(conversation_id)) AdvanceInOrder(conversation_id);
     return;
   }
+  // Above a gap, or a conversation this session has no baseline for (joined or created since
+  // the connect): park it; FillGap finds the baseline and what is missing.
   Reorder& r = reorder_[conversation_id];
   if (r.parked.size() < kMaxParked) r.parked.emplace(seq, std::move(frame));
+  if (it == sent_seq_.end()) {
+    if (!r.filling) {
+      r.filling = true;
+      asio::co_spawn(ws_.get_executor(), FillGap(conversation_id), asio::detached);
+    }
+    return;
+  }
   AdvanceInOrder(conversation_id);
   auto again = reorder_.find(conversation_id);
   if (again != reorder_.end() && !again->second.parked.empty() && !again->second.filling) {
@@ -84,6 +93,26 @@ asio::awaitable<void> WsSession::FillGap(std::string conversation_id) {
   asio::steady_timer wait(ws_.get_executor());
   wait.expires_after(kGapWait);
   co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!closed_ && !sent_seq_.count(conversation_id)) {
+    // No baseline: the device has had nothing of this conversation in this session. It starts
+    // where the user's visible range does (a new conversation, or a group joined since the
+    // connect), unless that is far back (an old conversation the replay's baseline left out):
+    // then from the first parked message, as before ordering existed.
+    const std::string user = principal_.user_id;
+    auto membership = co_await OnPool(gw_.ctx().blocking, [&] {
+      return store.GetMembership(conversation_id, user);
+    });
+    if (closed_) co_return;
+    auto rit = reorder_.find(conversation_id);
+    int64_t first = rit != reorder_.end() && !rit->second.parked.empty()
+                        ? rit->second.parked.begin()->first
+                        : 1;
+    int64_t base = membership.ok() ? membership->joined_seq : first - 1;
+    if (first - 1 - base > kFillPage) base = first - 1;
+    int64_t& sent = sent_seq_[conversation_id];  // may have been set meanwhile
+    sent = std::max(sent, std::min(base, first - 1));
+    AdvanceInOrder(conversation_id);
+  }
   while (!closed_) {
     auto rit = reorder_.find(conversation_id);
     if (rit == reorder_.end() || rit->second.parked.empty()) break;
