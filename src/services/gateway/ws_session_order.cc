@@ -129,7 +129,7 @@ asio::awaitable<void> WsSession::FillGap(std::string conversation_id) {
       if (!membership.ok()) return membership.error();
       int64_t lo = std::max(from, membership->joined_seq);
       if (lo >= to) return std::pair<std::vector<storage::Message>, bool>{{}, false};
-      return store.History(conversation_id, lo + 1, to, lo, 0, true,
+      return store.History(conversation_id, lo + 1, to, lo, INT64_MAX, true,
                            static_cast<int>(std::min<int64_t>(to - lo, kFillPage)));
     });
     if (closed_) break;
