@@ -25,6 +25,7 @@ The scale-out options passed (override with the environment):
   --bus     \$PARLEY_NODE_BUS     (default kafka://127.0.0.1:\$PARLEY_KAFKA_PORT)
   --cluster \$PARLEY_NODE_CLUSTER (default redis://127.0.0.1:\$PARLEY_REDIS_PORT)
   --node-id node<n>  --media-dir <shared>/media  --secrets-dir <shared>/secrets
+  --trusted-proxies 127.0.0.1   (nginx's X-Forwarded-For names the client)
 PARLEY_NODE_MODE=embedded passes none of these (only --listen and --data-dir: independent
 embedded servers, e.g. to try the load balancer without the engines).
 
@@ -113,6 +114,7 @@ cmd_start() {
       --node-id "$NODE_ID"
       --media-dir "$SHARED/media"
       --secrets-dir "$SHARED/secrets"
+      --trusted-proxies 127.0.0.1
     )
   else
     die "PARLEY_NODE_MODE must be scaleout or embedded"

@@ -115,8 +115,10 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "rate_login_per_min") i64(&c->rate_login_per_min);
     else if (key == "rate_send_per_min") i64(&c->rate_send_per_min);
     else if (key == "rate_upload_per_min") i64(&c->rate_upload_per_min);
-    else if (key == "admin_usernames" || key == "ws_allowed_origins") {
-      auto& list = key == "admin_usernames" ? c->admin_usernames : c->ws_allowed_origins;
+    else if (key == "admin_usernames" || key == "ws_allowed_origins" || key == "trusted_proxies") {
+      auto& list = key == "admin_usernames"    ? c->admin_usernames
+                   : key == "ws_allowed_origins" ? c->ws_allowed_origins
+                                                 : c->trusted_proxies;
       const toml::array* arr = v.as_array();
       if (!arr) unknown = key;
       else for (const auto& e : *arr) { if (auto x = e.value<std::string>()) list.push_back(*x); else unknown = key; }

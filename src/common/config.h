@@ -29,6 +29,9 @@ struct Config {
   // clients) is always allowed.
   std::vector<std::string> ws_allowed_origins;
   int request_timeout_ms = 30000;  // a request's headers and body must arrive within this
+  // Load balancers (exact IPs) whose X-Forwarded-For names the client (per-address rate limits,
+  // audit addresses). Empty: the header is ignored.
+  std::vector<std::string> trusted_proxies;
   size_t max_request_body_bytes = 1 << 20;
   size_t max_message_body_bytes = 64 * 1024;
   uint64_t max_upload_bytes = 100ull << 20;  // media uploads (streamed, so not max_request_body)

@@ -101,6 +101,10 @@ int main(int argc, char** argv) {
                  "Browser origins (scheme://host[:port], comma-separated; * = any) allowed to open "
                  "/v1/ws besides the server's own; requests without Origin are always allowed")
       ->envname("PARLEY_WS_ALLOWED_ORIGINS")->delimiter(',');
+  app.add_option("--trusted-proxies", cfg.trusted_proxies,
+                 "Load balancers (IP addresses, comma-separated) whose X-Forwarded-For names the "
+                 "client; others' is ignored")
+      ->envname("PARLEY_TRUSTED_PROXIES")->delimiter(',');
   app.add_option("--request-timeout-ms", cfg.request_timeout_ms,
                  "A request's headers and body must arrive within this (bounds slow clients)")
       ->envname("PARLEY_REQUEST_TIMEOUT_MS")->capture_default_str();
@@ -303,7 +307,8 @@ int main(int argc, char** argv) {
                 [&profile] { return static_cast<double>(profile.events_published()); });
 
   transport::HttpServer server(
-      {cfg.host(), cfg.port(), io_threads, cfg.max_request_body_bytes, cfg.request_timeout_ms},
+      {cfg.host(), cfg.port(), io_threads, cfg.max_request_body_bytes, cfg.request_timeout_ms,
+       cfg.trusted_proxies},
       router);
   metrics.CounterFn("parley_http_requests_total", "HTTP requests read",
                 [&server] { return static_cast<double>(server.stats().requests.load()); });

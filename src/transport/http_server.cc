@@ -6,6 +6,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url.hpp>
 
+#include <algorithm>
 #include <span>
 #include <vector>
 
@@ -47,10 +48,30 @@ struct HttpServer::Impl {
 namespace {
 
 // The request line and headers as handlers see them. *ok is false for a bad request target.
-HttpRequest ToRequest(const http::request_header<>& req, const std::string& remote, bool* ok) {
+// The client's address: the peer's, or, when the peer is a trusted proxy, the last address of its
+// X-Forwarded-For (the one that proxy appended); a malformed header leaves the peer's.
+std::string ClientAddress(const http::request_header<>& req, const std::string& remote,
+                          const std::vector<std::string>& trusted) {
+  if (trusted.empty() || std::find(trusted.begin(), trusted.end(), remote) == trusted.end())
+    return remote;
+  auto it = req.find("x-forwarded-for");
+  if (it == req.end()) return remote;
+  std::string_view v = it->value();
+  size_t comma = v.rfind(',');
+  std::string_view last = comma == std::string_view::npos ? v : v.substr(comma + 1);
+  while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) last.remove_prefix(1);
+  while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) last.remove_suffix(1);
+  if (last.empty() || last.size() > 45) return remote;
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(std::string(last), ec);
+  return ec ? remote : address.to_string();
+}
+
+HttpRequest ToRequest(const http::request_header<>& req, const std::string& remote,
+                      const std::vector<std::string>& trusted, bool* ok) {
   HttpRequest out;
   out.method = std::string(req.method_string());
-  out.remote_address = remote;
+  out.remote_address = ClientAddress(req, remote, trusted);
   auto target = boost::urls::parse_origin_form(req.target());
   if (!target) {
     *ok = false;
@@ -420,7 +441,7 @@ asio::awaitable<bool> HttpServer::Impl::ServeBuffered(
   bool keep_alive = req.keep_alive() && !draining.load(std::memory_order_relaxed);
   unsigned version = req.version();
   bool ok = false;
-  HttpRequest hreq = ToRequest(req, remote, &ok);
+  HttpRequest hreq = ToRequest(req, remote, options.trusted_proxies, &ok);
   hreq.body = std::move(req.body());
   stats.in_flight.fetch_add(1, std::memory_order_relaxed);
   HttpResponse hres = co_await Dispatch(hreq, ok);
@@ -438,7 +459,7 @@ asio::awaitable<bool> HttpServer::Impl::ServeStreaming(
   stats.requests.fetch_add(1, std::memory_order_relaxed);
   StreamingBody body(stream, buffer, parser, options.request_timeout_ms);
   bool ok = false;
-  HttpRequest hreq = ToRequest(parser.get(), remote, &ok);
+  HttpRequest hreq = ToRequest(parser.get(), remote, options.trusted_proxies, &ok);
   hreq.body_reader = &body;
   stats.in_flight.fetch_add(1, std::memory_order_relaxed);
   HttpResponse hres = co_await Dispatch(hreq, ok);

@@ -28,6 +28,10 @@ struct HttpServerOptions {
   int threads = 1;
   size_t max_body_bytes = 1 << 20;
   int request_timeout_ms = 30000;  // whole request, headers and body: bounds slow clients
+  // Peers (exact IP addresses) whose X-Forwarded-For is believed: a request from one of them gets
+  // the header's last address as its remote_address (what the proxy saw). Anyone else's header
+  // is ignored, so a client cannot choose its own rate-limit bucket.
+  std::vector<std::string> trusted_proxies;
 };
 
 // Takes over a connection whose request asked for a WebSocket upgrade on a path it accepts.

@@ -44,6 +44,28 @@ def test_signups_are_limited_per_address(limited):
     assert statuses == [201, 201, 429, 429], statuses
 
 
+def _signup_from(api, forwarded_for):
+    return api.post("/v1/signup", {"username": unique_username("fwd"), "password": "long enough pw"},
+                    headers={"X-Forwarded-For": forwarded_for}).status_code
+
+
+def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(limited):
+    # Untrusted peer: a client cannot pick a fresh bucket by sending X-Forwarded-For.
+    _, api = limited("--rate-signup-per-min", "2")
+    assert [_signup_from(api, f"10.0.0.{i}") for i in range(1, 5)] == [201, 201, 429, 429]
+
+
+def test_trusted_proxy_forwarded_for_names_the_client(limited):
+    # Behind a load balancer every peer is the balancer: its X-Forwarded-For (the last address,
+    # the one it appended) gives each client its own bucket.
+    _, api = limited("--rate-signup-per-min", "2", "--trusted-proxies", "127.0.0.1")
+    assert [_signup_from(api, "203.0.113.9, 10.0.0.1") for _ in range(3)] == [201, 201, 429]
+    assert _signup_from(api, "10.0.0.2") == 201  # another client behind the same proxy
+    assert _signup_from(api, "not an address") == 201  # malformed: the peer's own bucket
+    assert _signup_from(api, "also bad") == 201
+    assert _signup_from(api, "bad again") == 429
+
+
 def test_sends_are_limited_per_user(limited):
     srv, api = limited("--rate-send-per-min", "5")
     name, password, _ = signup(api, unique_username("chatty"))
