@@ -2,6 +2,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <cmath>
+
 #include "common/ids.h"
 #include "common/json_fields.h"
 #include "common/time.h"
@@ -38,6 +40,20 @@ bool IsTypeName(std::string_view s) {
   return true;
 }
 
+// A number our own serializer cannot write back as JSON (an overflowing exponent parses as an
+// infinity): refused, so every accepted envelope can be re-published as it was read.
+bool AllFinite(const boost::json::value& v) {
+  if (v.is_double()) return std::isfinite(v.get_double());
+  if (v.is_object()) {
+    for (const auto& [k, x] : v.get_object())
+      if (!AllFinite(x)) return false;
+  } else if (v.is_array()) {
+    for (const auto& x : v.get_array())
+      if (!AllFinite(x)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<Event> FromJson(std::string_view text) {
@@ -56,6 +72,7 @@ Result<Event> FromJson(std::string_view text) {
   auto key = f.Str("key", true, kMaxKeyBytes);
   const boost::json::object* payload = f.Obj("payload", true);
   if (f.ok() && !IsTypeName(*type)) f.Fail("type must be 1-64 characters of A-Z, 0-9 and _");
+  if (f.ok() && !AllFinite(*payload)) f.Fail("payload numbers must be finite");
   if (!f.ok()) {
     return MakeError(ErrorCode::kInvalidArgument, "event envelope: " + f.error().message);
   }

@@ -55,6 +55,7 @@ TEST(EventFromJson, RejectsMalformedEnvelopes) {
       {"invalid UTF-8", Envelope(id, ty, at, "\"\xff\xfe\"", pl)},
       {"no event_id", R"({"type":"MESSAGE_SENT","occurred_at":1,"key":"k","payload":{}})"},
       {"event_id null", Envelope("null", ty, at, key, pl)},
+      {"payload number overflows to infinity", Envelope(id, ty, at, key, R"({"n":[1, {"x":1e7941}]})")},
       {"event_id a number", Envelope("42", ty, at, key, pl)},
       {"event_id not a UUID", Envelope(R"("not-a-uuid")", ty, at, key, pl)},
       {"event_id too long", Envelope("\"" + std::string(100, 'a') + "\"", ty, at, key, pl)},
