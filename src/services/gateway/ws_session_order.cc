@@ -23,7 +23,9 @@ namespace asio = boost::asio;
 namespace {
 constexpr auto kGapWait = std::chrono::milliseconds(30);  // most gaps close by themselves
 constexpr int kFillPage = 500;
-constexpr size_t kMaxParked = 10000;  // per conversation; beyond it, fill at once
+// Per conversation. Beyond it a live message is not parked (memory stays bounded); it is then
+// missing from this connection, and a later gap fill or the next connection brings it.
+constexpr size_t kMaxParked = 10000;
 }  // namespace
 
 void WsSession::DeliverInOrder(Frame frame, const std::string& conversation_id, int64_t seq) {
