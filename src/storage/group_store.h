@@ -97,6 +97,12 @@ struct GroupChange {
   std::vector<std::string> audience;
 };
 
+// The store-independent part of EditGroup's contract, checked against the current group before
+// anything is written: kConflict if a user to add is already a member (or added twice),
+// kNotFound if a user to re-role or remove is not a member, kInvalidArgument if a role is not a
+// group role. Every adapter calls it (group_store.cc).
+Status CheckGroupEdit(const Group& g, const GroupEdit& e);
+
 class GroupStore {
  public:
   virtual ~GroupStore() = default;

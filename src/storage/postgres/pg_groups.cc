@@ -6,7 +6,6 @@
 // conversation row before reading last_seq, so joined_seq/left_seq and the system messages'
 // seqs cannot interleave with appends on other nodes (which take the same row lock).
 #include <array>
-#include <unordered_set>
 
 #include "common/time.h"
 #include "common/ids.h"
@@ -181,24 +180,6 @@ Result<GroupChange> CreateTx(PgConn& c, const NewGroup& ng) {
   return out;
 }
 
-// Checks the edit against the group before anything is written.
-Status CheckEdit(const Group& g, const GroupEdit& e) {
-  std::unordered_set<std::string> added;
-  for (const auto& m : e.add) {
-    if (g.Find(m.user_id) || !added.insert(m.user_id).second)
-      return MakeError(ErrorCode::kConflict, "already a member: " + m.user_id);
-    if (!IsGroupRole(m.role)) return MakeError(ErrorCode::kInvalidArgument, "not a group role");
-  }
-  for (const auto& [user, role] : e.roles) {
-    if (!g.Find(user) && !added.count(user))
-      return MakeError(ErrorCode::kNotFound, "not a member: " + user);
-    if (!IsGroupRole(role)) return MakeError(ErrorCode::kInvalidArgument, "not a group role");
-  }
-  for (const auto& user : e.remove)
-    if (!g.Find(user)) return MakeError(ErrorCode::kNotFound, "not a member: " + user);
-  return OkStatus();
-}
-
 Result<GroupChange> EditTx(PgConn& c, const std::string& group_id, const GroupPlanner& plan) {
   auto g = LoadGroup(c, group_id, true);
   if (!g.ok()) return g.error();
@@ -210,7 +191,7 @@ Result<GroupChange> EditTx(PgConn& c, const std::string& group_id, const GroupPl
     out.group = std::move(*g);
     return out;
   }
-  PARLEY_TRY(CheckEdit(*g, *e));
+  PARLEY_TRY(CheckGroupEdit(*g, *e));
   PARLEY_TRY(CheckUsersExist(c, e->add));
   int64_t now = NowMs();
   const std::string& conv = g->conversation_id;

@@ -1,6 +1,5 @@
 // SqliteStore: GroupStore methods, and the groups module's migrations.
 #include <array>
-#include <unordered_set>
 
 #include "common/ids.h"
 #include "common/time.h"
@@ -183,24 +182,6 @@ Result<GroupChange> CreateTx(SqliteConn& c, const NewGroup& ng) {
   return out;
 }
 
-// Checks the edit against the group before anything is written.
-Status CheckEdit(const Group& g, const GroupEdit& e) {
-  std::unordered_set<std::string> added;
-  for (const auto& m : e.add) {
-    if (g.Find(m.user_id) || !added.insert(m.user_id).second)
-      return MakeError(ErrorCode::kConflict, "already a member: " + m.user_id);
-    if (!IsGroupRole(m.role)) return MakeError(ErrorCode::kInvalidArgument, "not a group role");
-  }
-  for (const auto& [user, role] : e.roles) {
-    if (!g.Find(user) && !added.count(user))
-      return MakeError(ErrorCode::kNotFound, "not a member: " + user);
-    if (!IsGroupRole(role)) return MakeError(ErrorCode::kInvalidArgument, "not a group role");
-  }
-  for (const auto& user : e.remove)
-    if (!g.Find(user)) return MakeError(ErrorCode::kNotFound, "not a member: " + user);
-  return OkStatus();
-}
-
 Result<GroupChange> EditTx(SqliteConn& c, const std::string& group_id, const GroupPlanner& plan) {
   auto g = LoadGroup(c, group_id);
   if (!g.ok()) return g.error();
@@ -212,7 +193,7 @@ Result<GroupChange> EditTx(SqliteConn& c, const std::string& group_id, const Gro
     out.group = std::move(*g);
     return out;
   }
-  PARLEY_TRY(CheckEdit(*g, *e));
+  PARLEY_TRY(CheckGroupEdit(*g, *e));
   PARLEY_TRY(CheckUsersExist(c, e->add));
   int64_t now = NowMs();
   const std::string& conv = g->conversation_id;
