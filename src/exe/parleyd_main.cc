@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
   services::Context ctx{cfg, profile.auth(), profile.keys(), profile.messages(), bus, blocking,
                         metrics, limits};
 
-  services::AuthService auth(ctx, std::move(*signer));
+  services::AuthService auth(ctx, std::move(*signer), profile.revocations());
   if (Status st = auth.Start(); !st.ok()) return Fail(st.error().message);
   services::KeysService keys(ctx);
   services::ChatService chat(ctx);

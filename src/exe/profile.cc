@@ -5,11 +5,14 @@
 #include "common/log.h"
 #include "events/inproc_bus.h"
 #include "events/kafka_bus.h"
+#include "storage/cached_auth_store.h"
 #include "storage/local/memory_cluster_state.h"
 #include "storage/postgres/postgres_store.h"
 #include "storage/redis/redis_client.h"
 #include "storage/redis/redis_connection_registry.h"
+#include "storage/redis/redis_hot_cache.h"
 #include "storage/redis/redis_rate_limiter.h"
+#include "storage/redis/redis_revocation_list.h"
 #include "storage/sqlite/sqlite_store.h"
 
 namespace parley::exe {
@@ -23,6 +26,9 @@ struct Profile::Owned {
   std::unique_ptr<storage::redis::RedisClient> redis;
   std::unique_ptr<storage::redis::RedisClient> redis_limits;  // short timeouts: called on I/O threads
   std::unique_ptr<storage::redis::RedisConnectionRegistry> redis_registry;
+  std::unique_ptr<storage::redis::RedisRevocationList> redis_revocations;
+  std::unique_ptr<storage::redis::RedisHotCache> redis_cache;
+  std::unique_ptr<storage::CachedAuthStore> cached_auth;  // in front of the store's AuthStore
 };
 
 namespace {
@@ -140,6 +146,13 @@ Result<std::unique_ptr<Profile>> Profile::Open(const Config& cfg,
                           : storage::redis::RateLimitFailure::kFailClosed;
       return std::make_unique<storage::redis::RedisRateLimiter>(*client, name, per_minute, burst, lo);
     };
+    // Revocations are checked on every authenticated request (I/O threads) and the user cache
+    // is read for every direct message: both on the short-timeout connections.
+    o.redis_revocations = std::make_unique<storage::redis::RedisRevocationList>(*client);
+    p->revocations_ = o.redis_revocations.get();
+    o.redis_cache = std::make_unique<storage::redis::RedisHotCache>(*client);
+    o.cached_auth = std::make_unique<storage::CachedAuthStore>(*p->auth_, *o.redis_cache);
+    p->auth_ = o.cached_auth.get();
     p->cluster_kind_ = "redis";
     p->scale_out_ = true;
   } else {

@@ -43,6 +43,8 @@ class Profile {
   storage::NotifyStore& notify() { return *notify_; }
   events::EventBus& bus() { return *bus_; }
   storage::ConnectionRegistry& registry() { return *registry_; }
+  // Revocations every node sees at once (Redis), or nullptr: one node's memory is enough.
+  storage::RevocationList* revocations() { return revocations_; }
   const services::RateLimits::MakeLimiter& make_limiter() const { return make_limiter_; }
 
   const std::string& node_id() const { return node_id_; }
@@ -77,6 +79,7 @@ class Profile {
   storage::NotifyStore* notify_ = nullptr;
   events::EventBus* bus_ = nullptr;
   storage::ConnectionRegistry* registry_ = nullptr;
+  storage::RevocationList* revocations_ = nullptr;
   services::RateLimits::MakeLimiter make_limiter_;
   std::function<uint64_t()> commit_batches_, committed_jobs_, events_published_;
   std::string node_id_, media_dir_, secrets_dir_;

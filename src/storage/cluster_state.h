@@ -4,6 +4,9 @@
 //   answers "is this user online anywhere" (presence), "is this device online anywhere" (push
 //   notifications) and "which nodes should get this user's messages" (routing).
 // - SharedRateLimiter: token buckets that hold across nodes.
+// - RevocationList: revoked devices and logged-out access tokens, seen by every node as soon as
+//   the revoking request returns (the event bus tells the others too, but later).
+// - HotCache: a shared key-value cache with expiry in front of the stores (CachedAuthStore).
 //
 // Adapters: local/memory_cluster_state.h (embedded profile: one process, today's behaviour) and
 // redis/redis_cluster_state.h (scale-out profile). See DESIGN.md "Deployment profiles".
@@ -14,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,5 +67,39 @@ class SharedRateLimiter {
   virtual int64_t Allow(std::string_view key) = 0;
   virtual bool unlimited() const = 0;
 };
+
+class RevocationList {
+ public:
+  virtual ~RevocationList() = default;
+
+  // Records that access tokens of `device_id` (resp. the access token `jti`) are refused, for
+  // `ttl_ms` (the longest an access token issued before now can still be valid: after that the
+  // store's record and each node's memory suffice). Errors: kInvalidArgument (bad id, ttl <= 0),
+  // kUnavailable. Callers revoke in the store first; this only shortens the time other nodes
+  // take to learn it.
+  virtual Status RevokeDevice(std::string_view device_id, int64_t ttl_ms) = 0;
+  virtual Status DenyToken(std::string_view jti, int64_t ttl_ms) = 0;
+  // True if the device is revoked or the token denied. Errors: kInvalidArgument, kUnavailable.
+  virtual Result<bool> IsRevoked(std::string_view device_id, std::string_view jti) = 0;
+};
+
+class HotCache {
+ public:
+  virtual ~HotCache() = default;
+
+  // Keys are 1..kMaxClusterIdBytes of [A-Za-z0-9._:-]; values any bytes up to kMaxValueBytes.
+  static constexpr size_t kMaxValueBytes = 64 * 1024;
+
+  // The value, or std::nullopt on a miss (absent or expired). Errors: kInvalidArgument,
+  // kUnavailable (callers then read the store).
+  virtual Result<std::optional<std::string>> Get(std::string_view key) = 0;
+  // Stores `value` for `ttl_ms` (> 0). Errors: kInvalidArgument, kUnavailable.
+  virtual Status Set(std::string_view key, std::string_view value, int64_t ttl_ms) = 0;
+  // Removes the key (absent is fine). Errors: kInvalidArgument, kUnavailable.
+  virtual Status Delete(std::string_view key) = 0;
+};
+
+// True if `key` is a valid HotCache key.
+bool ValidCacheKey(std::string_view key);
 
 }  // namespace parley::storage

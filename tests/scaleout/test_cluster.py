@@ -265,6 +265,10 @@ def test_revoked_device_is_cut_off_on_every_node(nodes, new_user):
     keep = on(bob, n2).ws()                              # bob's first device stays, on node 2
 
     expect_status(bob.delete(f"/v1/devices/{doomed.device_id}"), 204)      # on node 1
+    # Refused on every node as soon as the revocation returns (the shared list in Redis; the
+    # auth-events topic reaches the other nodes' memory a little later).
+    for n in nodes:
+        assert_error(on(doomed, n).get("/v1/devices"), 401)
     code = close_code(ws, DELIVERY_TIMEOUT_S)
     assert code == 4001, f"the revoked device's WebSocket on node 3 ended with {code!r}"
     # Its access token is refused everywhere, HTTP and WebSocket, and so is its refresh token.
@@ -281,6 +285,23 @@ def test_revoked_device_is_cut_off_on_every_node(nodes, new_user):
     for n in nodes:
         devs = expect_status(on(bob, n).get("/v1/devices"), 200)["devices"]
         assert [d["device_id"] for d in devs] == [bob.device_id], n
+
+
+def test_profile_changes_are_read_back_at_once_on_every_node(nodes, new_user):
+    """User records are cached in Redis (CachedAuthStore); a change made through one node must
+    replace what every node's reads had cached."""
+    alice, bob = new_user(1, "alice"), new_user(2, "bob")
+    alice.send(to=bob, body="now we share a conversation")
+    wa = alice.ws()                                      # node 1: online, so her status shows
+    for n in nodes:
+        poll(lambda n=n: status_of(on(bob, n), alice) == "online", timeout=5,
+             what=f"alice online according to {n.name}")
+    for text in ("in a meeting", "back at 3"):
+        expect_status(alice.post("/v1/update-status", {"status": "busy", "text": text}), 204)
+        for n in nodes:                                  # at once: no polling
+            s = statuses(on(bob, n), alice)[alice.user_id]
+            assert (s["status"], s["text"]) == ("busy", text), f"{n.name}: {s}"
+    wa.close()
 
 
 # --- 5. a node killed under load -------------------------------------------------------------------

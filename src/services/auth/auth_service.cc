@@ -42,11 +42,12 @@ Error BadCredentials() {
 
 }  // namespace
 
-AuthService::AuthService(Context& ctx, auth::JwtSigner signer)
+AuthService::AuthService(Context& ctx, auth::JwtSigner signer, storage::RevocationList* shared)
     : ctx_(ctx),
       signer_(std::move(signer)),
       password_params_{static_cast<unsigned long long>(ctx.config.argon2_opslimit),
-                       static_cast<size_t>(ctx.config.argon2_memlimit_kib) * 1024} {}
+                       static_cast<size_t>(ctx.config.argon2_memlimit_kib) * 1024},
+      shared_(shared) {}
 
 Status AuthService::Start() {
   auto dummy = auth::HashPassword(RandomBytes(16), password_params_);
@@ -105,7 +106,27 @@ Result<transport::Principal> AuthService::Authenticate(std::string_view token) c
     if (denied_jtis_.count(claims->jti))
       return MakeError(ErrorCode::kUnauthenticated, "token revoked");
   }
+  if (shared_) {
+    auto revoked = shared_->IsRevoked(claims->did, claims->jti);
+    if (revoked.ok() && *revoked) return MakeError(ErrorCode::kUnauthenticated, "token revoked");
+    if (!revoked.ok()) {
+      int64_t now = NowMs(), last = last_shared_warn_ms_.load();
+      if (now - last >= 10'000 && last_shared_warn_ms_.compare_exchange_strong(last, now))
+        LogWarn("shared revocation list unavailable; this node's own list decides",
+                {{"error", revoked.error().message}});
+    }
+  }
   return transport::Principal{claims->sub, claims->did, claims->jti, claims->exp};
+}
+
+boost::asio::awaitable<void> AuthService::ShareRevocation(bool device, std::string id, int64_t ttl_ms) {
+  if (!shared_) co_return;
+  Status st = co_await OnPool(ctx_.blocking, [&] {
+    return device ? shared_->RevokeDevice(id, ttl_ms) : shared_->DenyToken(id, ttl_ms);
+  });
+  if (!st.ok())
+    LogWarn("shared revocation list unavailable; other nodes learn of the revocation from the bus",
+            {{"error", st.error().message}});
 }
 
 void AuthService::Register(transport::Router& r) {
@@ -297,6 +318,8 @@ AuthService::Awaitable AuthService::Logout(HttpRequest& req) {
     std::unique_lock lock(mu_);
     denied_jtis_.insert(p.jti);
   }
+  // Until the token expires (a minute of clock skew on top).
+  co_await ShareRevocation(false, p.jti, std::max<int64_t>(1, p.exp * 1000 - NowMs()) + 60'000);
   ctx_.bus.Publish(events::topic::kAuth,
                    events::MakeEvent(events::type::kAccessTokenDenied, p.user_id,
                                      {{"jti", p.jti}, {"expires_at", p.exp * 1000}}));
@@ -351,6 +374,8 @@ AuthService::Awaitable AuthService::DeleteDevice(HttpRequest& req) {
     std::unique_lock lock(mu_);
     revoked_devices_.insert(*id);
   }
+  // For as long as an access token issued before now can be valid (a minute of skew on top).
+  co_await ShareRevocation(true, *id, (ctx_.config.access_token_ttl_s + 60) * 1000);
   for (const auto& cb : on_revoked_) cb(*id);
   ctx_.bus.Publish(events::topic::kAuth,
                    events::MakeEvent(events::type::kDeviceRevoked, req.principal->user_id,

@@ -1,12 +1,17 @@
 // Auth service: signup, login, refresh-token (rotation with reuse detection), logout, JWKS,
 // users and devices. Also the Authenticator every other route and the WebSocket use.
 //
-// Revoked devices and logged-out access tokens are kept in memory (loaded at Start) so
-// authenticating a request costs one Ed25519 verification and two hash lookups, no storage.
+// Revoked devices and logged-out access tokens are kept in memory (loaded at Start, kept up to
+// date by the auth-events topic) so authenticating a request costs one Ed25519 verification and
+// two hash lookups, no storage. In the scale-out profile the events reach other nodes a little
+// later, so a shared RevocationList (Redis) is also written before a revocation returns and
+// asked on every authentication: one EXISTS, bounded by a short timeout. If it cannot answer,
+// the node's own memory decides (logged, at most once every 10 s).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <shared_mutex>
@@ -22,7 +27,8 @@ namespace parley::services {
 
 class AuthService {
  public:
-  AuthService(Context& ctx, auth::JwtSigner signer);
+  // `shared` (may be null: one node) must outlive the service.
+  AuthService(Context& ctx, auth::JwtSigner signer, storage::RevocationList* shared = nullptr);
 
   // Loads the revoked devices and denied tokens. kUnavailable if the store cannot be read.
   Status Start();
@@ -59,10 +65,14 @@ class AuthService {
   std::string dummy_hash_;  // verified against when the user does not exist: same timing
   mutable std::shared_mutex mu_;
   void OnAuthEvent(const events::Event& e);
+  // Tells the other nodes at once (best effort: the event follows anyway).
+  boost::asio::awaitable<void> ShareRevocation(bool device, std::string id, int64_t ttl_ms);
 
   std::unordered_set<std::string> revoked_devices_;  // guarded by mu_
   std::unordered_set<std::string> denied_jtis_;      // guarded by mu_
   std::vector<std::function<void(const std::string&)>> on_revoked_;
+  storage::RevocationList* const shared_;
+  mutable std::atomic<int64_t> last_shared_warn_ms_{0};
 };
 
 }  // namespace parley::services

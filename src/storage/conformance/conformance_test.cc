@@ -63,6 +63,48 @@ TEST_P(StoreConformance, UsernamesAreUnique) {
   EXPECT_EQ(s_.auth->GetUserByUsername("nobody").error().code, ErrorCode::kNotFound);
 }
 
+// Reads see every committed change to a user at once, by id and by name (through a caching
+// decorator too: it must not serve what a write replaced). GetUser's password_hash is not part
+// of the contract (caches leave it out); GetUserByUsername's is.
+TEST_P(StoreConformance, UserChangesAreReadBackAtOnce) {
+  Fixture f(s_);
+  User a = f.AddUser("carol");
+  EXPECT_EQ(s_.auth->GetUser(NewUuidV4()).error().code, ErrorCode::kNotFound);
+  for (int round = 0; round < 2; ++round) {  // the second round reads what the first cached
+    auto byid = s_.auth->GetUser(a.user_id);
+    ASSERT_TRUE(byid.ok()) << byid.error().message;
+    EXPECT_EQ(byid->username, "carol");
+    EXPECT_EQ(byid->display_name, "carol");
+    EXPECT_EQ(byid->created_at, a.created_at);
+    EXPECT_FALSE(byid->is_admin);
+  }
+  auto byname = s_.auth->GetUserByUsername("carol");
+  ASSERT_TRUE(byname.ok());
+  EXPECT_EQ(byname->user_id, a.user_id);
+  EXPECT_EQ(byname->password_hash, a.password_hash);
+
+  ASSERT_TRUE(Wait<Unit>([&](auto d) { s_.auth->SetPresence(a.user_id, "busy", "in a meeting", 1234, d); }).ok());
+  auto after = s_.auth->GetUser(a.user_id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->status, "busy");
+  EXPECT_EQ(after->status_text, "in a meeting");
+  EXPECT_EQ(after->last_seen_at, 1234);
+  ASSERT_TRUE(Wait<Unit>([&](auto d) { s_.auth->SetPresence(a.user_id, "away", "", 0, d); }).ok());
+  after = s_.auth->GetUser(a.user_id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->status, "away");
+  EXPECT_EQ(after->last_seen_at, 1234) << "0 leaves last_seen_at unchanged";
+
+  ASSERT_TRUE(Wait<Unit>([&](auto d) { s_.auth->SetAdmin(a.user_id, true, d); }).ok());
+  EXPECT_TRUE(s_.auth->GetUser(a.user_id)->is_admin);
+  EXPECT_TRUE(s_.auth->GetUserByUsername("carol")->is_admin);
+  ASSERT_TRUE(Wait<Unit>([&](auto d) { s_.auth->SetAdmin(a.user_id, false, d); }).ok());
+  EXPECT_FALSE(s_.auth->GetUser(a.user_id)->is_admin);
+  auto missing = Wait<Unit>([&](auto d) { s_.auth->SetAdmin(NewUuidV4(), true, d); });
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
 TEST_P(StoreConformance, SeqIsGaplessAndSendsAreIdempotent) {
   Fixture f(s_);
   User a = f.AddUser("alice"), b = f.AddUser("bob");

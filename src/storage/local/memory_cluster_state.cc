@@ -51,4 +51,42 @@ Result<std::vector<std::string>> MemoryConnectionRegistry::NodesOf(std::string_v
   return nodes;
 }
 
+Result<std::optional<std::string>> MemoryHotCache::Get(std::string_view key) {
+  if (!ValidCacheKey(key)) return MakeError(ErrorCode::kInvalidArgument, "invalid cache key");
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(std::string(key));
+  if (it == entries_.end()) return std::optional<std::string>();
+  if (it->second.expires <= std::chrono::steady_clock::now()) {
+    entries_.erase(it);
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(it->second.value);
+}
+
+Status MemoryHotCache::Set(std::string_view key, std::string_view value, int64_t ttl_ms) {
+  if (!ValidCacheKey(key)) return MakeError(ErrorCode::kInvalidArgument, "invalid cache key");
+  if (value.size() > kMaxValueBytes)
+    return MakeError(ErrorCode::kInvalidArgument, "cache value too large");
+  if (ttl_ms <= 0) return MakeError(ErrorCode::kInvalidArgument, "ttl must be positive");
+  std::lock_guard lock(mu_);
+  entries_[std::string(key)] = {std::string(value),
+                                std::chrono::steady_clock::now() + std::chrono::milliseconds(ttl_ms)};
+  return OkStatus();
+}
+
+Status MemoryHotCache::Delete(std::string_view key) {
+  if (!ValidCacheKey(key)) return MakeError(ErrorCode::kInvalidArgument, "invalid cache key");
+  std::lock_guard lock(mu_);
+  entries_.erase(std::string(key));
+  return OkStatus();
+}
+
+size_t MemoryHotCache::size() {
+  std::lock_guard lock(mu_);
+  auto now = std::chrono::steady_clock::now();
+  size_t n = 0;
+  for (const auto& [k, e] : entries_) n += e.expires > now;
+  return n;
+}
+
 }  // namespace parley::storage

@@ -1,8 +1,11 @@
 // In-memory cluster state for the embedded profile (one process): the behaviour parleyd had
 // before the scale-out profile. The registry counts this process's connections; the limiter is
 // a common/rate_limiter.h RateLimiter. Neither can be unavailable. Thread-safe.
+// MemoryHotCache is the HotCache contract in memory (the embedded profile needs no cache in
+// front of SQLite; unit tests of cache users use it).
 #pragma once
 
+#include <chrono>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -42,6 +45,22 @@ class MemoryRateLimiter final : public SharedRateLimiter {
 
  private:
   RateLimiter limiter_;
+};
+
+class MemoryHotCache final : public HotCache {
+ public:
+  Result<std::optional<std::string>> Get(std::string_view key) override;
+  Status Set(std::string_view key, std::string_view value, int64_t ttl_ms) override;
+  Status Delete(std::string_view key) override;
+  size_t size();  // entries not yet expired
+
+ private:
+  struct Entry {
+    std::string value;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;  // guarded by mu_
 };
 
 }  // namespace parley::storage

@@ -10,6 +10,8 @@
 
 #include "common/ids.h"
 #include "common/time.h"
+#include "storage/cached_auth_store.h"
+#include "storage/redis/redis_hot_cache.h"
 #include "storage/conformance/conformance.h"
 #include "storage/postgres/pg_test_support.h"
 
@@ -55,9 +57,43 @@ Stores MakePostgresStores() {
   return OpenStores(schema);
 }
 
+// The scale-out profile's composition: PostgreSQL behind the user cache in Redis
+// (PARLEY_TEST_REDIS_URL; keys under a prefix of their own, expiring on their own).
+Stores WithRedisUserCache(Stores inner) {
+  struct CacheOwner {
+    std::shared_ptr<void> inner;
+    std::unique_ptr<redis::RedisClient> client;
+    std::unique_ptr<redis::RedisHotCache> cache;
+    std::unique_ptr<CachedAuthStore> auth;
+    ~CacheOwner() { auth.reset(); }
+  };
+  if (!inner.auth) return inner;
+  const char* url = std::getenv("PARLEY_TEST_REDIS_URL");
+  auto parsed = redis::ParseRedisUrl(url ? url : "");
+  if (!parsed.ok()) {  // a fatal failure in SetUp: the body will not run
+    [&] { FAIL() << "PARLEY_TEST_REDIS_URL is not a Redis URL: " << parsed.error().message; }();
+    return {};
+  }
+  auto o = std::make_shared<CacheOwner>();
+  o->inner = inner.owner;
+  o->client = std::make_unique<redis::RedisClient>(*parsed, redis::RedisOptions{});
+  o->cache = std::make_unique<redis::RedisHotCache>(*o->client, "parleytest:" + NewUuidV4() + ":");
+  o->auth = std::make_unique<CachedAuthStore>(*inner.auth, *o->cache);
+  Stores s = inner;
+  s.owner = o;
+  s.auth = o->auth.get();
+  s.reopen = [reopen = inner.reopen]() { return WithRedisUserCache(reopen()); };
+  return s;
+}
+
+Stores MakeCachedPostgresStores() { return WithRedisUserCache(MakePostgresStores()); }
+
 using conformance::StoreConformance;
-INSTANTIATE_TEST_SUITE_P(Postgres, StoreConformance, ::testing::Values(&MakePostgresStores),
-                         [](const auto&) { return std::string("postgres"); });
+INSTANTIATE_TEST_SUITE_P(Postgres, StoreConformance,
+                         ::testing::Values(&MakePostgresStores, &MakeCachedPostgresStores),
+                         [](const auto& info) {
+                           return std::string(info.index == 0 ? "postgres" : "postgres_redis_user_cache");
+                         });
 
 // --- what the conformance suite does not cover ---
 

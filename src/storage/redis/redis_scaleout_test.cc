@@ -18,7 +18,9 @@
 #include "common/ids.h"
 #include "storage/redis/redis_client.h"
 #include "storage/redis/redis_connection_registry.h"
+#include "storage/redis/redis_hot_cache.h"
 #include "storage/redis/redis_rate_limiter.h"
+#include "storage/redis/redis_revocation_list.h"
 
 extern char** environ;
 
@@ -302,6 +304,53 @@ TEST_F(RedisScaleout, UnreachableRedisFollowsTheFailureMode) {
   RedisConnectionRegistry r(dead, FastRegistry("n1", prefix_));
   EXPECT_EQ(r.Start().error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(r.UserConnections("alice").error().code, ErrorCode::kUnavailable);
+}
+
+TEST_F(RedisScaleout, RevocationIsSeenByTheOtherNodeAtOnceAndExpires) {
+  RedisRevocationList one(*a_, prefix_), two(*b_, prefix_);
+  std::string dev = NewUuidV4(), other = NewUuidV4(), jti = NewUuidV4(), jti2 = NewUuidV4();
+  EXPECT_FALSE(*two.IsRevoked(dev, jti));
+  ASSERT_TRUE(one.RevokeDevice(dev, 60'000).ok());
+  EXPECT_TRUE(*two.IsRevoked(dev, jti));
+  EXPECT_TRUE(*two.IsRevoked(dev, jti2));   // every token of the device
+  EXPECT_FALSE(*two.IsRevoked(other, jti));
+  ASSERT_TRUE(one.DenyToken(jti2, 300).ok());
+  EXPECT_TRUE(*two.IsRevoked(other, jti2));  // that one token, whatever the device
+  EXPECT_FALSE(*two.IsRevoked(other, jti));
+  EXPECT_TRUE(Eventually([&] { return !*two.IsRevoked(other, jti2); }));  // after its TTL
+  EXPECT_EQ(one.RevokeDevice("a b", 1000).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(one.DenyToken(jti, 0).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(two.IsRevoked(dev, std::string(200, 'x')).error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(RedisScaleout, HotCacheSharesValuesExpiresAndBoundsInput) {
+  RedisHotCache one(*a_, prefix_), two(*b_, prefix_);
+  EXPECT_FALSE(one.Get("u:1")->has_value());
+  std::string binary("a\0b\xff", 4);
+  ASSERT_TRUE(one.Set("u:1", binary, 60'000).ok());
+  EXPECT_EQ(two.Get("u:1")->value(), binary);
+  ASSERT_TRUE(two.Delete("u:1").ok());
+  EXPECT_FALSE(one.Get("u:1")->has_value());
+  ASSERT_TRUE(two.Delete("u:1").ok());  // absent is fine
+  ASSERT_TRUE(one.Set("u:2", "v", 200).ok());
+  EXPECT_TRUE(Eventually([&] { return !two.Get("u:2")->has_value(); }));
+  EXPECT_EQ(one.Set("u:3", std::string(HotCache::kMaxValueBytes + 1, 'x'), 1000).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(one.Set("a key", "v", 1000).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(one.Set("k", "v", -1).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(one.Get("").error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(RedisScaleout, RevocationsAndCacheReportAnUnreachableRedis) {
+  RedisOptions o = FastOptions();
+  o.connect_timeout_ms = 200;
+  RedisClient dead(*ParseRedisUrl("redis://127.0.0.1:1"), o);
+  RedisRevocationList revocations(dead, prefix_);
+  RedisHotCache cache(dead, prefix_);
+  EXPECT_EQ(revocations.IsRevoked(NewUuidV4(), NewUuidV4()).error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(revocations.RevokeDevice(NewUuidV4(), 1000).error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(cache.Get("u:1").error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(cache.Set("u:1", "v", 1000).error().code, ErrorCode::kUnavailable);
 }
 
 // A redis-server of the test's own, on a free port, that can be restarted.
