@@ -71,6 +71,10 @@ class SearchIndex {
 
   // Is the index answering (for /readyz)?
   virtual Status Ping() = 0;
+
+  // Is one index shared by every node (so one node indexes each message), rather than one per
+  // node (each indexes every message)?
+  virtual bool Shared() const { return false; }
 };
 
 }  // namespace parley::storage

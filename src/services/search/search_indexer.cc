@@ -71,8 +71,10 @@ void SearchIndexer::Start() {
   ctx_.metrics.Gauge("parley_search_catchup_pending",
                      "Conversations waiting for search catch-up (0 when the index is current)",
                      [this] { return static_cast<double>(catchup_pending()); });
+  // A shared index (OpenSearch) is fed by one node per event; a per-node one by every node.
   ctx_.bus.Subscribe(events::topic::kMessage,
-                     [this](std::string_view, const events::EventPtr& e) { OnEvent(e); });
+                     [this](std::string_view, const events::EventPtr& e) { OnEvent(e); },
+                     index_.Shared() ? events::Delivery::kOneNode : events::Delivery::kEveryNode);
   {
     std::lock_guard lock(mu_);
     full_pass_ = true;

@@ -1,0 +1,130 @@
+// OsHttp: connection pool and one request/response exchange with deadlines.
+#include "storage/opensearch/os_http.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <chrono>
+
+namespace parley::storage::opensearch {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr size_t kMaxResponseBytes = 64u << 20;
+}  // namespace
+
+struct OsHttp::Conn {
+  asio::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  beast::flat_buffer buffer;
+  bool connected = false;
+};
+
+OsHttp::OsHttp(std::string host, int port, int timeout_ms, size_t max_idle)
+    : host_(std::move(host)), port_(port), timeout_ms_(timeout_ms), max_idle_(max_idle) {}
+
+OsHttp::~OsHttp() = default;
+
+Result<OsHttpResponse> OsHttp::Send(const std::string& method, const std::string& target,
+                                    const std::string& body, const char* content_type) {
+  std::unique_ptr<Conn> c;
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      c = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  bool pooled = c != nullptr;
+  if (!c) c = std::make_unique<Conn>();
+  bool reusable = false;
+  auto r = SendOnce(*c, method, target, body, content_type, &reusable);
+  if (!r.ok() && pooled) {  // the node may have closed an idle connection: once more, fresh
+    c = std::make_unique<Conn>();
+    r = SendOnce(*c, method, target, body, content_type, &reusable);
+  }
+  if (r.ok() && reusable) {
+    std::lock_guard lock(mu_);
+    if (idle_.size() < max_idle_) idle_.push_back(std::move(c));
+  }
+  return r;
+}
+
+Result<OsHttpResponse> OsHttp::SendOnce(Conn& c, const std::string& method,
+                                        const std::string& target, const std::string& body,
+                                        const char* content_type, bool* reusable) {
+  *reusable = false;
+  auto timeout = std::chrono::milliseconds(timeout_ms_);
+  auto fail = [this](const std::string& what, const beast::error_code& ec) -> Error {
+    return MakeError(ErrorCode::kUnavailable, "OpenSearch at " + host_ + ":" +
+                                                  std::to_string(port_) + ": " + what + ": " +
+                                                  ec.message());
+  };
+  beast::error_code ec;
+  if (!c.connected) {
+    tcp::resolver resolver(c.ioc);
+    tcp::resolver::results_type endpoints;
+    resolver.async_resolve(host_, std::to_string(port_),
+                           [&](beast::error_code e, tcp::resolver::results_type res) {
+                             ec = e;
+                             endpoints = std::move(res);
+                           });
+    c.ioc.restart();
+    c.ioc.run_for(timeout);
+    if (ec || endpoints.empty()) return fail("resolve", ec);
+    c.stream.expires_after(timeout);
+    c.stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+    c.ioc.restart();
+    c.ioc.run();
+    if (ec) return fail("connect", ec);
+    c.connected = true;
+  }
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, host_ + ":" + std::to_string(port_));
+  req.keep_alive(true);
+  if (!body.empty()) {
+    req.set(http::field::content_type, content_type);
+    req.body() = body;
+  }
+  req.prepare_payload();
+  c.stream.expires_after(timeout);
+  http::async_write(c.stream, req, [&](beast::error_code e, size_t) { ec = e; });
+  c.ioc.restart();
+  c.ioc.run();
+  if (ec) return fail("write", ec);
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxResponseBytes);
+  c.stream.expires_after(timeout);
+  http::async_read(c.stream, c.buffer, parser, [&](beast::error_code e, size_t) { ec = e; });
+  c.ioc.restart();
+  c.ioc.run();
+  if (ec) return fail("read", ec);
+  auto res = parser.release();
+  *reusable = res.keep_alive();
+  return OsHttpResponse{static_cast<int>(res.result_int()), std::move(res.body())};
+}
+
+std::string EncodePathSegment(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char ch : s) {
+    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      out += static_cast<char>(ch);
+    } else {
+      out += '%';
+      out += kHex[ch >> 4];
+      out += kHex[ch & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace parley::storage::opensearch
