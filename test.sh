@@ -4,9 +4,10 @@
 #     against a real parleyd), and the E2EE cross-check with Debian's python3-x3dh/-doubleratchet;
 #  2. the integration suite (pytest) driving the real parleyd, and the `parley` CLI, over HTTP
 #     and WebSocket;
-#  2b. the scale-out profile: PostgreSQL, Redis and Kafka started by deploy/dev.sh; the adapters'
-#     tests (parley_scaleout_tests: the storage conformance suite on PostgreSQL, Redis, Kafka), the
-#     deploy scripts' tests, and three parleyd nodes behind nginx (tests/scaleout);
+#  2b. the scale-out profile: PostgreSQL, Redis, Kafka and OpenSearch started by deploy/dev.sh; the
+#     adapters' tests (parley_scaleout_tests: the storage conformance suite on PostgreSQL, Redis,
+#     Kafka; the search suite on OpenSearch), the deploy scripts' tests, and three parleyd nodes
+#     behind nginx (tests/scaleout);
 #  3. the web client: vitest (the TypeScript protocol reproduces the C++ vectors) and Playwright
 #     end-to-end tests in Debian's headless Chromium;
 #  4. ASan+UBSan builds of parleyd, the unit tests and the SDK tests; the integration suite

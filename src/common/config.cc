@@ -61,6 +61,10 @@ Status Validate(const Config& c) {
     return bad("bus must be inproc or kafka://HOST:PORT[,HOST:PORT…]");
   if (c.cluster != "memory" && !(starts(c.cluster, "redis://") && c.cluster.size() > 8))
     return bad("cluster must be memory or redis://HOST:PORT[/DB]");
+  if (c.search != "sqlite" && !(starts(c.search, "opensearch://") && c.search.size() > 13))
+    return bad("search must be sqlite or opensearch://HOST:PORT");
+  if (c.media_store.find("://") != std::string::npos && !starts(c.media_store, "s3://"))
+    return bad("media_store must be a directory or s3://ACCESS_KEY:SECRET@HOST:PORT/BUCKET");
   if (c.node_id.size() > 64 ||
       c.node_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
           std::string::npos)
@@ -90,8 +94,10 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "store") str(&c->store);
     else if (key == "bus") str(&c->bus);
     else if (key == "cluster") str(&c->cluster);
+    else if (key == "search") str(&c->search);
     else if (key == "node_id") str(&c->node_id);
     else if (key == "media_dir") str(&c->media_dir);
+    else if (key == "media_store") str(&c->media_store);
     else if (key == "secrets_dir") str(&c->secrets_dir);
     else if (key == "threads") i64(&c->threads);
     else if (key == "blocking_threads") i64(&c->blocking_threads);

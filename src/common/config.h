@@ -45,8 +45,12 @@ struct Config {
   std::string store = "sqlite";  // "sqlite" (DATA_DIR/parley.db), sqlite:///path or postgres://…
   std::string bus = "inproc";    // "inproc" or kafka://host:port[,host:port…]
   std::string cluster = "memory";  // "memory" or redis://host:port[/db]
+  std::string search = "sqlite";   // "sqlite" (DATA_DIR/search.db) or opensearch://host:port
   std::string node_id;           // this node's name in a cluster ("" = host name and port)
   std::string media_dir;         // media blobs ("" = DATA_DIR/media); shared by every node
+  // Where media blobs live: "" (media_dir), a directory, or
+  // s3://ACCESS_KEY:SECRET@HOST[:PORT]/BUCKET[?region=R] (storage/s3/README.md).
+  std::string media_store;
   std::string secrets_dir;       // signing keys ("" = DATA_DIR); the same on every node
   size_t ws_max_outbox_bytes = 8 << 20;  // a slower client is disconnected; its messages stay pending
   size_t max_group_members = 1024;       // members per group, the owner included

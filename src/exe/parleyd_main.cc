@@ -30,9 +30,7 @@
 #include "services/presence/presence_service.h"
 #include "services/search/search_service.h"
 #include "services/web/web_service.h"
-#include "storage/local/local_blob_store.h"
 #include "storage/sqlite/sqlite_store.h"
-#include "storage/sqlite_search/sqlite_search_index.h"
 #include "transport/http_server.h"
 
 namespace {
@@ -133,12 +131,21 @@ int main(int argc, char** argv) {
                  "Presence, user-to-node routing and rate limits: memory, or redis://HOST:PORT[/DB] "
                  "(shared by every node)")
       ->envname("PARLEY_CLUSTER")->capture_default_str();
+  app.add_option("--search", cfg.search,
+                 "Message search index: sqlite (DATA_DIR/search.db, per node), or "
+                 "opensearch://HOST:PORT (scale-out: one index shared by every node)")
+      ->envname("PARLEY_SEARCH")->capture_default_str();
   app.add_option("--node-id", cfg.node_id,
                  "This node's name in a cluster, unique per node (default: host name and port)")
       ->envname("PARLEY_NODE_ID");
   app.add_option("--media-dir", cfg.media_dir,
                  "Directory of media blobs (default DATA_DIR/media); the same for every node")
       ->envname("PARLEY_MEDIA_DIR");
+  app.add_option("--media-store", cfg.media_store,
+                 "Where media blobs live: a directory (default: --media-dir), or an S3-compatible "
+                 "bucket s3://ACCESS_KEY:SECRET@HOST:PORT/BUCKET[?region=R] (scale-out; prefer "
+                 "PARLEY_MEDIA_STORE or the config file, so the secret is not on the command line)")
+      ->envname("PARLEY_MEDIA_STORE");
   app.add_option("--secrets-dir", cfg.secrets_dir,
                  "Directory of the token-signing and media-URL keys (default DATA_DIR); the same "
                  "for every node")
@@ -214,15 +221,13 @@ int main(int argc, char** argv) {
   auto opened = exe::Profile::Open(cfg, faults);
   if (!opened.ok()) return Fail(opened.error().message);
   exe::Profile& profile = **opened;
-  for (const std::string& dir : {profile.media_dir(), profile.secrets_dir()}) {
-    std::filesystem::create_directories(dir, fec);
-    if (fec) return Fail("cannot create " + dir + ": " + fec.message());
-  }
-  // The search index stays per node (DATA_DIR/search.db): every node indexes every message
-  // event, so a search answers on any node.
-  storage::sqlite::SqliteSearchIndex search_index({cfg.data_dir + "/search.db"});
-  if (Status st = search_index.Open(); !st.ok())
-    return Fail("cannot open the search index: " + st.error().message);
+  std::filesystem::create_directories(profile.secrets_dir(), fec);  // media: the profile's
+  if (fec) return Fail("cannot create " + profile.secrets_dir() + ": " + fec.message());
+  // The search index: per node (DATA_DIR/search.db; every node indexes every message event, so a
+  // search answers on any node) or OpenSearch, shared (--search).
+  auto search_backend = exe::OpenSearchBackend(cfg);
+  if (!search_backend.ok()) return Fail(search_backend.error().message);
+  storage::SearchIndex& search_index = *search_backend->index;
   // A previous key (left by `admin rotate-signing-key`) verifies only the tokens it signed before
   // this start: they expire within the longest token lifetime.
   auto signer = auth::JwtSigner::LoadOrCreate(profile.secrets_dir() + "/jwt_ed25519.key", cfg.issuer,
@@ -254,8 +259,7 @@ int main(int argc, char** argv) {
   profile.OnUsersPurged([&presence](const std::vector<std::string>& users) { presence.Recheck(users); });
   services::GroupsService groups(ctx, profile.groups());
   services::OpsService ops(ctx);
-  storage::local::LocalBlobStore blobs(profile.media_dir());
-  if (Status st = blobs.Open(); !st.ok()) return Fail("cannot open the media store: " + st.error().message);
+  storage::BlobStore& blobs = profile.blobs();
   auto url_signer = services::UrlSigner::LoadOrCreate(profile.secrets_dir() + "/media_url.key");
   if (!url_signer.ok()) return Fail(url_signer.error().message);
   services::MediaService media(ctx, profile.media(), blobs, std::move(*url_signer));
@@ -330,7 +334,7 @@ int main(int argc, char** argv) {
   if (!port.ok()) return Fail(port.error().message);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   LogInfo("listening", {{"address", cfg.host()}, {"port", *port}, {"io_threads", io_threads},
-                        {"data_dir", cfg.data_dir}, {"profile", profile.Describe()},
+                        {"data_dir", cfg.data_dir}, {"profile", profile.Describe() + " search=" + search_backend->kind},
                         {"node_id", profile.node_id()}, {"startup_ms", ms}});
 
   int sig = 0;
@@ -362,7 +366,7 @@ int main(int argc, char** argv) {
   search.Stop();
   profile.StopBus();
   blocking.join();
-  search_index.Close();
+  search_backend->close();
   profile.Close();
   LogInfo("stopped");
   return 0;

@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "common/log.h"
 #include "events/inproc_bus.h"
 #include "events/kafka_bus.h"
 #include "storage/cached_auth_store.h"
+#include "storage/local/local_blob_store.h"
 #include "storage/local/memory_cluster_state.h"
 #include "storage/postgres/postgres_store.h"
 #include "storage/redis/redis_client.h"
@@ -13,7 +16,10 @@
 #include "storage/redis/redis_hot_cache.h"
 #include "storage/redis/redis_rate_limiter.h"
 #include "storage/redis/redis_revocation_list.h"
+#include "storage/opensearch/opensearch_index.h"
+#include "storage/s3/s3_blob_store.h"
 #include "storage/sqlite/sqlite_store.h"
+#include "storage/sqlite_search/sqlite_search_index.h"
 
 namespace parley::exe {
 
@@ -29,6 +35,8 @@ struct Profile::Owned {
   std::unique_ptr<storage::redis::RedisRevocationList> redis_revocations;
   std::unique_ptr<storage::redis::RedisHotCache> redis_cache;
   std::unique_ptr<storage::CachedAuthStore> cached_auth;  // in front of the store's AuthStore
+  std::unique_ptr<storage::local::LocalBlobStore> local_blobs;
+  std::unique_ptr<storage::s3::S3BlobStore> s3_blobs;
 };
 
 namespace {
@@ -95,6 +103,30 @@ Result<std::unique_ptr<Profile>> Profile::Open(const Config& cfg,
     p->commit_batches_ = [db] { return db->commit_batches(); };
     p->committed_jobs_ = [db] { return db->committed_jobs(); };
     p->store_kind_ = "sqlite";
+  }
+
+  // Media blobs: a directory (--media-store DIR, else --media-dir, else DATA_DIR/media) or S3.
+  if (StartsWith(cfg.media_store, "s3://")) {
+    auto url = storage::s3::ParseS3Url(cfg.media_store);
+    if (!url.ok()) return MakeError(ErrorCode::kInvalidArgument, "media_store: " + url.error().message);
+    storage::s3::S3Options options;
+    options.url = *url;
+    o.s3_blobs = std::make_unique<storage::s3::S3BlobStore>(options);
+    if (Status st = o.s3_blobs->Open(); !st.ok())
+      return MakeError(st.error().code, "media store (" + url->Redacted() + "): " + st.error().message);
+    p->blobs_ = o.s3_blobs.get();
+    p->media_dir_.clear();
+    p->media_kind_ = "s3";
+  } else {
+    if (!cfg.media_store.empty()) p->media_dir_ = cfg.media_store;
+    std::error_code ec;
+    std::filesystem::create_directories(p->media_dir_, ec);
+    if (ec) return MakeError(ErrorCode::kUnavailable, "cannot create " + p->media_dir_ + ": " + ec.message());
+    o.local_blobs = std::make_unique<storage::local::LocalBlobStore>(p->media_dir_);
+    if (Status st = o.local_blobs->Open(); !st.ok())
+      return MakeError(st.error().code, "cannot open the media store: " + st.error().message);
+    p->blobs_ = o.local_blobs.get();
+    p->media_kind_ = "local";
   }
 
   // Event bus.
@@ -195,7 +227,33 @@ void Profile::Close() {
 }
 
 std::string Profile::Describe() const {
-  return "store=" + store_kind_ + " bus=" + bus_kind_ + " cluster=" + cluster_kind_;
+  return "store=" + store_kind_ + " bus=" + bus_kind_ + " cluster=" + cluster_kind_ +
+         " media=" + media_kind_;
+}
+
+Result<SearchBackend> OpenSearchBackend(const Config& cfg) {
+  SearchBackend b;
+  if (cfg.search == "sqlite") {
+    auto index = std::make_unique<storage::sqlite::SqliteSearchIndex>(
+        storage::sqlite::SearchIndexOptions{cfg.data_dir + "/search.db"});
+    if (Status st = index->Open(); !st.ok())
+      return MakeError(st.error().code, "cannot open the search index: " + st.error().message);
+    auto* raw = index.get();
+    b.close = [raw] { raw->Close(); };
+    b.index = std::move(index);
+    b.kind = "sqlite";
+    return b;
+  }
+  auto options = storage::opensearch::ParseOpenSearchUrl(cfg.search);
+  if (!options.ok()) return options.error();
+  auto index = std::make_unique<storage::opensearch::OpenSearchIndex>(*options);
+  if (Status st = index->Open(); !st.ok())
+    return MakeError(st.error().code, "search (" + cfg.search + "): " + st.error().message);
+  auto* raw = index.get();
+  b.close = [raw] { raw->Close(); };
+  b.index = std::move(index);
+  b.kind = "opensearch";
+  return b;
 }
 
 }  // namespace parley::exe

@@ -1,7 +1,8 @@
 // Profile: the adapters parleyd runs on, chosen by the config's URIs (DESIGN.md "Deployment
-// profiles"): the stores (sqlite | postgres), the event bus (inproc | kafka) and the cluster
-// state (memory | redis). The composition root (parleyd_main.cc) builds the services on the
-// interfaces this exposes and never names an adapter itself.
+// profiles"): the stores (sqlite | postgres), the event bus (inproc | kafka), the cluster
+// state (memory | redis) and the media blobs (a local directory | an S3-compatible store). The
+// composition root (parleyd_main.cc) builds the services on the interfaces this exposes and never
+// names an adapter itself.
 //
 // Order of use: Open → services subscribe to bus() → StartBus() → serve → StopBus() → Close().
 #pragma once
@@ -16,12 +17,14 @@
 #include "services/context.h"
 #include "storage/audit_store.h"
 #include "storage/auth_store.h"
+#include "storage/blob_store.h"
 #include "storage/cluster_state.h"
 #include "storage/group_store.h"
 #include "storage/key_store.h"
 #include "storage/media_store.h"
 #include "storage/message_store.h"
 #include "storage/notify_store.h"
+#include "storage/search_index.h"
 #include "storage/sqlite/writer.h"
 
 namespace parley::exe {
@@ -39,6 +42,7 @@ class Profile {
   storage::MessageStore& messages() { return *messages_; }
   storage::GroupStore& groups() { return *groups_; }
   storage::MediaStore& media() { return *media_; }
+  storage::BlobStore& blobs() { return *blobs_; }  // media bytes
   storage::AuditStore& audit() { return *audit_; }
   storage::NotifyStore& notify() { return *notify_; }
   events::EventBus& bus() { return *bus_; }
@@ -48,7 +52,7 @@ class Profile {
   const services::RateLimits::MakeLimiter& make_limiter() const { return make_limiter_; }
 
   const std::string& node_id() const { return node_id_; }
-  const std::string& media_dir() const { return media_dir_; }
+  const std::string& media_dir() const { return media_dir_; }  // "" when blobs are in S3
   const std::string& secrets_dir() const { return secrets_dir_; }
   bool scale_out() const { return scale_out_; }  // some adapter is shared with other nodes
 
@@ -64,7 +68,7 @@ class Profile {
   uint64_t commit_batches() const { return commit_batches_ ? commit_batches_() : 0; }
   uint64_t committed_jobs() const { return committed_jobs_ ? committed_jobs_() : 0; }
   uint64_t events_published() const { return events_published_ ? events_published_() : 0; }
-  std::string Describe() const;  // "store=postgres bus=kafka cluster=redis" (no credentials)
+  std::string Describe() const;  // "store=postgres bus=kafka cluster=redis media=s3" (no credentials)
 
  private:
   Profile() = default;
@@ -75,6 +79,7 @@ class Profile {
   storage::MessageStore* messages_ = nullptr;
   storage::GroupStore* groups_ = nullptr;
   storage::MediaStore* media_ = nullptr;
+  storage::BlobStore* blobs_ = nullptr;
   storage::AuditStore* audit_ = nullptr;
   storage::NotifyStore* notify_ = nullptr;
   events::EventBus* bus_ = nullptr;
@@ -83,9 +88,19 @@ class Profile {
   services::RateLimits::MakeLimiter make_limiter_;
   std::function<uint64_t()> commit_batches_, committed_jobs_, events_published_;
   std::string node_id_, media_dir_, secrets_dir_;
-  std::string store_kind_, bus_kind_, cluster_kind_;
+  std::string store_kind_, bus_kind_, cluster_kind_, media_kind_;
   bool scale_out_ = false;
   bool closed_ = false;
 };
+
+// The search index of cfg.search, opened: the embedded SQLite FTS (DATA_DIR/search.db, one per
+// node: every node indexes every message event) or OpenSearch (opensearch://HOST:PORT, shared by
+// every node). Errors as Profile::Open's.
+struct SearchBackend {
+  std::unique_ptr<storage::SearchIndex> index;
+  std::function<void()> close;  // drains queued writes and stops the index's threads
+  std::string kind;             // "sqlite" or "opensearch"
+};
+Result<SearchBackend> OpenSearchBackend(const Config& cfg);
 
 }  // namespace parley::exe

@@ -347,3 +347,37 @@ def test_embedded_node_behind_nginx(deploy_env):
         run("nginx.sh", "stop", env=env, check=False)
         run("node.sh", "stop", "1", env=env, check=False)
     assert run("node.sh", "status", "1", env=env, check=False).returncode == 3
+
+
+@pytest.mark.skipif(not all(shutil.which(t) for t in ("java", "mvn", "curl")),
+                    reason="java, mvn or curl not installed")
+def test_s3proxy_lifecycle(deploy_env):
+    env = dict(deploy_env, PARLEY_S3_PORT=str(free_port()))
+    script = "s3proxy/s3proxy.sh"
+    assert "Usage:" in run(script, "--help", env=env).stdout
+    assert run(script, "bogus", env=env, check=False).returncode == 2
+    try:
+        run(script, "start", env=env, timeout=600)
+        assert run(script, "status", env=env).returncode == 0
+        assert "already running" in run(script, "start", env=env).stdout
+        url = run(script, "url", env=env).stdout.strip()
+        port = env["PARLEY_S3_PORT"]
+        assert url == f"s3://parley:parley-dev-secret@127.0.0.1:{port}/parley-media"
+        assert f"PARLEY_TEST_S3_URL={url}" in run("dev.sh", "env", env=env).stdout
+        # A signed PUT and GET of an object, with curl's own SigV4 signer.
+        obj = f"http://127.0.0.1:{port}/parley-media/hello.txt"
+        sig = ["--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "parley:parley-dev-secret",
+               "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
+        subprocess.run(["curl", "-sf", "-X", "PUT", "--data-binary", "hi", *sig, obj],
+                       check=True, timeout=30)
+        got = subprocess.run(["curl", "-sf", *sig, obj], capture_output=True, check=True,
+                             timeout=30)
+        assert got.stdout == b"hi"
+        # Unsigned: refused.
+        code = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", obj],
+                              capture_output=True, text=True, timeout=30).stdout
+        assert code == "403"
+    finally:
+        run(script, "stop", env=env, check=False)
+    assert "not running" in run(script, "stop", env=env).stdout
+    assert run(script, "status", env=env, check=False).returncode == 3
