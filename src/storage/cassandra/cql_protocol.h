@@ -74,7 +74,9 @@ class BodyWriter {
 // fails too; check ok() (or the Result) before using what was read.
 class BodyReader {
  public:
+  // Reads `body` in place: it must outlive the reader (a temporary string is refused).
   explicit BodyReader(std::string_view body) : rest_(body) {}
+  explicit BodyReader(std::string&&) = delete;
   Result<uint8_t> Byte();
   Result<uint16_t> Short();
   Result<int32_t> Int();

@@ -44,14 +44,17 @@ TEST(CqlProtocol, HeaderChecks) {
 }
 
 TEST(CqlProtocol, ReaderStopsAtTheEnd) {
-  BodyReader r(Bytes({0x00, 0x05, 'a', 'b'}));
+  const std::string short_string = Bytes({0x00, 0x05, 'a', 'b'});
+  BodyReader r(short_string);
   EXPECT_FALSE(r.String().ok());  // says 5, has 2
   EXPECT_FALSE(r.Byte().ok());    // and nothing after a failure
-  BodyReader neg(Bytes({0xff, 0xff, 0xff, 0xff}));
+  const std::string null_bytes = Bytes({0xff, 0xff, 0xff, 0xff});
+  BodyReader neg(null_bytes);
   auto b = neg.Bytes();
   ASSERT_TRUE(b.ok());
   EXPECT_FALSE(b->has_value());  // null
-  BodyReader neg2(Bytes({0xff, 0xff, 0xff, 0xfe}));
+  const std::string negative = Bytes({0xff, 0xff, 0xff, 0xfe});
+  BodyReader neg2(negative);
   EXPECT_FALSE(neg2.LongString().ok());
 }
 
