@@ -5,23 +5,17 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <future>
 
 #include "common/ids.h"
 #include "common/time.h"
+#include "storage/conformance/conformance.h"
 #include "storage/local/memory_cluster_state.h"
 #include "storage/sqlite/sqlite_store.h"
 
 namespace parley::storage {
 namespace {
 
-template <typename T, typename Start>
-Result<T> Wait(Start start) {
-  std::promise<Result<T>> p;
-  auto f = p.get_future();
-  start([&p](Result<T> r) { p.set_value(std::move(r)); });
-  return f.get();
-}
+using conformance::Wait;
 
 class DownCache final : public HotCache {
  public:
