@@ -156,17 +156,21 @@ boost::asio::awaitable<HttpResponse> PresenceService::Update(HttpRequest& req) {
   if (f.ok() && !IsStatus(*status)) f.Fail("status must be online, away, busy or offline");
   if (!f.ok()) co_return ErrorResponse(f.error());
   const std::string user = req.principal->user_id;
-  co_await OnPool(ctx_.blocking, [&]() -> int {
-    std::lock_guard lock(mu_);
-    State& s = Get(user);
-    bool text_changed = text.has_value() && *text != s.text;
-    s.chosen = *status;
-    if (text) s.text = *text;
-    if (*status == "offline") s.last_seen_at = NowMs();
-    Persist(user, s);
-    MaybePublish(user, s, text_changed);
-    return 0;
+  // 204 only once the store has the change: any node's next read must see it (another node
+  // reads the user record, possibly through the shared cache, on every get-status).
+  auto stored = co_await AwaitDone<Unit>([&](auto done) {
+    boost::asio::post(ctx_.blocking, [&, done = std::move(done)]() mutable {
+      std::lock_guard lock(mu_);
+      State& s = Get(user);
+      bool text_changed = text.has_value() && *text != s.text;
+      s.chosen = *status;
+      if (text) s.text = *text;
+      if (*status == "offline") s.last_seen_at = NowMs();
+      ctx_.auth_store.SetPresence(user, s.chosen, s.text, s.last_seen_at, std::move(done));
+      MaybePublish(user, s, text_changed);
+    });
   });
+  if (!stored.ok()) co_return ErrorResponse(stored.error());
   co_return transport::EmptyResponse(204);
 }
 
