@@ -39,7 +39,7 @@ if [[ ! -x .venv/bin/pytest ]] || ! .venv/bin/pip freeze -r tests/integration/re
 fi
 PARLEYD_BIN="$PWD/build/parleyd" .venv/bin/pytest -q tests/integration "$@"
 
-echo "== scale-out: adapters on real PostgreSQL, Redis and Kafka; three nodes behind nginx"
+echo "== scale-out: adapters on real PostgreSQL, Redis, Kafka, OpenSearch, Cassandra and S3Proxy; three nodes behind nginx"
 # Engine state outside the checkout: PostgreSQL runs as the postgres user when we are root, and
 # it must be able to reach its data directory.
 export PARLEY_DEPLOY_DIR="${PARLEY_DEPLOY_DIR:-/tmp/parley-deploy-$(id -u)}"
@@ -50,8 +50,8 @@ eval "$(./deploy/dev.sh env)"
 ./deploy/dev.sh down
 trap - EXIT
 # The deploy scripts' own tests, and the three-node cluster: each brings up its own engines and
-# nodes on free ports in a temporary directory (Kafka's jars copied from the cache above).
-PARLEY_SCALEOUT_KAFKA_LIBS="$PARLEY_DEPLOY_DIR/kafka/libs" PARLEYD_BIN="$PWD/build/parleyd" \
+# nodes on free ports in a temporary directory (the engines' jars copied from the cache above).
+PARLEY_SCALEOUT_JAR_CACHE="$PARLEY_DEPLOY_DIR" PARLEYD_BIN="$PWD/build/parleyd" \
   .venv/bin/pytest -q tests/deploy tests/scaleout
 
 echo "== web client (vitest: protocol vectors and engine; Playwright on Debian's Chromium)"

@@ -11,9 +11,9 @@ Usage: deploy/node.sh start <n> [extra parleyd options...]
        deploy/node.sh status
 
 parleyd node n (1..9, normally 1..3) of the local cluster, on 127.0.0.1:1808<n>, with its own
-data dir (\$PARLEY_DEPLOY_DIR/nodes/node<n>/data) and the media and secrets dirs shared by all
-nodes (\$PARLEY_DEPLOY_DIR/shared/{media,secrets}: the JWT signing key and the media URL key
-must be the same on every node).
+data dir (\$PARLEY_DEPLOY_DIR/nodes/node<n>/data) and the secrets dir shared by all nodes
+(\$PARLEY_DEPLOY_DIR/shared/secrets: the JWT signing key and the media URL key must be the same
+on every node).
   start    start the node and wait (bounded) until GET /readyz answers 200; on failure print
            the log tail and stop it again (a no-op if it is running)
   stop     stop it (SIGTERM, then SIGKILL after PARLEY_NODE_STOP_TIMEOUT s; a no-op if stopped)
@@ -24,7 +24,11 @@ The scale-out options passed (override with the environment):
   --store   \$PARLEY_NODE_STORE   (default postgres://parley@127.0.0.1:\$PARLEY_PG_PORT/parley)
   --bus     \$PARLEY_NODE_BUS     (default kafka://127.0.0.1:\$PARLEY_KAFKA_PORT)
   --cluster \$PARLEY_NODE_CLUSTER (default redis://127.0.0.1:\$PARLEY_REDIS_PORT)
-  --node-id node<n>  --media-dir <shared>/media  --secrets-dir <shared>/secrets
+  --search  \$PARLEY_NODE_SEARCH  (default opensearch://127.0.0.1:\$PARLEY_OPENSEARCH_PORT;
+            left out when PARLEY_DEV_SKIP_OPENSEARCH=1: each node's embedded SQLite FTS)
+  media     \$PARLEY_NODE_MEDIA_STORE, passed as PARLEY_MEDIA_STORE (default: the URL of
+            deploy/s3proxy/s3proxy.sh url); when PARLEY_DEV_SKIP_S3=1, --media-dir <shared>/media
+  --node-id node<n>  --secrets-dir <shared>/secrets
   --trusted-proxies 127.0.0.1   (nginx's X-Forwarded-For names the client)
 PARLEY_NODE_MODE=embedded passes none of these (only --listen and --data-dir: independent
 embedded servers, e.g. to try the load balancer without the engines).
@@ -112,10 +116,21 @@ cmd_start() {
       --bus "${PARLEY_NODE_BUS:-kafka://127.0.0.1:$PARLEY_KAFKA_PORT}"
       --cluster "${PARLEY_NODE_CLUSTER:-redis://127.0.0.1:$PARLEY_REDIS_PORT}"
       --node-id "$NODE_ID"
-      --media-dir "$SHARED/media"
       --secrets-dir "$SHARED/secrets"
       --trusted-proxies 127.0.0.1
     )
+    # Search on OpenSearch and media on S3Proxy, unless dev.sh leaves those engines out.
+    if [[ "${PARLEY_DEV_SKIP_OPENSEARCH:-0}" != 1 ]]; then
+      args+=(--search "${PARLEY_NODE_SEARCH:-opensearch://127.0.0.1:${PARLEY_OPENSEARCH_PORT:-59200}}")
+    fi
+    if [[ "${PARLEY_DEV_SKIP_S3:-0}" != 1 ]]; then
+      # Through the environment: the URL holds the secret key (not on the command line or in
+      # the log's start line).
+      PARLEY_MEDIA_STORE="${PARLEY_NODE_MEDIA_STORE:-$(bash "$DEPLOY_SRC/s3proxy/s3proxy.sh" url)}"
+      export PARLEY_MEDIA_STORE
+    else
+      args+=(--media-dir "$SHARED/media")
+    fi
   else
     die "PARLEY_NODE_MODE must be scaleout or embedded"
   fi

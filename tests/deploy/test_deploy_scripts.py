@@ -315,15 +315,21 @@ def test_nginx_lifecycle_websocket_and_failover(deploy_env):
 
 def test_node_start_failure_prints_the_log_tail(deploy_env, tmp_path):
     fake = tmp_path / "parleyd"
-    fake.write_text("#!/bin/sh\necho \"fake parleyd: got $*\"\necho 'boom: cannot reach the store' >&2\nexit 3\n")
+    fake.write_text("#!/bin/sh\necho \"fake parleyd: got $*\"\n"
+                    "echo \"fake parleyd: media store ${PARLEY_MEDIA_STORE%%:*}\"\n"
+                    "echo 'boom: cannot reach the store' >&2\nexit 3\n")
     fake.chmod(0o755)
     env = dict(deploy_env, PARLEYD_BIN=str(fake), PARLEY_NODE_BASE_PORT=str(free_port() - 1))
     p = run("node.sh", "start", "1", env=env, check=False)
     assert p.returncode == 1
     assert "boom: cannot reach the store" in p.stderr
     for flag in ("--store postgres://parley@127.0.0.1:", "--bus kafka://127.0.0.1:59092",
-                 "--cluster redis://127.0.0.1:", "--node-id node1", "--media-dir", "--secrets-dir"):
+                 "--cluster redis://127.0.0.1:", "--node-id node1", "--secrets-dir",
+                 "--search opensearch://127.0.0.1:"):
         assert flag in p.stderr, flag
+    # The S3 URL (it holds the secret key) reaches parleyd through its environment only.
+    assert "fake parleyd: media store s3" in p.stderr
+    assert "s3://" not in p.stderr and "--media-dir" not in p.stderr
     assert run("node.sh", "status", "1", env=env, check=False).returncode == 3
 
 

@@ -1,5 +1,5 @@
-"""End-to-end tests of the scale-out profile: three `parleyd` nodes on PostgreSQL, Redis and
-Kafka behind nginx, all started with the deploy/ scripts.
+"""End-to-end tests of the scale-out profile: three `parleyd` nodes on PostgreSQL, Redis,
+Kafka, OpenSearch and S3Proxy behind nginx, all started with the deploy/ scripts.
 
 The session fixture `cluster` runs `deploy/dev.sh up`, `deploy/node.sh start 1..3` and
 `deploy/nginx.sh start`, and the reverse at the end. By default everything lives in a fresh
@@ -216,17 +216,20 @@ class Cluster:
             taken = set()
             ports = {}
             for k in ("PARLEY_PG_PORT", "PARLEY_REDIS_PORT", "PARLEY_KAFKA_PORT",
-                      "PARLEY_KAFKA_CONTROLLER_PORT", "PARLEY_LB_PORT"):
+                      "PARLEY_KAFKA_CONTROLLER_PORT", "PARLEY_LB_PORT", "PARLEY_OPENSEARCH_PORT",
+                      "PARLEY_OPENSEARCH_TRANSPORT_PORT", "PARLEY_S3_PORT"):
                 ports[k] = os.environ.get(f"PARLEY_SCALEOUT_{k[len('PARLEY_'):]}") \
                     or str(_free_port(taken))
             ports["PARLEY_NODE_BASE_PORT"] = os.environ.get("PARLEY_SCALEOUT_NODE_BASE_PORT") \
                 or str(_free_block(taken, N_NODES))
-            self._seed_kafka_jars()
+            self._seed_jar_caches()
         env.update(ports)
-        # The nodes run on PostgreSQL, Redis and Kafka; OpenSearch, Cassandra and S3Proxy are
-        # not used by deploy/node.sh yet (issue 9), so they are not started for this cluster.
-        for skip in ("PARLEY_DEV_SKIP_OPENSEARCH", "PARLEY_DEV_SKIP_CASSANDRA", "PARLEY_DEV_SKIP_S3"):
-            env.setdefault(skip, "1")
+        # The nodes run on PostgreSQL, Redis and Kafka, search on OpenSearch and keep media in
+        # S3Proxy (deploy/node.sh); their messages are not on Cassandra yet (issue 9), so it is
+        # not started for this cluster.
+        env.setdefault("PARLEY_DEV_SKIP_CASSANDRA", "1")
+        self.search_on_opensearch = env.get("PARLEY_DEV_SKIP_OPENSEARCH", "0") != "1"
+        self.media_on_s3 = env.get("PARLEY_DEV_SKIP_S3", "0") != "1"
         env["PARLEY_DEPLOY_DIR"] = str(self.deploy_dir)
         self.env = env
         base = int(ports["PARLEY_NODE_BASE_PORT"])
@@ -237,13 +240,15 @@ class Cluster:
     def node(self, n) -> Node:
         return self.nodes[n - 1]
 
-    def _seed_kafka_jars(self):
-        """Kafka's jars are fetched with Maven into $PARLEY_DEPLOY_DIR/kafka/libs; copy them from
-        the development deploy dir when it has them, rather than fetching again."""
-        src = Path(os.environ.get("PARLEY_SCALEOUT_KAFKA_LIBS",
-                                  REPO_ROOT / ".deploy" / "kafka" / "libs"))
-        if src.is_dir() and list(src.glob(".complete-*")):
-            shutil.copytree(src, self.deploy_dir / "kafka" / "libs", symlinks=True)
+    def _seed_jar_caches(self):
+        """Kafka's, OpenSearch's and S3Proxy's jars are fetched with Maven into the deploy dir;
+        copy them from a deploy dir that has them (PARLEY_SCALEOUT_JAR_CACHE, default the
+        development one, <repo>/.deploy) rather than fetching again."""
+        cache = Path(os.environ.get("PARLEY_SCALEOUT_JAR_CACHE", REPO_ROOT / ".deploy"))
+        for sub in ("kafka/libs", "opensearch/home", "s3proxy/libs"):
+            src = cache / sub
+            if src.is_dir() and list(src.glob(".complete-*")):
+                shutil.copytree(src, self.deploy_dir / sub, symlinks=True)
 
     # scripts
 

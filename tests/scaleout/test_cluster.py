@@ -1,6 +1,7 @@
 """The scale-out profile end to end: three parleyd nodes (PostgreSQL store, Kafka bus, Redis
-cluster state) behind nginx. Users on different nodes exchange direct and group messages,
-receipts and presence; a device revoked on one node is cut off on every node; and a node killed
+cluster state, OpenSearch search, S3 media) behind nginx. Users on different nodes exchange direct
+and group messages, receipts and presence, find messages and fetch media through any node; a
+device revoked on one node is cut off on every node; and a node killed
 with SIGKILL under load loses no acknowledged message while its clients reconnect through the
 balancer. Tests talk to a node directly (nodes[1..3]) when the node matters, else to the
 balancer (nodes[0])."""
@@ -744,3 +745,74 @@ def test_group_burst_from_three_nodes_arrives_live_without_gaps(nodes, new_user)
         f"{len(missing) - len(skipped_for_good)} of them: {len(skipped_for_good)} are lost for "
         f"this device. (ws_session.cc EnqueueMessage drops a seq <= the last one sent, and "
         f"events of one conversation from different nodes reach Kafka out of seq order.)")
+
+
+# --- 7. search on OpenSearch and media on S3, shared by every node ----------------------------
+
+def search(caller, q, conv=None):
+    params = {"q": q, **({"conversation_id": conv} if conv else {})}
+    body = expect_status(caller.get("/v1/search-messages", params=params), 200)
+    return [r["message_id"] for r in body["results"]]
+
+
+def test_search_is_shared_by_every_node(cluster, nodes, new_user):
+    """Messages sent through one node are found through every node, only by their members; with
+    OpenSearch in place each message is indexed once, in the shared index."""
+    n1, n2, n3 = nodes[1], nodes[2], nodes[3]
+    alice, bob, carol = new_user(1, "alice"), new_user(2, "bob"), new_user(3, "carol")
+    word = "zq" + uuid.uuid4().hex[:10]               # a word no other test uses
+    plain = alice.send(to=bob, body=f"the {word} report is ready")
+    token = uuid.uuid4().hex                          # an E2EE message's keyed-hash token
+    e2ee = on(alice, n3).send(to=bob, body="b3BhcXVl", encryption="e2ee-v1",
+                              search_tokens=[token])
+    conv = plain["conversation_id"]
+    for n in (n1, n2, n3):
+        for u in (alice, bob):
+            poll(lambda u=u, n=n: search(on(u, n), word) == [plain["message_id"]],
+                 timeout=DELIVERY_TIMEOUT_S, what=f"{u.username} finds the word on {n.name}")
+            assert search(on(u, n), word[:6]) == [plain["message_id"]], "last word as a prefix"
+            assert search(on(u, n), token, conv) == [e2ee["message_id"]]
+        # Authorization: carol shares no conversation with them and finds nothing.
+        assert search(on(carol, n), word) == [] and search(on(carol, n), token) == []
+    if not cluster.search_on_opensearch:
+        return
+    port = cluster.env.get("PARLEY_OPENSEARCH_PORT", "59200")
+    for m in (plain, e2ee):
+        doc = f"{conv}:{m['seq']}"
+        r = requests.post(f"http://127.0.0.1:{port}/parley-messages-*/_search",
+                          json={"query": {"ids": {"values": [doc]}}}, timeout=10)
+        assert r.status_code == 200, r.text
+        assert r.json()["hits"]["total"]["value"] == 1, (doc, r.text)
+
+
+def test_media_is_shared_by_every_node(cluster, nodes, new_user):
+    """A blob uploaded through one node downloads through every node, by its uploader and the
+    members of a conversation that names it, and not by others; with S3 in place it is an object
+    in the bucket, not a file in a shared directory."""
+    n1, n2, n3 = nodes[1], nodes[2], nodes[3]
+    alice, bob, carol = new_user(1, "alice"), new_user(2, "bob"), new_user(3, "carol")
+    data = uuid.uuid4().bytes * 40_000                # 640 KB
+    r = alice.api.request("POST", "/v1/upload", token=alice.access_token, data=data,
+                          headers={"Content-Type": "application/octet-stream",
+                                   "X-Filename": "notes.bin"})
+    up = expect_status(r, 201)
+    media_id = up["media_id"]
+    assert up["size"] == len(data)
+    alice.send(to=bob, body="see attached", media_ids=[media_id])
+    for n in (n1, n2, n3):
+        for u in (alice, bob):
+            got = on(u, n).api.request("GET", f"/v1/download/{media_id}", token=u.access_token)
+            assert got.status_code == 200 and got.content == data, (n.name, u.username)
+        denied = on(carol, n).api.request("GET", f"/v1/download/{media_id}",
+                                          token=carol.access_token)
+        assert denied.status_code in (403, 404), (n.name, denied.status_code)
+    # The signed URL made by node 1 works on node 3 (one URL key for every node).
+    signed = requests.get(n3.base + up["url"], timeout=10)
+    assert signed.status_code == 200 and signed.content == data
+    if not cluster.media_on_s3:
+        return
+    objects = [p for p in (cluster.deploy_dir / "s3proxy" / "data").rglob("*")
+               if p.is_file() and media_id in p.name]
+    assert objects, "the blob is not in S3Proxy's bucket"
+    shared = cluster.deploy_dir / "shared" / "media"
+    assert not shared.exists() or not any(media_id in p.name for p in shared.rglob("*"))
