@@ -260,6 +260,8 @@ int main(int argc, char** argv) {
   services::GroupsService groups(ctx, profile.groups());
   services::OpsService ops(ctx);
   storage::BlobStore& blobs = profile.blobs();
+  ops.AddCheck("media store", [&blobs] { return blobs.Ping(); });
+  ops.AddCheck("search index", [&search_index] { return search_index.Ping(); });
   auto url_signer = services::UrlSigner::LoadOrCreate(profile.secrets_dir() + "/media_url.key");
   if (!url_signer.ok()) return Fail(url_signer.error().message);
   services::MediaService media(ctx, profile.media(), blobs, std::move(*url_signer));

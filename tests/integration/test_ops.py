@@ -1,9 +1,10 @@
 """Operations endpoints: /healthz, /readyz, /metrics."""
 import re
+import shutil
 
 import requests
 
-from conftest import HTTP_TIMEOUT_S
+from conftest import HTTP_TIMEOUT_S, ParleyServer
 
 SAMPLE = re.compile(
     r"^[a-zA-Z_:][a-zA-Z0-9_:]*"                          # metric name
@@ -75,3 +76,22 @@ def test_metrics_move_with_traffic(server, new_user):
         u.get("/v1/devices")
     after = snapshot()
     assert any(after.get(k) != v for k, v in before.items()), "no metric moved after traffic"
+
+
+def test_readyz_asks_the_media_store(tmp_path):
+    """/readyz is 503 naming the media store while it cannot be written, 200 again once it can;
+    /healthz (alive) stays 200 throughout."""
+    media = tmp_path / "media"
+    srv = ParleyServer(tmp_path / "data", ["--media-dir", str(media)])
+    srv.start()
+    try:
+        assert requests.get(srv.base + "/readyz", timeout=HTTP_TIMEOUT_S).status_code == 200
+        shutil.rmtree(media / "tmp")
+        r = requests.get(srv.base + "/readyz", timeout=HTTP_TIMEOUT_S)
+        assert r.status_code == 503, r.text
+        assert "media store" in r.json()["error"]["message"], r.text
+        assert requests.get(srv.base + "/healthz", timeout=HTTP_TIMEOUT_S).status_code == 200
+        (media / "tmp").mkdir()
+        assert requests.get(srv.base + "/readyz", timeout=HTTP_TIMEOUT_S).status_code == 200
+    finally:
+        srv.stop()

@@ -16,7 +16,7 @@ void OpsService::Register(transport::Router& r) {
     if (draining_.load()) {
       co_return transport::ErrorResponse(MakeError(ErrorCode::kUnavailable, "draining"));
     }
-    Status st = co_await OnPool(ctx_.blocking, [this] { return ctx_.message_store.Ping(); });
+    Status st = co_await OnPool(ctx_.blocking, [this] { return Ready(); });
     if (!st.ok()) co_return transport::ErrorResponse(MakeError(ErrorCode::kUnavailable, st.error().message));
     co_return transport::JsonResponse(200, {{"status", "ready"}});
   });
@@ -26,6 +26,16 @@ void OpsService::Register(transport::Router& r) {
     res.content_type = "text/plain; version=0.0.4";
     co_return res;
   });
+}
+
+Status OpsService::Ready() {
+  PARLEY_TRY(ctx_.message_store.Ping());
+  for (const auto& [name, check] : checks_) {
+    if (Status st = check(); !st.ok()) {
+      return MakeError(ErrorCode::kUnavailable, name + ": " + st.error().message);
+    }
+  }
+  return OkStatus();
 }
 
 }  // namespace parley::services
