@@ -26,6 +26,7 @@ The scale-out options passed (override with the environment):
   --cluster \$PARLEY_NODE_CLUSTER (default redis://127.0.0.1:\$PARLEY_REDIS_PORT)
   --search  \$PARLEY_NODE_SEARCH  (default opensearch://127.0.0.1:\$PARLEY_OPENSEARCH_PORT;
             left out when PARLEY_DEV_SKIP_OPENSEARCH=1: each node's embedded SQLite FTS)
+  --ship-logs \$PARLEY_NODE_SHIP_LOGS (default: the same OpenSearch; off with it)
   media     \$PARLEY_NODE_MEDIA_STORE, passed as PARLEY_MEDIA_STORE (default: the URL of
             deploy/s3proxy/s3proxy.sh url); when PARLEY_DEV_SKIP_S3=1, --media-dir <shared>/media
   --node-id node<n>  --secrets-dir <shared>/secrets
@@ -122,6 +123,7 @@ cmd_start() {
     # Search on OpenSearch and media on S3Proxy, unless dev.sh leaves those engines out.
     if [[ "${PARLEY_DEV_SKIP_OPENSEARCH:-0}" != 1 ]]; then
       args+=(--search "${PARLEY_NODE_SEARCH:-opensearch://127.0.0.1:${PARLEY_OPENSEARCH_PORT:-59200}}")
+      args+=(--ship-logs "${PARLEY_NODE_SHIP_LOGS:-opensearch://127.0.0.1:${PARLEY_OPENSEARCH_PORT:-59200}}")
     fi
     if [[ "${PARLEY_DEV_SKIP_S3:-0}" != 1 ]]; then
       # Through the environment: the URL holds the secret key (not on the command line or in

@@ -63,6 +63,8 @@ Status Validate(const Config& c) {
     return bad("cluster must be memory or redis://HOST:PORT[/DB]");
   if (c.search != "sqlite" && !(starts(c.search, "opensearch://") && c.search.size() > 13))
     return bad("search must be sqlite or opensearch://HOST:PORT");
+  if (c.ship_logs != "off" && !(starts(c.ship_logs, "opensearch://") && c.ship_logs.size() > 13))
+    return bad("ship_logs must be off or opensearch://HOST:PORT");
   if (c.media_store.find("://") != std::string::npos && !starts(c.media_store, "s3://"))
     return bad("media_store must be a directory or s3://ACCESS_KEY:SECRET@HOST:PORT/BUCKET");
   if (c.node_id.size() > 64 ||
@@ -95,6 +97,7 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "bus") str(&c->bus);
     else if (key == "cluster") str(&c->cluster);
     else if (key == "search") str(&c->search);
+    else if (key == "ship_logs") str(&c->ship_logs);
     else if (key == "node_id") str(&c->node_id);
     else if (key == "media_dir") str(&c->media_dir);
     else if (key == "media_store") str(&c->media_store);

@@ -47,6 +47,9 @@ struct Config {
   std::string cluster = "memory";  // "memory" or redis://host:port[/db]
   std::string search = "sqlite";   // "sqlite" (DATA_DIR/search.db) or opensearch://host:port
   std::string node_id;           // this node's name in a cluster ("" = host name and port)
+  // Ship this node's log lines (and so its audit records) to OpenSearch, searchable by an admin
+  // at GET /v1/admin/logs: "off" or opensearch://host:port.
+  std::string ship_logs = "off";
   std::string media_dir;         // media blobs ("" = DATA_DIR/media); shared by every node
   // Where media blobs live: "" (media_dir), a directory, or
   // s3://ACCESS_KEY:SECRET@HOST[:PORT]/BUCKET[?region=R] (storage/s3/README.md).

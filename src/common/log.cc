@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <ctime>
+#include <shared_mutex>
 
 #include "common/time.h"
 
@@ -12,6 +13,9 @@ namespace parley {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<bool> g_has_tap{false};
+std::shared_mutex g_tap_mu;
+LogTap* g_tap = nullptr;  // guarded by g_tap_mu
 
 const char* LevelName(LogLevel level) {
   switch (level) {
@@ -35,6 +39,14 @@ std::string IsoTime(int64_t ms) {
 
 }  // namespace
 
+const char* LogLevelName(LogLevel level) { return LevelName(level); }
+
+void SetLogTap(LogTap* tap) {
+  std::unique_lock lock(g_tap_mu);
+  g_tap = tap;
+  g_has_tap.store(tap != nullptr);
+}
+
 void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 
 bool ParseLogLevel(std::string_view text, LogLevel* out) {
@@ -52,13 +64,18 @@ bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load
 void LogLine(LogLevel level, std::string_view msg, LogFields fields) {
   if (!LogEnabled(level)) return;
   boost::json::object line;
-  line["ts"] = IsoTime(NowMs());
+  int64_t now = NowMs();
+  line["ts"] = IsoTime(now);
   line["level"] = LevelName(level);
   line["msg"] = msg;
   for (const auto& f : fields) line[f.key] = f.value;
   std::string text = boost::json::serialize(line);
   text.push_back('\n');
   std::fwrite(text.data(), 1, text.size(), stderr);
+  if (g_has_tap.load(std::memory_order_relaxed)) {
+    std::shared_lock lock(g_tap_mu);
+    if (g_tap) g_tap->Offer(level, now, line);
+  }
 }
 
 }  // namespace parley

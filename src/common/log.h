@@ -1,7 +1,9 @@
-// Structured logs: one JSON object per line on stderr, {"ts","level","msg",…fields}.
-// Thread-safe. Never log secrets: passwords, tokens, keys, message bodies.
+// Structured logs: one JSON object per line on stderr, {"ts","level","msg",…fields}, and to a
+// tap when one is set (log shipping). Thread-safe. Never log secrets: passwords, tokens, keys,
+// message bodies.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
 
@@ -21,6 +23,19 @@ struct LogField {
   boost::json::value value;
 };
 using LogFields = std::initializer_list<LogField>;
+
+// Receives every line written (at or above the log level), after it is on stderr. Offer is called
+// on the logging thread, under a lock that SetLogTap also takes: it must be quick (enqueue, never
+// block on I/O) and must not log.
+class LogTap {
+ public:
+  virtual ~LogTap() = default;
+  virtual void Offer(LogLevel level, int64_t at_ms, const boost::json::object& line) noexcept = 0;
+};
+// Sets the tap (nullptr: none). Once SetLogTap returns, the previous tap is no longer called and
+// may be destroyed.
+void SetLogTap(LogTap* tap);
+const char* LogLevelName(LogLevel level);
 
 void SetLogLevel(LogLevel level);
 // Parses "debug", "info", "warn", "error"; false if unknown.

@@ -135,6 +135,11 @@ int main(int argc, char** argv) {
                  "Message search index: sqlite (DATA_DIR/search.db, per node), or "
                  "opensearch://HOST:PORT (scale-out: one index shared by every node)")
       ->envname("PARLEY_SEARCH")->capture_default_str();
+  app.add_option("--ship-logs", cfg.ship_logs,
+                 "Ship log lines (with the audit records) to OpenSearch, searchable by admins at "
+                 "GET /v1/admin/logs: off, or opensearch://HOST:PORT (scale-out: every node's logs "
+                 "in one place)")
+      ->envname("PARLEY_SHIP_LOGS")->capture_default_str();
   app.add_option("--node-id", cfg.node_id,
                  "This node's name in a cluster, unique per node (default: host name and port)")
       ->envname("PARLEY_NODE_ID");
@@ -225,6 +230,9 @@ int main(int argc, char** argv) {
   if (fec) return Fail("cannot create " + profile.secrets_dir() + ": " + fec.message());
   // The search index: per node (DATA_DIR/search.db; every node indexes every message event, so a
   // search answers on any node) or OpenSearch, shared (--search).
+  // Log shipping first: from here on every line of this node also goes to OpenSearch.
+  auto log_shipping = exe::LogShipping::Start(cfg, profile.node_id());
+  if (!log_shipping.ok()) return Fail(log_shipping.error().message);
   auto search_backend = exe::OpenSearchBackend(cfg);
   if (!search_backend.ok()) return Fail(search_backend.error().message);
   storage::SearchIndex& search_index = *search_backend->index;
@@ -269,6 +277,7 @@ int main(int argc, char** argv) {
   services::MediaProcessor media_worker(ctx, profile.media(), blobs);
   if (Status st = media_worker.Start(); !st.ok()) return Fail(st.error().message);
   services::AuditService audit(ctx, profile.audit());
+  audit.SetLogSearch((*log_shipping)->search());
   audit.Start();
   services::Gateway gateway(ctx, auth, chat, presence);
   gateway.Start();

@@ -17,6 +17,7 @@
 #include "storage/redis/redis_rate_limiter.h"
 #include "storage/redis/redis_revocation_list.h"
 #include "storage/opensearch/opensearch_index.h"
+#include "storage/opensearch/os_log_shipper.h"
 #include "storage/s3/s3_blob_store.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/sqlite_search/sqlite_search_index.h"
@@ -255,5 +256,30 @@ Result<SearchBackend> OpenSearchBackend(const Config& cfg) {
   b.kind = "opensearch";
   return b;
 }
+
+Result<std::unique_ptr<LogShipping>> LogShipping::Start(const Config& cfg,
+                                                       const std::string& node_id) {
+  std::unique_ptr<LogShipping> s(new LogShipping());
+  if (cfg.ship_logs == "off") return s;
+  auto url = storage::opensearch::ParseOpenSearchUrl(cfg.ship_logs);
+  if (!url.ok()) return MakeError(ErrorCode::kInvalidArgument, "ship_logs: " + url.error().message);
+  storage::opensearch::LogShipperOptions o;
+  o.host = url->host;
+  o.port = url->port;
+  o.node_id = node_id;
+  s->shipper_ = std::make_unique<storage::opensearch::OsLogShipper>(o);
+  if (Status st = s->shipper_->Start(); !st.ok())
+    return MakeError(st.error().code, "ship_logs (" + cfg.ship_logs + "): " + st.error().message);
+  SetLogTap(s->shipper_.get());
+  return s;
+}
+
+LogShipping::~LogShipping() {
+  if (!shipper_) return;
+  SetLogTap(nullptr);
+  shipper_->Stop();
+}
+
+storage::LogSearch* LogShipping::search() { return shipper_.get(); }
 
 }  // namespace parley::exe

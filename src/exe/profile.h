@@ -24,8 +24,13 @@
 #include "storage/media_store.h"
 #include "storage/message_store.h"
 #include "storage/notify_store.h"
+#include "storage/log_search.h"
 #include "storage/search_index.h"
 #include "storage/sqlite/writer.h"
+
+namespace parley::storage::opensearch {
+class OsLogShipper;
+}
 
 namespace parley::exe {
 
@@ -102,5 +107,19 @@ struct SearchBackend {
   std::string kind;             // "sqlite" or "opensearch"
 };
 Result<SearchBackend> OpenSearchBackend(const Config& cfg);
+
+// Log shipping (cfg.ship_logs): off, or every log line of this node sent to OpenSearch and
+// searchable there. Construction installs the log tap; destruction removes it and sends what is
+// queued (bounded). kUnavailable if OpenSearch does not answer at start.
+class LogShipping {
+ public:
+  static Result<std::unique_ptr<LogShipping>> Start(const Config& cfg, const std::string& node_id);
+  ~LogShipping();
+  storage::LogSearch* search();  // nullptr when off
+
+ private:
+  LogShipping() = default;
+  std::unique_ptr<storage::opensearch::OsLogShipper> shipper_;
+};
 
 }  // namespace parley::exe

@@ -325,7 +325,7 @@ def test_node_start_failure_prints_the_log_tail(deploy_env, tmp_path):
     assert "boom: cannot reach the store" in p.stderr
     for flag in ("--store postgres://parley@127.0.0.1:", "--bus kafka://127.0.0.1:59092",
                  "--cluster redis://127.0.0.1:", "--node-id node1", "--secrets-dir",
-                 "--search opensearch://127.0.0.1:"):
+                 "--search opensearch://127.0.0.1:", "--ship-logs opensearch://127.0.0.1:"):
         assert flag in p.stderr, flag
     # The S3 URL (it holds the secret key) reaches parleyd through its environment only.
     assert "fake parleyd: media store s3" in p.stderr

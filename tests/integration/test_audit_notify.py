@@ -227,3 +227,17 @@ def test_admin_create_user_command(tmp_path):
         expect_status(admin.get("/v1/admin/audit"), 200)
     finally:
         srv.stop()
+
+
+def test_admin_log_search_needs_an_admin_and_log_shipping(admin, new_user):
+    """GET /v1/admin/logs: admins only (403), its parameters are checked (400), and on a server
+    without log shipping it says so (404). The search itself runs on OpenSearch: see
+    tests/scaleout (test_logs_of_every_node_are_searchable_by_an_admin)."""
+    u = new_user("logs")
+    assert_error(u.get("/v1/admin/logs"), 403, "forbidden")
+    for params in ({"limit": 0}, {"limit": 201}, {"level": "loud"}, {"since": "x"},
+                   {"until": 0}, {"q": "w" * 257}, {"node": "n" * 65}):
+        assert_error(admin.get("/v1/admin/logs", params=params), 400, "invalid_argument")
+    r = admin.get("/v1/admin/logs", params={"q": "login"})
+    assert_error(r, 404, "not_found")
+    assert "--ship-logs" in r.json()["error"]["message"]

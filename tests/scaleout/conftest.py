@@ -66,8 +66,9 @@ DELIVERY_TIMEOUT_S = float(os.environ.get("PARLEY_SCALEOUT_DELIVERY_TIMEOUT", "1
 WARMUP_TIMEOUT_S = float(os.environ.get("PARLEY_SCALEOUT_WARMUP_TIMEOUT", "90"))
 HTTP_TIMEOUT_S = 10
 
+ADMIN = "scaleout_admin"   # signs up as an admin on any node (--admin)
 NODE_ARGS = (f"--rate-signup-per-min 0 --rate-login-per-min 0 --rate-send-per-min 0 "
-             f"--rate-upload-per-min 0 --presence-offline-after-ms {GRACE_MS}")
+             f"--rate-upload-per-min 0 --presence-offline-after-ms {GRACE_MS} --admin {ADMIN}")
 
 
 def _port_free(port: int) -> bool:

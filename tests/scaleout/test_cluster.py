@@ -16,9 +16,11 @@ import pytest
 import requests
 import websocket
 
-from conftest import (DELIVERY_TIMEOUT_S, GRACE_MS, WS, Api, User, assert_error, expect_status,
-                      frame_error_code, make_user, msg_of, new_client_msg_id, on, poll,
-                      presence_of, record_figure)
+from conftest import (ADMIN, DELIVERY_TIMEOUT_S, GRACE_MS, WS, Api, User, assert_error,
+                      expect_status, frame_error_code, login, make_user, msg_of,
+                      new_client_msg_id, on, poll, presence_of, record_figure)
+
+ADMIN_PASSWORD = "scaleout-admin-password-1"
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -816,3 +818,39 @@ def test_media_is_shared_by_every_node(cluster, nodes, new_user):
     assert objects, "the blob is not in S3Proxy's bucket"
     shared = cluster.deploy_dir / "shared" / "media"
     assert not shared.exists() or not any(media_id in p.name for p in shared.rglob("*"))
+
+
+# --- 8. every node's logs, shipped to OpenSearch, searched by an admin ---------------------------
+
+def test_logs_of_every_node_are_searchable_by_an_admin(cluster, nodes, new_user):
+    """With --ship-logs, each node's log lines (audit records included) reach OpenSearch; an admin
+    on any node finds them by words, node and level; others get 403."""
+    if not cluster.search_on_opensearch:
+        pytest.skip("OpenSearch left out (PARLEY_DEV_SKIP_OPENSEARCH=1): no log shipping")
+    n1, n2, n3 = nodes[1], nodes[2], nodes[3]
+    api1 = Api(n1.base)
+    r = api1.post("/v1/signup", {"username": ADMIN, "password": ADMIN_PASSWORD})
+    assert r.status_code in (201, 409), r.text   # 409: an earlier test run made it
+    admin = User(api1, n1, ADMIN, ADMIN_PASSWORD, login(api1, ADMIN, ADMIN_PASSWORD))
+
+    def logs(n, **params):
+        return expect_status(on(admin, n).get("/v1/admin/logs", params=params), 200)["entries"]
+
+    carol = new_user(3, "logq")                      # node 3 logs "user signed up"
+    ghost = "ghost" + uuid.uuid4().hex[:10]
+    assert_error(Api(n2.base).post("/v1/login", {"username": ghost, "password": "not-it-1234"}),
+                 401)                                # an audit record: login.failure
+
+    def signed_up():   # her "login" line may be shipped in an earlier batch: wait for this one
+        found = logs(n1, q=carol.user_id, node="node3")
+        assert all(e["node"] == "node3" for e in found), found
+        return [e for e in found
+                if e["msg"] == "user signed up" and e["line"].get("user_id") == carol.user_id]
+    poll(signed_up, timeout=30, interval=0.5, what="node 3's sign-up line, searched through node 1")
+    audit = poll(lambda: [e for e in logs(n2, q=ghost) if e["msg"] == "audit"], timeout=30,
+                 interval=0.5, what="the login.failure audit line, searched through node 2")
+    assert audit[0]["line"]["action"] == "login.failure" and audit[0]["line"]["target"] == ghost
+    assert logs(n3, q=ghost, level="warn") == []     # an audit line is info
+    assert logs(n1, q=carol.user_id, node="node1") == []
+    for n in (n1, n2, n3):
+        assert_error(on(carol, n).get("/v1/admin/logs", params={"q": "x"}), 403, "forbidden")

@@ -49,6 +49,11 @@ void AuditService::Start() {
     entry.address = StringOr(p, "address");
     const auto* d = p.if_contains("details");
     entry.details = d ? boost::json::serialize(*d) : "{}";
+    LogInfo("audit", {{"action", entry.action},
+                      {"actor_user_id", entry.actor_user_id},
+                      {"actor_device_id", entry.actor_device_id},
+                      {"target", entry.target},
+                      {"address", entry.address}});
     store_.RecordAudit(std::move(entry), [](Result<int64_t> r) {
       if (!r.ok()) LogError("audit record failed", {{"error", r.error().message}});
     });
@@ -73,6 +78,7 @@ void AuditService::ObserveResponse(const HttpRequest& req, int status) {
 
 void AuditService::Register(transport::Router& r) {
   r.Add("GET", "/v1/admin/audit", Auth::kRequired, [this](HttpRequest& q) { return List(q); });
+  r.Add("GET", "/v1/admin/logs", Auth::kRequired, [this](HttpRequest& q) { return Logs(q); });
 }
 
 boost::asio::awaitable<HttpResponse> AuditService::List(HttpRequest& req) {

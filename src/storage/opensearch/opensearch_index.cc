@@ -16,22 +16,6 @@ namespace json = boost::json;
 
 namespace {
 
-Error Unavailable(const std::string& what) { return MakeError(ErrorCode::kUnavailable, what); }
-
-// The node's error for a failed call, shortened for a log line.
-Error Refused(const std::string& what, const OsHttpResponse& r) {
-  std::string body = r.body.substr(0, 300);
-  return Unavailable("OpenSearch refused " + what + " (HTTP " + std::to_string(r.status) +
-                     "): " + body);
-}
-
-Result<json::value> ParseBody(const std::string& what, const OsHttpResponse& r) {
-  boost::system::error_code ec;
-  json::value v = json::parse(r.body, ec);
-  if (ec || !v.is_object()) return Unavailable("OpenSearch answered " + what + " with non-JSON");
-  return v;
-}
-
 // The mapping of a month's messages index (see opensearch_index.h).
 json::object MessagesIndexBody(int replicas) {
   return json::object{
@@ -125,7 +109,7 @@ void OpenSearchIndex::Index(std::vector<Message> messages, Done<IndexOutcome> do
       return;
     }
   }
-  done(Unavailable("the search index is closed"));
+  done(OsUnavailable("the search index is closed"));
 }
 
 void OpenSearchIndex::WriterLoop() {
@@ -181,12 +165,7 @@ void OpenSearchIndex::CompletionLoop() {
 }
 
 std::string OpenSearchIndex::MonthIndex(int64_t created_at_ms) const {
-  std::time_t t = static_cast<std::time_t>(created_at_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d.%02d", tm.tm_year + 1900, tm.tm_mon + 1);
-  return options_.prefix + "messages-" + buf;
+  return options_.prefix + "messages-" + OsIndexDate(created_at_ms, false);
 }
 
 Status OpenSearchIndex::EnsureIndex(const std::string& name) {
@@ -194,7 +173,7 @@ Status OpenSearchIndex::EnsureIndex(const std::string& name) {
   auto r = http_->Send("PUT", "/" + name, json::serialize(MessagesIndexBody(options_.replicas)));
   if (!r.ok()) return r.error();
   if (r->status != 200 && r->body.find("resource_already_exists_exception") == std::string::npos)
-    return Refused("creating index " + name, *r);
+    return OsRefused("creating index " + name, *r);
   known_indices_.insert(name);
   return OkStatus();
 }
@@ -204,7 +183,7 @@ Status OpenSearchIndex::EnsureProgressIndex() {
   auto r = http_->Send("PUT", "/" + name, json::serialize(ProgressIndexBody(options_.replicas)));
   if (!r.ok()) return r.error();
   if (r->status != 200 && r->body.find("resource_already_exists_exception") == std::string::npos)
-    return Refused("creating index " + name, *r);
+    return OsRefused("creating index " + name, *r);
   return OkStatus();
 }
 
@@ -212,7 +191,7 @@ Result<std::vector<IndexOutcome>> OpenSearchIndex::WriteOrFail(const std::vector
   try {  // Boost.JSON's accessors throw on an answer of an unexpected shape
     return Write(calls);
   } catch (const std::exception& e) {
-    return Unavailable(std::string("OpenSearch answered a write oddly: ") + e.what());
+    return OsUnavailable(std::string("OpenSearch answered a write oddly: ") + e.what());
   }
 }
 
@@ -228,8 +207,8 @@ Result<std::vector<IndexOutcome>> OpenSearchIndex::Write(const std::vector<Call>
     auto r = http_->Send("POST", "/" + progress_index + "/_mget",
                          json::serialize(json::object{{"ids", ids}}));
     if (!r.ok()) return r.error();
-    if (r->status != 200) return Refused("reading search progress", *r);
-    auto parsed = ParseBody("_mget", *r);
+    if (r->status != 200) return OsRefused("reading search progress", *r);
+    auto parsed = OsParseBody("_mget", *r);
     if (!parsed.ok()) return parsed.error();
     json::value& v = *parsed;
     if (auto* docs = v.as_object().if_contains("docs"); docs && docs->is_array()) {
@@ -297,13 +276,13 @@ Result<std::vector<IndexOutcome>> OpenSearchIndex::Write(const std::vector<Call>
     size_t n = std::min(options_.max_bulk, doc_call.size() - done_docs);
     auto r = http_->Send("POST", "/_bulk" + refresh, bulk, "application/x-ndjson");
     if (!r.ok()) return r.error();
-    if (r->status != 200) return Refused("a bulk write", *r);
-    auto parsed = ParseBody("_bulk", *r);
+    if (r->status != 200) return OsRefused("a bulk write", *r);
+    auto parsed = OsParseBody("_bulk", *r);
     if (!parsed.ok()) return parsed.error();
     json::value& v = *parsed;
     const auto* items = v.as_object().if_contains("items");
     if (!items || !items->is_array() || items->as_array().size() != n)
-      return Unavailable("OpenSearch answered a bulk write without one item per document");
+      return OsUnavailable("OpenSearch answered a bulk write without one item per document");
     const auto& arr = items->as_array();
     for (size_t i = 0; i < arr.size(); ++i) {
       const auto* op = arr[i].as_object().if_contains("create");
@@ -312,7 +291,7 @@ Result<std::vector<IndexOutcome>> OpenSearchIndex::Write(const std::vector<Call>
       if (status == 201) {
         ++outcomes[doc_call[done_docs + i]].indexed;
       } else if (status != 409) {
-        return Unavailable("OpenSearch refused a document (status " + std::to_string(status) +
+        return OsUnavailable("OpenSearch refused a document (status " + std::to_string(status) +
                            "): " + (op ? json::serialize(*op).substr(0, 300) : std::string()));
       }
     }
@@ -335,18 +314,18 @@ Result<std::vector<IndexOutcome>> OpenSearchIndex::Write(const std::vector<Call>
     }
     auto r = http_->Send("POST", "/_bulk", pbulk, "application/x-ndjson");
     if (!r.ok()) return r.error();
-    if (r->status != 200) return Refused("a progress write", *r);
-    auto parsed = ParseBody("_bulk", *r);
+    if (r->status != 200) return OsRefused("a progress write", *r);
+    auto parsed = OsParseBody("_bulk", *r);
     if (!parsed.ok()) return parsed.error();
     json::value& v = *parsed;
     const auto* items = v.as_object().if_contains("items");
-    if (!items || !items->is_array()) return Unavailable("OpenSearch answered a bulk write oddly");
+    if (!items || !items->is_array()) return OsUnavailable("OpenSearch answered a bulk write oddly");
     for (const auto& item : items->as_array()) {
       const auto* op = item.as_object().if_contains("index");
       const auto* st = op && op->is_object() ? op->as_object().if_contains("status") : nullptr;
       int64_t status = st && st->is_int64() ? st->as_int64() : 0;
       if (status != 200 && status != 201 && status != 409)
-        return Unavailable("OpenSearch refused a progress document (status " +
+        return OsUnavailable("OpenSearch refused a progress document (status " +
                            std::to_string(status) + ")");
     }
   }
@@ -359,8 +338,8 @@ Result<int64_t> OpenSearchIndex::IndexedUpTo(std::string_view conversation_id) {
                        "");
   if (!r.ok()) return r.error();
   if (r->status == 404) return int64_t{0};
-  if (r->status != 200) return Refused("reading search progress", *r);
-  auto parsed = ParseBody("_doc", *r);
+  if (r->status != 200) return OsRefused("reading search progress", *r);
+  auto parsed = OsParseBody("_doc", *r);
     if (!parsed.ok()) return parsed.error();
     json::value& v = *parsed;
   const auto* src = v.as_object().if_contains("_source");
@@ -372,20 +351,20 @@ Result<int64_t> OpenSearchIndex::IndexedUpTo(std::string_view conversation_id) {
 Status OpenSearchIndex::Ping() {
   auto r = http_->Send("GET", "/_cluster/health", "");
   if (!r.ok()) return r.error();
-  if (r->status != 200) return Refused("a health check", *r);
-  auto parsed = ParseBody("_cluster/health", *r);
+  if (r->status != 200) return OsRefused("a health check", *r);
+  auto parsed = OsParseBody("_cluster/health", *r);
     if (!parsed.ok()) return parsed.error();
     json::value& v = *parsed;
   const auto* s = v.as_object().if_contains("status");
   if (!s || !s->is_string() || s->as_string() == "red")
-    return Unavailable("OpenSearch cluster health is red");
+    return OsUnavailable("OpenSearch cluster health is red");
   return OkStatus();
 }
 
 Status OpenSearchIndex::DropAll() {
   auto r = http_->Send("DELETE", "/" + options_.prefix + "*?expand_wildcards=all", "");
   if (!r.ok()) return r.error();
-  if (r->status != 200 && r->status != 404) return Refused("deleting indices", *r);
+  if (r->status != 200 && r->status != 404) return OsRefused("deleting indices", *r);
   known_indices_.clear();
   return OkStatus();
 }

@@ -114,14 +114,10 @@ Result<std::vector<SearchHit>> OpenSearchIndex::SearchOnce(const std::string& bo
                            "messages-*/_search?ignore_unavailable=true&allow_no_indices=true",
                        body);
   if (!r.ok()) return r.error();
-  if (r->status != 200)
-    return MakeError(ErrorCode::kUnavailable, "OpenSearch refused a search (HTTP " +
-                                                  std::to_string(r->status) +
-                                                  "): " + r->body.substr(0, 300));
-  boost::system::error_code ec;
-  json::value v = json::parse(r->body, ec);
-  if (ec || !v.is_object())
-    return MakeError(ErrorCode::kUnavailable, "OpenSearch answered a search with non-JSON");
+  if (r->status != 200) return OsRefused("a search", *r);
+  auto parsed = OsParseBody("a search", *r);
+  if (!parsed.ok()) return parsed.error();
+  const json::value& v = *parsed;
   std::vector<SearchHit> out;
   const auto* outer = v.as_object().if_contains("hits");
   const auto* inner =

@@ -7,8 +7,11 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/json/parse.hpp>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 
 namespace parley::storage::opensearch {
 
@@ -125,6 +128,34 @@ std::string EncodePathSegment(std::string_view s) {
     }
   }
   return out;
+}
+
+Error OsUnavailable(const std::string& what) { return MakeError(ErrorCode::kUnavailable, what); }
+
+Error OsRefused(const std::string& what, const OsHttpResponse& r) {
+  std::string body = r.body.substr(0, 300);
+  return OsUnavailable("OpenSearch refused " + what + " (HTTP " + std::to_string(r.status) +
+                       "): " + body);
+}
+
+Result<boost::json::value> OsParseBody(const std::string& what, const OsHttpResponse& r) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(r.body, ec);
+  if (ec || !v.is_object()) return OsUnavailable("OpenSearch answered " + what + " with non-JSON");
+  return v;
+}
+
+std::string OsIndexDate(int64_t at_ms, bool with_day) {
+  std::time_t t = static_cast<std::time_t>(at_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  if (with_day) {
+    std::snprintf(buf, sizeof buf, "%04d.%02d.%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+  } else {
+    std::snprintf(buf, sizeof buf, "%04d.%02d", tm.tm_year + 1900, tm.tm_mon + 1);
+  }
+  return buf;
 }
 
 }  // namespace parley::storage::opensearch

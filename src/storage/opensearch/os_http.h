@@ -9,7 +9,10 @@
 // creates are idempotent by document id). Thread-safe; blocks the caller.
 #pragma once
 
+#include <boost/json/value.hpp>
+
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,6 +59,17 @@ class OsHttp {
   std::mutex mu_;
   std::vector<std::unique_ptr<Conn>> idle_;  // guarded by mu_
 };
+
+// kUnavailable with `what`.
+Error OsUnavailable(const std::string& what);
+// The node's error for a call it answered with an unexpected status (kUnavailable), the body
+// shortened for a log line.
+Error OsRefused(const std::string& what, const OsHttpResponse& r);
+// The body of a response as a JSON object (kUnavailable if it is not one).
+Result<boost::json::value> OsParseBody(const std::string& what, const OsHttpResponse& r);
+// "YYYY.MM" (with_day false) or "YYYY.MM.DD" of a time in ms since the epoch, UTC: the suffix of
+// a time-ranged index.
+std::string OsIndexDate(int64_t at_ms, bool with_day);
 
 // Percent-encodes everything but RFC 3986's unreserved characters (for ids in a path).
 std::string EncodePathSegment(std::string_view s);
