@@ -274,25 +274,15 @@ Result<std::vector<IndexOutcome>> OpenSearchIndex::Write(const std::vector<Call>
   size_t done_docs = 0;
   for (const auto& bulk : bulks) {
     size_t n = std::min(options_.max_bulk, doc_call.size() - done_docs);
-    auto r = http_->Send("POST", "/_bulk" + refresh, bulk, "application/x-ndjson");
-    if (!r.ok()) return r.error();
-    if (r->status != 200) return OsRefused("a bulk write", *r);
-    auto parsed = OsParseBody("_bulk", *r);
-    if (!parsed.ok()) return parsed.error();
-    json::value& v = *parsed;
-    const auto* items = v.as_object().if_contains("items");
-    if (!items || !items->is_array() || items->as_array().size() != n)
-      return OsUnavailable("OpenSearch answered a bulk write without one item per document");
-    const auto& arr = items->as_array();
-    for (size_t i = 0; i < arr.size(); ++i) {
-      const auto* op = arr[i].as_object().if_contains("create");
-      const auto* st = op && op->is_object() ? op->as_object().if_contains("status") : nullptr;
-      int64_t status = st && st->is_int64() ? st->as_int64() : 0;
+    auto statuses = OsBulk(*http_, "/_bulk" + refresh, bulk, n, "a bulk write");
+    if (!statuses.ok()) return statuses.error();
+    for (size_t i = 0; i < n; ++i) {
+      int status = (*statuses)[i];
       if (status == 201) {
         ++outcomes[doc_call[done_docs + i]].indexed;
       } else if (status != 409) {
         return OsUnavailable("OpenSearch refused a document (status " + std::to_string(status) +
-                           "): " + (op ? json::serialize(*op).substr(0, 300) : std::string()));
+                             ")");
       }
     }
     done_docs += n;
@@ -312,21 +302,12 @@ Result<std::vector<IndexOutcome>> OpenSearchIndex::Write(const std::vector<Call>
       pbulk += json::serialize(json::object{{"upto", upto[conv]}});
       pbulk += '\n';
     }
-    auto r = http_->Send("POST", "/_bulk", pbulk, "application/x-ndjson");
-    if (!r.ok()) return r.error();
-    if (r->status != 200) return OsRefused("a progress write", *r);
-    auto parsed = OsParseBody("_bulk", *r);
-    if (!parsed.ok()) return parsed.error();
-    json::value& v = *parsed;
-    const auto* items = v.as_object().if_contains("items");
-    if (!items || !items->is_array()) return OsUnavailable("OpenSearch answered a bulk write oddly");
-    for (const auto& item : items->as_array()) {
-      const auto* op = item.as_object().if_contains("index");
-      const auto* st = op && op->is_object() ? op->as_object().if_contains("status") : nullptr;
-      int64_t status = st && st->is_int64() ? st->as_int64() : 0;
+    auto statuses = OsBulk(*http_, "/_bulk", pbulk, dirty.size(), "a progress write");
+    if (!statuses.ok()) return statuses.error();
+    for (int status : *statuses) {
       if (status != 200 && status != 201 && status != 409)
         return OsUnavailable("OpenSearch refused a progress document (status " +
-                           std::to_string(status) + ")");
+                             std::to_string(status) + ")");
     }
   }
   return outcomes;

@@ -145,6 +145,29 @@ Result<boost::json::value> OsParseBody(const std::string& what, const OsHttpResp
   return v;
 }
 
+Result<std::vector<int>> OsBulk(OsHttp& http, const std::string& target, const std::string& body,
+                                size_t expected_items, const std::string& what) {
+  auto r = http.Send("POST", target, body, "application/x-ndjson");
+  if (!r.ok()) return r.error();
+  if (r->status != 200) return OsRefused(what, *r);
+  auto v = OsParseBody(what, *r);
+  if (!v.ok()) return v.error();
+  const auto* items = v->as_object().if_contains("items");
+  if (!items || !items->is_array() || items->as_array().size() != expected_items)
+    return OsUnavailable("OpenSearch answered " + what + " without one item per action");
+  std::vector<int> out;
+  out.reserve(expected_items);
+  for (const auto& item : items->as_array()) {
+    // {"create": {...}} or {"index": {...}}: one key, the action.
+    const auto* op = item.is_object() && !item.as_object().empty()
+                         ? &item.as_object().begin()->value()
+                         : nullptr;
+    const auto* st = op && op->is_object() ? op->as_object().if_contains("status") : nullptr;
+    out.push_back(st && st->is_int64() ? static_cast<int>(st->as_int64()) : 0);
+  }
+  return out;
+}
+
 std::string OsIndexDate(int64_t at_ms, bool with_day) {
   std::time_t t = static_cast<std::time_t>(at_ms / 1000);
   std::tm tm{};

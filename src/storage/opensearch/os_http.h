@@ -67,6 +67,11 @@ Error OsUnavailable(const std::string& what);
 Error OsRefused(const std::string& what, const OsHttpResponse& r);
 // The body of a response as a JSON object (kUnavailable if it is not one).
 Result<boost::json::value> OsParseBody(const std::string& what, const OsHttpResponse& r);
+// Sends a _bulk request (`target`: "/_bulk" and its query) of `expected_items` actions and returns
+// each item's HTTP status, in order (0 if an item has none). kUnavailable if the node does not
+// answer 200 with one item per action.
+Result<std::vector<int>> OsBulk(OsHttp& http, const std::string& target, const std::string& body,
+                                size_t expected_items, const std::string& what);
 // "YYYY.MM" (with_day false) or "YYYY.MM.DD" of a time in ms since the epoch, UTC: the suffix of
 // a time-ranged index.
 std::string OsIndexDate(int64_t at_ms, bool with_day);

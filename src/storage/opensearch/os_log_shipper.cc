@@ -169,19 +169,10 @@ Status OsLogShipper::SendBatch(const std::vector<Line>& batch, uint64_t first_id
     body += batch[i].doc;
     body += '\n';
   }
-  auto r = http_->Send("POST", "/_bulk", body, "application/x-ndjson");
-  if (!r.ok()) return r.error();
-  if (r->status != 200) return OsRefused("a log batch", *r);
-  auto v = OsParseBody("a log batch", *r);
-  if (!v.ok()) return v.error();
-  const auto* items = v->as_object().if_contains("items");
-  if (!items || !items->is_array() || items->as_array().size() != batch.size())
-    return OsUnavailable("OpenSearch answered a log batch without its items");
+  auto statuses = OsBulk(*http_, "/_bulk", body, batch.size(), "a log batch");
+  if (!statuses.ok()) return statuses.error();
   uint64_t stored = 0, refused = 0;  // counted once the whole batch is settled
-  for (const auto& item : items->as_array()) {
-    const auto* op = item.is_object() ? item.as_object().if_contains("create") : nullptr;
-    const auto* status = op && op->is_object() ? op->as_object().if_contains("status") : nullptr;
-    int64_t st = status && status->is_int64() ? status->as_int64() : 0;
+  for (int st : *statuses) {
     if (st == 201 || st == 409) {
       ++stored;  // stored now, or by an earlier try of this batch
     } else if (st == 429 || st >= 500 || st == 0) {
