@@ -94,3 +94,53 @@ check_traversable_by() {
         "choose a PARLEY_DEPLOY_DIR under a world-searchable path or run as a normal user"
   fi
 }
+
+# Is something accepting TCP connections on 127.0.0.1:port? (The same test as port_in_use, named
+# for readiness probes.)
+port_open() { port_in_use "$1"; }
+
+# Stops the daemon that the caller's `running_pid` function names (it prints the pid while the
+# process is ours and alive, and nothing otherwise): SIGTERM, then SIGKILL after timeout seconds
+# (default 60); then removes the pid file. Says "not running" (and succeeds) if it is not.
+stop_daemon() {
+  local pidfile="$1" timeout="${2:-60}" pid
+  pid="$(running_pid)" || true
+  if [[ -z "$pid" ]]; then
+    rm -f "$pidfile"
+    say "not running"
+    return 0
+  fi
+  say "stopping (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! wait_pid_gone "$pid" "$timeout"; then
+    say "no clean shutdown after ${timeout}s; killing pid $pid"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait_pid_gone "$pid" 10 || die "pid $pid did not stop"
+  fi
+  rm -f "$pidfile"
+  say "stopped"
+}
+
+# Waits (bounded) for a daemon just started until the probe command (the remaining arguments)
+# succeeds. If the process exits first or timeout seconds pass, prints the log tail and dies (an
+# exited daemon's pid file is removed). On success READY_AFTER_S holds the seconds waited.
+wait_daemon_ready() {
+  local pid="$1" pidfile="$2" timeout="$3" log="$4" what="$5"
+  shift 5
+  local i
+  for ((i = 0; i < timeout * 5; i++)); do
+    if ! pid_alive "$pid"; then
+      log_tail "$log"
+      rm -f "$pidfile"
+      die "$what exited during start-up (log: $log)"
+    fi
+    if "$@"; then
+      # shellcheck disable=SC2034 # read by the caller
+      READY_AFTER_S=$((i / 5))
+      return 0
+    fi
+    sleep 0.2
+  done
+  log_tail "$log"
+  die "$what was not ready within ${timeout}s (pid $pid still running; log: $log; stop with: $0 stop)"
+}

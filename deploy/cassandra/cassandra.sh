@@ -19,6 +19,8 @@
 # Authentication is on (PasswordAuthenticator) with Cassandra's built-in superuser
 # cassandra/cassandra: development only, on loopback (see deploy/README.md "Security").
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"  # say, die, log_tail, port_open, stop_daemon, ...
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -36,9 +38,6 @@ sport="${PARLEY_CASSANDRA_STORAGE_PORT:-59700}"
 jmx_port="${PARLEY_CASSANDRA_JMX_PORT:-59799}"
 start_timeout="${PARLEY_CASSANDRA_START_TIMEOUT:-120}"
 heap="${PARLEY_CASSANDRA_HEAP:-768m}"
-
-say() { echo "cassandra: $*"; }
-die() { echo "cassandra: error: $*" >&2; exit 1; }
 
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
@@ -58,7 +57,8 @@ running_pid() {
   fi
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# CQL connections are accepted once the node is up; the default superuser exists a moment later.
+cql_ready() { port_open "$port" && grep -q "Created default superuser role\|Startup complete" "$log"; }
 
 fetch_jars() {
   local version stamp
@@ -176,47 +176,11 @@ start() {
     >"$log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$pidfile"
-  local waited=0
-  # CQL connections are accepted once the node is up; the default superuser exists a moment later.
-  until port_open "$port" && grep -q "Created default superuser role\|Startup complete" "$log"; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 40 "$log" >&2
-      rm -f "$pidfile"
-      die "the node exited during start-up (log: $log)"
-    fi
-    if (( waited >= start_timeout * 2 )); then
-      tail -n 40 "$log" >&2
-      die "no CQL connections on 127.0.0.1:$port within ${start_timeout}s (pid $pid still running; log: $log; stop with: $0 stop)"
-    fi
-    sleep 0.5
-    waited=$((waited + 1))
-  done
-  say "running (pid $pid) after $((waited / 2))s; CQL on 127.0.0.1:$port"
+  wait_daemon_ready "$pid" "$pidfile" "$start_timeout" "$log" "the node" cql_ready
+  say "running (pid $pid) after ${READY_AFTER_S}s; CQL on 127.0.0.1:$port"
 }
 
-stop() {
-  local pid
-  pid="$(running_pid)"
-  if [[ -z "$pid" ]]; then
-    rm -f "$pidfile"
-    say "not running"
-    return 0
-  fi
-  say "stopping (pid $pid)"
-  kill -TERM "$pid"
-  local waited=0
-  while kill -0 "$pid" 2>/dev/null; do
-    if (( waited >= 60 )); then
-      say "no clean shutdown after 60s; killing pid $pid"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
-  rm -f "$pidfile"
-  say "stopped"
-}
+stop() { stop_daemon "$pidfile" 60; }
 
 status() {
   local pid

@@ -17,6 +17,8 @@
 #
 # Brokers for clients: 127.0.0.1:$PARLEY_KAFKA_PORT (e.g. PARLEY_TEST_KAFKA_BROKERS).
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"  # say, die, log_tail, port_open, stop_daemon, ...
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -40,9 +42,6 @@ brokers="127.0.0.1:$port"
 topics=(message-events user-status-updates group-events group-member-events media-events
         conversation-events notification-events audit-events auth-events)
 
-say() { echo "kafka: $*"; }
-die() { echo "kafka: error: $*" >&2; exit 1; }
-
 kafka_version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml"; }
 
 # The pid of our broker if it is running, else nothing.
@@ -55,8 +54,6 @@ running_pid() {
     echo "$pid"
   fi
 }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 fetch_jars() {
   local version stamp
@@ -180,48 +177,13 @@ start() {
   setsid nohup java $(java_opts) -cp "$libs/*" kafka.Kafka "$conf" >"$log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$pidfile"
-  local waited=0
-  until port_open "$port"; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 40 "$log" >&2
-      rm -f "$pidfile"
-      die "the broker exited during start-up (log: $log)"
-    fi
-    if (( waited >= start_timeout )); then
-      tail -n 40 "$log" >&2
-      die "the broker did not accept connections on $brokers within ${start_timeout}s (pid $pid still running; log: $log; stop with: $0 stop)"
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
-  say "accepting connections after ${waited}s"
+  wait_daemon_ready "$pid" "$pidfile" "$start_timeout" "$log" "the broker" port_open "$port"
+  say "accepting connections after ${READY_AFTER_S}s"
   create_topics
   say "running (pid $pid); brokers: $brokers"
 }
 
-stop() {
-  local pid
-  pid="$(running_pid)"
-  if [[ -z "$pid" ]]; then
-    rm -f "$pidfile"
-    say "not running"
-    return 0
-  fi
-  say "stopping (pid $pid)"
-  kill -TERM "$pid"
-  local waited=0
-  while kill -0 "$pid" 2>/dev/null; do
-    if (( waited >= 60 )); then
-      say "no clean shutdown after 60s; killing pid $pid"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
-  rm -f "$pidfile"
-  say "stopped"
-}
+stop() { stop_daemon "$pidfile" 60; }
 
 status() {
   local pid

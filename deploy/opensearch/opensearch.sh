@@ -4,6 +4,8 @@
 # file, and this script lays them out as the distribution does (lib/, modules/<name>/ with a
 # plugin-descriptor.properties each), into a cache that later starts reuse.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"  # say, die, log_tail, port_open, stop_daemon, ...
 
 usage() {
   cat <<EOF2
@@ -47,22 +49,7 @@ start_timeout="${PARLEY_OPENSEARCH_START_TIMEOUT:-120}"
 run_user="${PARLEY_OPENSEARCH_USER:-nobody}"
 url="http://127.0.0.1:$port"
 
-say() { echo "opensearch: $*"; }
-die() { echo "opensearch: error: $*" >&2; exit 1; }
-
-is_root() { [[ "$(id -u)" == "0" ]]; }
-
 os_version() { sed -n 's:.*<opensearch.version>\(.*\)</opensearch.version>.*:\1:p' "$here/pom.xml"; }
-
-log_tail() {
-  if [[ -s "$log" ]]; then
-    echo "---- last 40 lines of $log ----" >&2
-    tail -n 40 "$log" >&2 || true
-    echo "---- end of $log ----" >&2
-  else
-    echo "(log $log is empty or missing)" >&2
-  fi
-}
 
 # The pid of our node if it is running, else nothing.
 running_pid() {
@@ -77,7 +64,11 @@ running_pid() {
   fi
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+health_ok() {
+  local h
+  h="$(health)"
+  [[ "$h" == green || "$h" == yellow ]]
+}
 
 # GET /_cluster/health's status (green, yellow, red), or nothing.
 health() {
@@ -222,7 +213,7 @@ start() {
       -cp "$home/lib/*" org.opensearch.bootstrap.OpenSearch >>"$log" 2>&1 </dev/null) \
       >>"$log" 2>&1 </dev/null &
   # The JVM's pid: the child of runuser when root, else the subshell's exec.
-  local waited=0 h=""
+  local waited=0
   pid=""
   while (( waited < 50 )); do
     pid="$(pgrep -n -f -- "-Dopensearch.path.conf=$conf" 2>/dev/null || true)"
@@ -231,50 +222,13 @@ start() {
     sleep 0.1
     waited=$((waited + 1))
   done
-  [[ -n "$pid" ]] || { log_tail; die "the node did not start (log: $log)"; }
+  [[ -n "$pid" ]] || { log_tail "$log"; die "the node did not start (log: $log)"; }
   echo "$pid" >"$pidfile"
-  waited=0
-  while true; do
-    h="$(health)"
-    [[ "$h" == green || "$h" == yellow ]] && break
-    if [[ -z "$(running_pid)" ]]; then
-      log_tail
-      rm -f "$pidfile"
-      die "the node exited during start-up (log: $log)"
-    fi
-    if (( waited >= start_timeout )); then
-      log_tail
-      die "the cluster health was not yellow/green within ${start_timeout}s (pid $pid still running; log: $log; stop with: $0 stop)"
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
-  say "running (pid $pid, health $h after ${waited}s); url: $url"
+  wait_daemon_ready "$pid" "$pidfile" "$start_timeout" "$log" "the node" health_ok
+  say "running (pid $pid, health $(health) after ${READY_AFTER_S}s); url: $url"
 }
 
-stop() {
-  local pid
-  pid="$(running_pid)"
-  if [[ -z "$pid" ]]; then
-    rm -f "$pidfile"
-    say "not running"
-    return 0
-  fi
-  say "stopping (pid $pid)"
-  kill -TERM "$pid"
-  local waited=0
-  while [[ -n "$(running_pid)" ]]; do
-    if (( waited >= 60 )); then
-      say "no clean shutdown after 60s; killing pid $pid"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
-  rm -f "$pidfile"
-  say "stopped"
-}
+stop() { stop_daemon "$pidfile" 60; }
 
 status() {
   local pid h

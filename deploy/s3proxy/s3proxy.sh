@@ -139,41 +139,11 @@ cmd_start() {
     -cp "$S3_LIBS/*" org.gaul.s3proxy.Main --properties "$S3_CONF" >"$S3_LOG" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$S3_PID"
-  local i code=""
-  for ((i = 0; i < READY_TIMEOUT * 5; i++)); do
-    if ! pid_alive "$pid"; then
-      log_tail "$S3_LOG"
-      rm -f "$S3_PID"
-      die "S3Proxy exited during start-up (log: $S3_LOG)"
-    fi
-    code="$(bucket_status)"
-    if [[ "$code" == 200 ]]; then
-      say "ready: http://127.0.0.1:$S3_PORT/$S3_BUCKET (pid $pid)"
-      return 0
-    fi
-    sleep 0.2
-  done
-  log_tail "$S3_LOG"
-  die "S3Proxy does not answer HEAD /$S3_BUCKET with 200 after ${READY_TIMEOUT}s (last: ${code:-none}; pid $pid still running; stop with: $0 stop)"
+  wait_daemon_ready "$pid" "$S3_PID" "$READY_TIMEOUT" "$S3_LOG" "S3Proxy" bucket_ready
+  say "ready: http://127.0.0.1:$S3_PORT/$S3_BUCKET (pid $pid)"
 }
 
-cmd_stop() {
-  local pid
-  if ! pid="$(running_pid)"; then
-    say "not running"
-    rm -f "$S3_PID"
-    return 0
-  fi
-  say "stopping (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  if ! wait_pid_gone "$pid" 30; then
-    say "no clean shutdown after 30s; killing pid $pid"
-    kill -KILL "$pid" 2>/dev/null || true
-    wait_pid_gone "$pid" 10 || die "S3Proxy (pid $pid) did not stop"
-  fi
-  rm -f "$S3_PID"
-  say "stopped"
-}
+cmd_stop() { stop_daemon "$S3_PID" 30; }
 
 cmd_status() {
   local pid
@@ -184,6 +154,8 @@ cmd_status() {
     exit 3
   fi
 }
+
+bucket_ready() { [[ "$(bucket_status)" == 200 ]]; }
 
 cmd_url() { echo "s3://$S3_ACCESS:$S3_SECRET@127.0.0.1:$S3_PORT/$S3_BUCKET"; }
 
