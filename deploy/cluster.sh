@@ -9,7 +9,7 @@ usage() {
 Usage: deploy/cluster.sh up|down|status
 
 A local scale-out Parley for development and tests:
-  up       deploy/dev.sh up (PostgreSQL, Redis, Kafka), then parleyd nodes 1..N
+  up       deploy/dev.sh up (PostgreSQL, Redis, Kafka, OpenSearch, Cassandra, S3Proxy), then parleyd nodes 1..N
            (deploy/node.sh, 127.0.0.1:18081..), then nginx on 127.0.0.1:\$PARLEY_LB_PORT
            (deploy/nginx.sh) in front of them. Clients use http://127.0.0.1:58080.
   down     the reverse: nginx, the nodes, the engines (data is kept)
