@@ -1,8 +1,6 @@
 // PgWriter: group commit with per-job savepoints and whole-batch retry. See pg_writer.h.
 #include "storage/postgres/pg_writer.h"
 
-#include <pthread.h>
-
 #include <chrono>
 #include <random>
 
@@ -11,7 +9,8 @@
 namespace parley::storage::postgres {
 
 PgWriter::PgWriter(std::string url, size_t max_batch)
-    : url_(std::move(url)), max_batch_(max_batch == 0 ? 1 : max_batch) {}
+    : url_(std::move(url)),
+      queue_(max_batch, [this](std::deque<Queue::Job>& batch) { RunBatch(batch); }) {}
 
 PgWriter::~PgWriter() { Stop(); }
 
@@ -19,87 +18,11 @@ Status PgWriter::Start() {
   auto conn = PgConn::Connect(url_);
   if (!conn.ok()) return conn.error();
   conn_ = std::move(*conn);
-  completion_thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "pd-pg-complete");
-    CompletionLoop();
-  });
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "pd-pg-writer");
-    Loop();
-  });
+  queue_.Start("pd-pg-writer", "pd-pg-complete");
   return OkStatus();
 }
 
-void PgWriter::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-    if (!thread_.joinable()) exited_ = true;  // never started: fail later submits
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  {
-    std::lock_guard lock(done_mu_);
-    writer_exited_ = true;
-  }
-  done_cv_.notify_all();
-  if (completion_thread_.joinable()) completion_thread_.join();
-}
-
-void PgWriter::Complete(std::deque<Job>& batch, const Status& status) {
-  {
-    std::lock_guard lock(done_mu_);
-    done_.emplace_back(std::move(batch), status);
-  }
-  done_cv_.notify_one();
-  batch.clear();
-}
-
-void PgWriter::CompletionLoop() {
-  while (true) {
-    std::pair<std::deque<Job>, Status> item;
-    {
-      std::unique_lock lock(done_mu_);
-      done_cv_.wait(lock, [&] { return writer_exited_ || !done_.empty(); });
-      if (done_.empty()) return;
-      item = std::move(done_.front());
-      done_.pop_front();
-    }
-    for (auto& job : item.first) job.complete(item.second);
-  }
-}
-
-void PgWriter::Enqueue(Job job) {
-  {
-    std::lock_guard lock(mu_);
-    if (!exited_ && !stopping_) {
-      queue_.push_back(std::move(job));
-      cv_.notify_one();
-      return;
-    }
-  }
-  job.complete(MakeError(ErrorCode::kUnavailable, "store is shut down"));
-}
-
-void PgWriter::Loop() {
-  std::deque<Job> batch;
-  while (true) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) {
-        exited_ = true;
-        return;
-      }
-      while (!queue_.empty() && batch.size() < max_batch_) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    RunBatch(batch);
-    batch.clear();
-  }
-}
+void PgWriter::Stop() { queue_.Stop(); }
 
 bool PgWriter::EnsureConnected() {
   if (conn_ && conn_->healthy()) return true;
@@ -113,7 +36,7 @@ bool PgWriter::EnsureConnected() {
   return true;
 }
 
-PgWriter::Attempt PgWriter::TryBatch(std::deque<Job>& batch) {
+PgWriter::Attempt PgWriter::TryBatch(std::deque<Queue::Job>& batch) {
   conn_->ClearRetryable();
   Status begin = conn_->Run("BEGIN");
   // One writer batch at a time across every node: batches lock many conversation rows, and two
@@ -153,7 +76,7 @@ PgWriter::Attempt PgWriter::TryBatch(std::deque<Job>& batch) {
   return Attempt::kFailed;
 }
 
-void PgWriter::RunBatch(std::deque<Job>& batch) {
+void PgWriter::RunBatch(std::deque<Queue::Job>& batch) {
   thread_local std::minstd_rand rng(std::random_device{}());
   Status outcome = MakeError(ErrorCode::kUnavailable, "store unavailable");
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
@@ -176,7 +99,7 @@ void PgWriter::RunBatch(std::deque<Job>& batch) {
   }
   batches_.fetch_add(1, std::memory_order_relaxed);
   jobs_.fetch_add(batch.size(), std::memory_order_relaxed);
-  Complete(batch, outcome);
+  queue_.Complete(batch, outcome);
 }
 
 }  // namespace parley::storage::postgres

@@ -11,19 +11,17 @@
 // another parleyd node) the whole batch is rolled back and re-run, up to kMaxAttempts times; then
 // every job gets kUnavailable. A lost connection is re-opened before the next attempt. Jobs must
 // therefore be safe to re-run (they only touch the database, and their results are kept from the
-// last attempt only). Submit is thread-safe; completions must not block.
+// last attempt only). Submit is thread-safe; completions must not block. The queue and threads
+// are storage/group_commit.h's; this class is how a PostgreSQL batch runs.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <thread>
 
+#include "storage/group_commit.h"
 #include "storage/model.h"
 #include "storage/postgres/pg_conn.h"
 
@@ -43,24 +41,7 @@ class PgWriter {
 
   template <typename T>
   void Submit(std::function<Result<T>(PgConn&)> fn, Done<T> done) {
-    auto slot = std::make_shared<std::optional<Result<T>>>();
-    Job job;
-    job.run = [fn = std::move(fn), slot](PgConn& c) -> Status {
-      slot->reset();
-      slot->emplace(fn(c));
-      if (!(*slot)->ok()) return (*slot)->error();
-      return OkStatus();
-    };
-    job.complete = [slot, done = std::move(done)](const Status& commit) {
-      if (!commit.ok()) {
-        done(commit.error());
-      } else if (!slot->has_value()) {
-        done(MakeError(ErrorCode::kUnavailable, "store could not run the write"));
-      } else {
-        done(std::move(**slot));
-      }
-    };
-    Enqueue(std::move(job));
+    queue_.Submit<T>(std::move(fn), std::move(done));
   }
 
   uint64_t batches() const { return batches_.load(std::memory_order_relaxed); }
@@ -69,36 +50,18 @@ class PgWriter {
   uint64_t retries() const { return retries_.load(std::memory_order_relaxed); }
 
  private:
-  struct Job {
-    std::function<Status(PgConn&)> run;
-    std::function<void(const Status&)> complete;
-  };
+  using Queue = GroupCommitQueue<PgConn>;
   enum class Attempt { kCommitted, kRetry, kFailed };
-  void Enqueue(Job job);
-  void Loop();
-  void RunBatch(std::deque<Job>& batch);
-  Attempt TryBatch(std::deque<Job>& batch);
+  void RunBatch(std::deque<Queue::Job>& batch);  // on the queue's writer thread
+  Attempt TryBatch(std::deque<Queue::Job>& batch);
   bool EnsureConnected();
-  void Complete(std::deque<Job>& batch, const Status& status);
-  void CompletionLoop();
 
   const std::string url_;  // constant after construction
-  const size_t max_batch_;
   std::unique_ptr<PgConn> conn_;  // writer thread only (after Start)
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> queue_;  // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
-  bool exited_ = false;    // guarded by mu_
-  std::thread thread_;
-  std::mutex done_mu_;
-  std::condition_variable done_cv_;
-  std::deque<std::pair<std::deque<Job>, Status>> done_;  // guarded by done_mu_
-  bool writer_exited_ = false;                            // guarded by done_mu_
-  std::thread completion_thread_;
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> jobs_{0};
   std::atomic<uint64_t> retries_{0};
+  Queue queue_;  // last: its threads stop first
 };
 
 }  // namespace parley::storage::postgres

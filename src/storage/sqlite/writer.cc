@@ -1,103 +1,26 @@
 #include "storage/sqlite/writer.h"
 
-#include <pthread.h>
-
 #include "common/log.h"
 
 namespace parley::storage::sqlite {
 
 GroupCommitWriter::GroupCommitWriter(std::unique_ptr<SqliteConn> conn, size_t max_batch,
                                      WriteFaults faults)
-    : conn_(std::move(conn)), max_batch_(max_batch), faults_(faults) {}
+    : conn_(std::move(conn)),
+      faults_(faults),
+      queue_(max_batch, [this](std::deque<Queue::Job>& batch) { RunBatch(batch); }) {}
 
 GroupCommitWriter::~GroupCommitWriter() { Stop(); }
 
-void GroupCommitWriter::Start() {
-  completion_thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "pd-complete");
-    CompletionLoop();
-  });
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "pd-writer");
-    Loop();
-  });
-}
+void GroupCommitWriter::Start() { queue_.Start("pd-writer", "pd-complete"); }
 
-void GroupCommitWriter::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  {
-    std::lock_guard lock(done_mu_);
-    writer_exited_ = true;
-  }
-  done_cv_.notify_all();
-  if (completion_thread_.joinable()) completion_thread_.join();
-}
+void GroupCommitWriter::Stop() { queue_.Stop(); }
 
-void GroupCommitWriter::Complete(std::deque<Job>& batch, const Status& status) {
-  {
-    std::lock_guard lock(done_mu_);
-    done_.emplace_back(std::move(batch), status);
-  }
-  done_cv_.notify_one();
-  batch.clear();
-}
-
-void GroupCommitWriter::CompletionLoop() {
-  while (true) {
-    std::pair<std::deque<Job>, Status> item;
-    {
-      std::unique_lock lock(done_mu_);
-      done_cv_.wait(lock, [&] { return writer_exited_ || !done_.empty(); });
-      if (done_.empty()) return;
-      item = std::move(done_.front());
-      done_.pop_front();
-    }
-    for (auto& job : item.first) job.complete(item.second);
-  }
-}
-
-void GroupCommitWriter::Enqueue(Job job) {
-  {
-    std::lock_guard lock(mu_);
-    if (!exited_) {
-      queue_.push_back(std::move(job));
-      cv_.notify_one();
-      return;
-    }
-  }
-  job.complete(MakeError(ErrorCode::kUnavailable, "store is shut down"));
-}
-
-void GroupCommitWriter::Loop() {
-  std::deque<Job> batch;
-  while (true) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) {
-        exited_ = true;
-        return;
-      }
-      while (!queue_.empty() && batch.size() < max_batch_) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    RunBatch(batch);
-    batch.clear();
-  }
-}
-
-void GroupCommitWriter::RunBatch(std::deque<Job>& batch) {
+void GroupCommitWriter::RunBatch(std::deque<Queue::Job>& batch) {
   Status begin = conn_->Exec("BEGIN IMMEDIATE");
   if (!begin.ok()) {
     LogError("store begin failed", {{"error", begin.error().message}});
-    Complete(batch, MakeError(ErrorCode::kUnavailable, "store unavailable"));
+    queue_.Complete(batch, MakeError(ErrorCode::kUnavailable, "store unavailable"));
     return;
   }
   for (auto& job : batch) {
@@ -123,7 +46,7 @@ void GroupCommitWriter::RunBatch(std::deque<Job>& batch) {
   }
   batches_.fetch_add(1, std::memory_order_relaxed);
   jobs_.fetch_add(batch.size(), std::memory_order_relaxed);
-  Complete(batch, commit);
+  queue_.Complete(batch, commit);
 }
 
 }  // namespace parley::storage::sqlite

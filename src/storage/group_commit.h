@@ -1,0 +1,169 @@
+// GroupCommitQueue: the queue and threads both group-commit writers share (sqlite's
+// GroupCommitWriter, postgres' PgWriter); each adapter supplies how a batch runs.
+//
+// Submit queues a job (thread-safe). One writer thread takes every queued job (up to max_batch)
+// and hands the batch to `run_batch`, which runs the jobs in one transaction and ends by calling
+// Complete(batch, commit status). A completion thread then calls each job's completion, in commit
+// order, while the writer already runs the next batch: completions must not block. Stop runs
+// every job queued until then (jobs submitted while stopping included), then stops both threads;
+// later jobs fail at once with kUnavailable, as do all jobs when the queue was never started.
+#pragma once
+
+#include <pthread.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "storage/model.h"
+
+namespace parley::storage {
+
+template <typename Conn>
+class GroupCommitQueue {
+ public:
+  struct Job {
+    // Runs inside the batch's transaction (a job may be run again when a batch is retried: its
+    // result is the last run's).
+    std::function<Status(Conn&)> run;
+    std::function<void(const Status&)> complete;  // the commit's outcome
+  };
+  using RunBatch = std::function<void(std::deque<Job>&)>;
+
+  GroupCommitQueue(size_t max_batch, RunBatch run_batch)
+      : max_batch_(max_batch == 0 ? 1 : max_batch), run_batch_(std::move(run_batch)) {}
+  ~GroupCommitQueue() { Stop(); }
+  GroupCommitQueue(const GroupCommitQueue&) = delete;
+  GroupCommitQueue& operator=(const GroupCommitQueue&) = delete;
+
+  // Starts the writer and completion threads (thread names: at most 15 characters).
+  void Start(const char* writer_name, const char* completion_name) {
+    completion_thread_ = std::thread([this, completion_name] {
+      pthread_setname_np(pthread_self(), completion_name);
+      CompletionLoop();
+    });
+    thread_ = std::thread([this, writer_name] {
+      pthread_setname_np(pthread_self(), writer_name);
+      Loop();
+    });
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      if (!thread_.joinable()) exited_ = true;  // never started: later submits fail
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    {
+      std::lock_guard lock(done_mu_);
+      writer_exited_ = true;
+    }
+    done_cv_.notify_all();
+    if (completion_thread_.joinable()) completion_thread_.join();
+  }
+
+  // Queues fn; `done` gets its result once the batch it ran in has committed, or the error of
+  // the job or of the commit.
+  template <typename T>
+  void Submit(std::function<Result<T>(Conn&)> fn, Done<T> done) {
+    auto slot = std::make_shared<std::optional<Result<T>>>();
+    Job job;
+    job.run = [fn = std::move(fn), slot](Conn& c) -> Status {
+      slot->reset();
+      slot->emplace(fn(c));
+      if (!(*slot)->ok()) return (*slot)->error();
+      return OkStatus();
+    };
+    job.complete = [slot, done = std::move(done)](const Status& commit) {
+      if (!commit.ok()) {
+        done(commit.error());
+      } else if (!slot->has_value()) {
+        done(MakeError(ErrorCode::kUnavailable, "store could not run the write"));
+      } else {
+        done(std::move(**slot));
+      }
+    };
+    Enqueue(std::move(job));
+  }
+
+  // For run_batch: hands a finished batch's completions to the completion thread; `batch` is left
+  // empty.
+  void Complete(std::deque<Job>& batch, const Status& status) {
+    {
+      std::lock_guard lock(done_mu_);
+      done_.emplace_back(std::move(batch), status);
+    }
+    done_cv_.notify_one();
+    batch.clear();
+  }
+
+ private:
+  void Enqueue(Job job) {
+    {
+      std::lock_guard lock(mu_);
+      if (!exited_) {
+        queue_.push_back(std::move(job));
+        cv_.notify_one();
+        return;
+      }
+    }
+    job.complete(MakeError(ErrorCode::kUnavailable, "store is shut down"));
+  }
+
+  void Loop() {
+    std::deque<Job> batch;
+    while (true) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty() && stopping_) {
+          exited_ = true;
+          return;
+        }
+        while (!queue_.empty() && batch.size() < max_batch_) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      run_batch_(batch);
+      batch.clear();
+    }
+  }
+
+  void CompletionLoop() {
+    while (true) {
+      std::pair<std::deque<Job>, Status> item;
+      {
+        std::unique_lock lock(done_mu_);
+        done_cv_.wait(lock, [&] { return writer_exited_ || !done_.empty(); });
+        if (done_.empty()) return;
+        item = std::move(done_.front());
+        done_.pop_front();
+      }
+      for (auto& job : item.first) job.complete(item.second);
+    }
+  }
+
+  const size_t max_batch_;
+  const RunBatch run_batch_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;  // guarded by mu_
+  bool stopping_ = false;  // guarded by mu_
+  bool exited_ = false;    // guarded by mu_: the loop has returned (or never started)
+  std::thread thread_;
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::deque<std::pair<std::deque<Job>, Status>> done_;  // guarded by done_mu_
+  bool writer_exited_ = false;                            // guarded by done_mu_
+  std::thread completion_thread_;
+};
+
+}  // namespace parley::storage
