@@ -63,6 +63,10 @@ Status Validate(const Config& c) {
     return bad("cluster must be memory or redis://HOST:PORT[/DB]");
   if (c.search != "sqlite" && !(starts(c.search, "opensearch://") && c.search.size() > 13))
     return bad("search must be sqlite or opensearch://HOST:PORT");
+  if (!c.messages.empty() && !starts(c.messages, "cassandra://"))
+    return bad("messages must be empty or cassandra://USER:PASS@HOST:PORT/KEYSPACE");
+  if (!c.messages.empty() && !starts(c.store, "postgres://") && !starts(c.store, "postgresql://"))
+    return bad("messages in Cassandra need a postgres:// store");
   if (c.media_store.find("://") != std::string::npos && !starts(c.media_store, "s3://"))
     return bad("media_store must be a directory or s3://ACCESS_KEY:SECRET@HOST:PORT/BUCKET");
   if (c.node_id.size() > 64 ||
@@ -95,6 +99,7 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "bus") str(&c->bus);
     else if (key == "cluster") str(&c->cluster);
     else if (key == "search") str(&c->search);
+    else if (key == "messages") str(&c->messages);
     else if (key == "node_id") str(&c->node_id);
     else if (key == "media_dir") str(&c->media_dir);
     else if (key == "media_store") str(&c->media_store);

@@ -135,6 +135,11 @@ int main(int argc, char** argv) {
                  "Message search index: sqlite (DATA_DIR/search.db, per node), or "
                  "opensearch://HOST:PORT (scale-out: one index shared by every node)")
       ->envname("PARLEY_SEARCH")->capture_default_str();
+  app.add_option("--messages", cfg.messages,
+                 "Where message rows live: the store (default), or with a postgres:// store "
+                 "cassandra://USER:PASS@HOST:PORT/KEYSPACE[?consistency=one|quorum|local_quorum] "
+                 "(scale-out; prefer PARLEY_MESSAGES or the config file for the password)")
+      ->envname("PARLEY_MESSAGES");
   app.add_option("--node-id", cfg.node_id,
                  "This node's name in a cluster, unique per node (default: host name and port)")
       ->envname("PARLEY_NODE_ID");
