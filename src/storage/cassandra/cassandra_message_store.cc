@@ -17,7 +17,14 @@ struct CassandraMessageStore::Payload {
 CassandraMessageStore::CassandraMessageStore(postgres::PostgresStore& pg, CqlClient& cql,
                                              CassMessagesOptions options, int writer_threads)
     : pg_(pg), cql_(cql), table_(cql, std::move(options)),
-      pool_(static_cast<size_t>(std::max(writer_threads, 1))) {}
+      pool_(static_cast<size_t>(std::max(writer_threads, 1))) {
+  for (int i = 0; i < 4 * std::max(writer_threads, 1); ++i)
+    strands_.push_back(boost::asio::make_strand(pool_.get_executor()));
+}
+
+CassandraMessageStore::Strand& CassandraMessageStore::StrandOf(std::string_view conversation_id) {
+  return strands_[std::hash<std::string_view>{}(conversation_id) % strands_.size()];
+}
 
 CassandraMessageStore::~CassandraMessageStore() { pool_.join(); }
 
@@ -33,13 +40,16 @@ void CassandraMessageStore::Append(AppendRequest req, Done<AppendResult> done) {
   probe.media_ids.swap(req.media_ids);
   probe.search_tokens.swap(req.search_tokens);
   if (!bounds.ok()) {
-    boost::asio::post(pool_, [done = std::move(done), e = bounds.error()] { done(e); });
+    boost::asio::post(StrandOf(req.conversation_id),
+                      [done = std::move(done), e = bounds.error()] { done(e); });
     return;
   }
   auto payload = std::make_shared<Payload>();
   payload->body.swap(req.body);  // PostgreSQL's row keeps no body
-  pg_.Append(std::move(req), [this, payload, done = std::move(done)](Result<AppendResult> r) {
-    boost::asio::post(pool_, [this, payload, done, r = std::move(r)]() mutable {
+  Strand& strand = StrandOf(req.conversation_id);
+  pg_.Append(std::move(req), [this, &strand, payload, done = std::move(done)](Result<AppendResult> r) {
+    // Runs on PostgreSQL's completion thread in commit order; the strand keeps that order.
+    boost::asio::post(strand, [this, payload, done, r = std::move(r)]() mutable {
       done(FinishAppend(*payload, std::move(r)));
     });
   });
@@ -71,8 +81,9 @@ Result<GroupChange> CassandraMessageStore::FinishGroup(Result<GroupChange> r) {
 }
 
 void CassandraMessageStore::CreateGroup(NewGroup group, Done<GroupChange> done) {
-  pg_.CreateGroup(std::move(group), [this, done = std::move(done)](Result<GroupChange> r) {
-    boost::asio::post(pool_, [this, done, r = std::move(r)]() mutable {
+  Strand& strand = StrandOf(group.conversation_id);
+  pg_.CreateGroup(std::move(group), [this, &strand, done = std::move(done)](Result<GroupChange> r) {
+    boost::asio::post(strand, [this, done, r = std::move(r)]() mutable {
       done(FinishGroup(std::move(r)));
     });
   });
@@ -82,7 +93,8 @@ void CassandraMessageStore::EditGroup(std::string group_id, GroupPlanner plan,
                                       Done<GroupChange> done) {
   pg_.EditGroup(std::move(group_id), std::move(plan),
                 [this, done = std::move(done)](Result<GroupChange> r) {
-                  boost::asio::post(pool_, [this, done, r = std::move(r)]() mutable {
+                  Strand& strand = StrandOf(r.ok() ? r->group.conversation_id : "");
+                  boost::asio::post(strand, [this, done, r = std::move(r)]() mutable {
                     done(FinishGroup(std::move(r)));
                   });
                 });

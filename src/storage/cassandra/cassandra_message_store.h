@@ -21,12 +21,18 @@
 //   never retried) is skipped by History and Pending, kNotFound for GetMessage, and leaves
 //   last_message empty.
 // - History pages across buckets in seq order; every page is at most options.max_page rows.
-// - `done` runs on this store's writer threads. Destroy this store after `pg` has been closed
+// - `done` runs on this store's writer threads, in commit order per conversation (PostgreSQL's
+//   completions are handed to one strand per conversation: the chat service publishes from
+//   `done`, so a conversation's events leave in seq order, as with PostgresStore). Destroy this store after `pg` has been closed
 //   (so no completion of it is still coming); the destructor waits for writes in flight. `pg` and
 //   `cql` must outlive it.
 #pragma once
 
+#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
+
+#include <string_view>
+#include <vector>
 
 #include "storage/cassandra/cass_messages_table.h"
 #include "storage/group_store.h"
@@ -86,10 +92,15 @@ class CassandraMessageStore final : public MessageStore, public GroupStore {
   // The Cassandra rows of messages PostgreSQL returned (same order); absent rows are dropped.
   Result<std::vector<Message>> Hydrate(const std::vector<Message>& slim);
 
+  using Strand = boost::asio::strand<boost::asio::thread_pool::executor_type>;
+  // The strand of a conversation: its completions run one at a time, in the order posted.
+  Strand& StrandOf(std::string_view conversation_id);
+
   postgres::PostgresStore& pg_;
   CqlClient& cql_;
   CassMessagesTable table_;
   boost::asio::thread_pool pool_;
+  std::vector<Strand> strands_;  // a few per thread; fixed after construction
 };
 
 }  // namespace parley::storage::cassandra

@@ -5,6 +5,8 @@
 #include "storage/cassandra/cassandra_message_store.h"
 
 #include <chrono>
+#include <future>
+#include <mutex>
 #include <thread>
 
 #include "storage/cassandra/cass_test_support.h"
@@ -270,6 +272,41 @@ TEST_F(CassandraStoreTest, FailedCassandraWriteIsReportedAndTheRetryWritesTheRow
   EXPECT_TRUE(again->duplicate);
   EXPECT_EQ(again->message.body, "second");
   EXPECT_EQ(pg_->GetConversation(conv)->last_seq, 2);
+}
+
+TEST_F(CassandraStoreTest, CompletionsOfAConversationRunInSeqOrder) {
+  // The chat service publishes from `done`: a conversation's must come in commit (seq) order,
+  // whatever the writer threads do, while other conversations go on beside it.
+  auto& s = Open({});
+  const std::string conv = "c-" + NewUuidV4(), other = "c-" + NewUuidV4();
+  constexpr int kSends = 60;
+  std::mutex mu;
+  std::vector<int64_t> order;
+  std::promise<void> all_done;
+  int remaining = 2 * kSends, failures = 0;
+  for (int i = 0; i < kSends; ++i) {
+    for (const auto* c : {&conv, &other}) {
+      AppendRequest r;
+      r.conversation_id = *c;
+      r.direct_pair = {"alice", "bob"};
+      r.sender_id = "alice";
+      r.sender_device_id = "alice-d1";
+      r.client_msg_id = *c + std::to_string(i);
+      r.content_type = "text";
+      r.encryption = "none";
+      r.body = "b" + std::to_string(i);
+      s.Append(std::move(r), [&, mine = c == &conv](Result<AppendResult> res) {
+        std::lock_guard l(mu);
+        if (!res.ok()) ++failures;
+        else if (mine) order.push_back(res->message.seq);
+        if (--remaining == 0) all_done.set_value();
+      });
+    }
+  }
+  all_done.get_future().wait();
+  EXPECT_EQ(failures, 0);
+  ASSERT_EQ(order.size(), static_cast<size_t>(kSends));
+  for (int i = 0; i < kSends; ++i) EXPECT_EQ(order[i], i + 1) << "completion " << i;
 }
 
 TEST_F(CassandraStoreTest, BoundsAreCheckedBeforeASeqIsTaken) {
