@@ -65,6 +65,10 @@ Status Validate(const Config& c) {
     return bad("search must be sqlite or opensearch://HOST:PORT");
   if (c.ship_logs != "off" && !(starts(c.ship_logs, "opensearch://") && c.ship_logs.size() > 13))
     return bad("ship_logs must be off or opensearch://HOST:PORT");
+  if (!c.messages.empty() && !starts(c.messages, "cassandra://"))
+    return bad("messages must be empty or cassandra://USER:PASS@HOST:PORT/KEYSPACE");
+  if (!c.messages.empty() && !starts(c.store, "postgres://") && !starts(c.store, "postgresql://"))
+    return bad("messages in Cassandra need a postgres:// store");
   if (c.media_store.find("://") != std::string::npos && !starts(c.media_store, "s3://"))
     return bad("media_store must be a directory or s3://ACCESS_KEY:SECRET@HOST:PORT/BUCKET");
   if (c.node_id.size() > 64 ||
@@ -98,6 +102,7 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "cluster") str(&c->cluster);
     else if (key == "search") str(&c->search);
     else if (key == "ship_logs") str(&c->ship_logs);
+    else if (key == "messages") str(&c->messages);
     else if (key == "node_id") str(&c->node_id);
     else if (key == "media_dir") str(&c->media_dir);
     else if (key == "media_store") str(&c->media_store);

@@ -46,6 +46,10 @@ struct Config {
   std::string bus = "inproc";    // "inproc" or kafka://host:port[,host:port…]
   std::string cluster = "memory";  // "memory" or redis://host:port[/db]
   std::string search = "sqlite";   // "sqlite" (DATA_DIR/search.db) or opensearch://host:port
+  // Where message rows live: "" (the store) or, with a postgres:// store,
+  // cassandra://USER:PASS@HOST:PORT/KEYSPACE[?consistency=one|quorum|local_quorum]
+  // (storage/cassandra/README.md).
+  std::string messages;
   std::string node_id;           // this node's name in a cluster ("" = host name and port)
   // Ship this node's log lines (and so its audit records) to OpenSearch, searchable by an admin
   // at GET /v1/admin/logs: "off" or opensearch://host:port.

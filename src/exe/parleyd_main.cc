@@ -140,6 +140,11 @@ int main(int argc, char** argv) {
                  "GET /v1/admin/logs: off, or opensearch://HOST:PORT (scale-out: every node's logs "
                  "in one place)")
       ->envname("PARLEY_SHIP_LOGS")->capture_default_str();
+  app.add_option("--messages", cfg.messages,
+                 "Where message rows live: the store (default), or with a postgres:// store "
+                 "cassandra://USER:PASS@HOST:PORT/KEYSPACE[?consistency=one|quorum|local_quorum] "
+                 "(scale-out; prefer PARLEY_MESSAGES or the config file for the password)")
+      ->envname("PARLEY_MESSAGES");
   app.add_option("--node-id", cfg.node_id,
                  "This node's name in a cluster, unique per node (default: host name and port)")
       ->envname("PARLEY_NODE_ID");

@@ -8,6 +8,7 @@
 #include "events/inproc_bus.h"
 #include "events/kafka_bus.h"
 #include "storage/cached_auth_store.h"
+#include "storage/cassandra/cassandra_message_store.h"
 #include "storage/local/local_blob_store.h"
 #include "storage/local/memory_cluster_state.h"
 #include "storage/postgres/postgres_store.h"
@@ -27,6 +28,9 @@ namespace parley::exe {
 struct Profile::Owned {
   std::unique_ptr<storage::sqlite::SqliteStore> sqlite;
   std::unique_ptr<storage::postgres::PostgresStore> postgres;
+  // Message rows in Cassandra (--messages): destroyed before `postgres`, after Close closed it.
+  std::unique_ptr<storage::cassandra::CqlClient> cql;
+  std::unique_ptr<storage::cassandra::CassandraMessageStore> cassandra_messages;
   std::unique_ptr<events::InProcessBus> inproc;
   std::unique_ptr<events::KafkaBus> kafka;
   std::unique_ptr<storage::MemoryConnectionRegistry> memory_registry;
@@ -68,6 +72,37 @@ void Bind(S* s, storage::AuthStore** a, storage::KeyStore** k, storage::MessageS
 
 }  // namespace
 
+// --messages cassandra://USER:PASS@HOST:PORT/KEYSPACE[?consistency=…]: message rows in
+// Cassandra, the rest of the message store in PostgreSQL (storage/cassandra/README.md).
+Status Profile::OpenCassandraMessages(const Config& cfg, Owned& o, Profile* p) {
+  std::string url = cfg.messages;
+  storage::cassandra::CassMessagesOptions options;
+  if (auto q = url.find('?'); q != std::string::npos) {
+    std::string query = url.substr(q + 1);
+    url.resize(q);
+    using storage::cassandra::Consistency;
+    if (query == "consistency=one") options.write_consistency = Consistency::kOne;
+    else if (query == "consistency=quorum") options.write_consistency = Consistency::kQuorum;
+    else if (query == "consistency=local_quorum") options.write_consistency = Consistency::kLocalQuorum;
+    else return MakeError(ErrorCode::kInvalidArgument, "messages: unknown option (consistency=one|quorum|local_quorum)");
+    options.read_consistency = options.write_consistency;
+  }
+  auto parsed = storage::cassandra::ParseCqlUrl(url);
+  if (!parsed.ok()) return MakeError(ErrorCode::kInvalidArgument, "messages: " + parsed.error().message);
+  if (!parsed->keyspace.empty()) options.keyspace = parsed->keyspace;
+  options.max_body_bytes = cfg.max_request_body_bytes;
+  const std::string where = parsed->host + ":" + std::to_string(parsed->port);  // no credentials
+  o.cql = std::make_unique<storage::cassandra::CqlClient>(*parsed, storage::cassandra::CqlOptions{});
+  o.cassandra_messages = std::make_unique<storage::cassandra::CassandraMessageStore>(
+      *o.postgres, *o.cql, options);
+  if (Status st = o.cassandra_messages->Open(); !st.ok())
+    return MakeError(st.error().code, "messages (Cassandra " + where + "): " + st.error().message);
+  p->messages_ = o.cassandra_messages.get();
+  p->groups_ = o.cassandra_messages.get();
+  p->store_kind_ = "postgres+cassandra";
+  return OkStatus();
+}
+
 Result<std::unique_ptr<Profile>> Profile::Open(const Config& cfg,
                                                const storage::sqlite::WriteFaults& faults) {
   std::unique_ptr<Profile> p(new Profile());
@@ -90,6 +125,9 @@ Result<std::unique_ptr<Profile>> Profile::Open(const Config& cfg,
     p->committed_jobs_ = [pg] { return pg->committed_jobs(); };
     p->store_kind_ = "postgres";
     p->scale_out_ = true;
+    if (!cfg.messages.empty()) {
+      if (Status st = OpenCassandraMessages(cfg, o, p.get()); !st.ok()) return st.error();
+    }
   } else {
     std::string path = cfg.store == "sqlite" ? cfg.data_dir + "/parley.db"
                                              : cfg.store.substr(std::string_view("sqlite://").size());

@@ -78,6 +78,7 @@ class Profile {
  private:
   Profile() = default;
   struct Owned;
+  static Status OpenCassandraMessages(const Config& cfg, Owned& o, Profile* p);
   std::unique_ptr<Owned> owned_;
   storage::AuthStore* auth_ = nullptr;
   storage::KeyStore* keys_ = nullptr;
