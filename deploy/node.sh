@@ -27,6 +27,9 @@ The scale-out options passed (override with the environment):
   --search  \$PARLEY_NODE_SEARCH  (default opensearch://127.0.0.1:\$PARLEY_OPENSEARCH_PORT;
             left out when PARLEY_DEV_SKIP_OPENSEARCH=1: each node's embedded SQLite FTS)
   --ship-logs \$PARLEY_NODE_SHIP_LOGS (default: the same OpenSearch; off with it)
+  messages  \$PARLEY_NODE_MESSAGES, passed as PARLEY_MESSAGES (default: the URL of
+            deploy/cassandra/cassandra.sh url; none when PARLEY_DEV_SKIP_CASSANDRA=1: message
+            rows stay in PostgreSQL)
   media     \$PARLEY_NODE_MEDIA_STORE, passed as PARLEY_MEDIA_STORE (default: the URL of
             deploy/s3proxy/s3proxy.sh url); when PARLEY_DEV_SKIP_S3=1, --media-dir <shared>/media
   --node-id node<n>  --secrets-dir <shared>/secrets
@@ -120,14 +123,18 @@ cmd_start() {
       --secrets-dir "$SHARED/secrets"
       --trusted-proxies 127.0.0.1
     )
-    # Search on OpenSearch and media on S3Proxy, unless dev.sh leaves those engines out.
+    # Message rows on Cassandra, search on OpenSearch and media on S3Proxy, unless dev.sh leaves
+    # those engines out. URLs that hold a password or key go through the environment (not on the
+    # command line or in the log's start line).
+    if [[ "${PARLEY_DEV_SKIP_CASSANDRA:-0}" != 1 ]]; then
+      PARLEY_MESSAGES="${PARLEY_NODE_MESSAGES:-$(bash "$DEPLOY_SRC/cassandra/cassandra.sh" url)}"
+      export PARLEY_MESSAGES
+    fi
     if [[ "${PARLEY_DEV_SKIP_OPENSEARCH:-0}" != 1 ]]; then
       args+=(--search "${PARLEY_NODE_SEARCH:-opensearch://127.0.0.1:${PARLEY_OPENSEARCH_PORT:-59200}}")
       args+=(--ship-logs "${PARLEY_NODE_SHIP_LOGS:-opensearch://127.0.0.1:${PARLEY_OPENSEARCH_PORT:-59200}}")
     fi
     if [[ "${PARLEY_DEV_SKIP_S3:-0}" != 1 ]]; then
-      # Through the environment: the URL holds the secret key (not on the command line or in
-      # the log's start line).
       PARLEY_MEDIA_STORE="${PARLEY_NODE_MEDIA_STORE:-$(bash "$DEPLOY_SRC/s3proxy/s3proxy.sh" url)}"
       export PARLEY_MEDIA_STORE
     else

@@ -1,5 +1,5 @@
 """End-to-end tests of the scale-out profile: three `parleyd` nodes on PostgreSQL, Redis,
-Kafka, OpenSearch and S3Proxy behind nginx, all started with the deploy/ scripts.
+Kafka, Cassandra, OpenSearch and S3Proxy behind nginx, all started with the deploy/ scripts.
 
 The session fixture `cluster` runs `deploy/dev.sh up`, `deploy/node.sh start 1..3` and
 `deploy/nginx.sh start`, and the reverse at the end. By default everything lives in a fresh
@@ -218,17 +218,19 @@ class Cluster:
             ports = {}
             for k in ("PARLEY_PG_PORT", "PARLEY_REDIS_PORT", "PARLEY_KAFKA_PORT",
                       "PARLEY_KAFKA_CONTROLLER_PORT", "PARLEY_LB_PORT", "PARLEY_OPENSEARCH_PORT",
-                      "PARLEY_OPENSEARCH_TRANSPORT_PORT", "PARLEY_S3_PORT"):
+                      "PARLEY_OPENSEARCH_TRANSPORT_PORT", "PARLEY_S3_PORT",
+                      "PARLEY_CASSANDRA_PORT", "PARLEY_CASSANDRA_STORAGE_PORT",
+                      "PARLEY_CASSANDRA_JMX_PORT"):
                 ports[k] = os.environ.get(f"PARLEY_SCALEOUT_{k[len('PARLEY_'):]}") \
                     or str(_free_port(taken))
             ports["PARLEY_NODE_BASE_PORT"] = os.environ.get("PARLEY_SCALEOUT_NODE_BASE_PORT") \
                 or str(_free_block(taken, N_NODES))
             self._seed_jar_caches()
         env.update(ports)
-        # The nodes run on PostgreSQL, Redis and Kafka, search on OpenSearch and keep media in
-        # S3Proxy (deploy/node.sh); their messages are not on Cassandra yet (issue 9), so it is
-        # not started for this cluster.
-        env.setdefault("PARLEY_DEV_SKIP_CASSANDRA", "1")
+        # The nodes run on PostgreSQL, Redis and Kafka, keep message rows in Cassandra, search on
+        # OpenSearch and keep media in S3Proxy (deploy/node.sh); PARLEY_DEV_SKIP_<ENGINE>=1
+        # leaves one out (the nodes then use PostgreSQL / their own index / a shared directory).
+        self.messages_on_cassandra = env.get("PARLEY_DEV_SKIP_CASSANDRA", "0") != "1"
         self.search_on_opensearch = env.get("PARLEY_DEV_SKIP_OPENSEARCH", "0") != "1"
         self.media_on_s3 = env.get("PARLEY_DEV_SKIP_S3", "0") != "1"
         env["PARLEY_DEPLOY_DIR"] = str(self.deploy_dir)
@@ -246,7 +248,7 @@ class Cluster:
         copy them from a deploy dir that has them (PARLEY_SCALEOUT_JAR_CACHE, default the
         development one, <repo>/.deploy) rather than fetching again."""
         cache = Path(os.environ.get("PARLEY_SCALEOUT_JAR_CACHE", REPO_ROOT / ".deploy"))
-        for sub in ("kafka/libs", "opensearch/home", "s3proxy/libs"):
+        for sub in ("kafka/libs", "opensearch/home", "s3proxy/libs", "cassandra/libs"):
             src = cache / sub
             if src.is_dir() and list(src.glob(".complete-*")):
                 shutil.copytree(src, self.deploy_dir / sub, symlinks=True)
@@ -304,6 +306,15 @@ class Cluster:
         while not self.lb.ready():
             assert time.monotonic() < deadline, "the balancer does not answer /readyz"
             time.sleep(0.2)
+
+    def sql(self, query) -> list:
+        """Rows (lists of strings) of a query on the nodes' PostgreSQL database."""
+        db = self.env.get("PARLEY_NODE_STORE", "").rsplit("/", 1)[-1] or "parley"
+        p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                            "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "parley", "-d", db,
+                            "-c", query], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return [line.split("\t") for line in p.stdout.splitlines() if line]
 
     def _fresh_database(self):
         """With PARLEY_SCALEOUT_REUSE=1: a throwaway database for this session (role parley

@@ -1,8 +1,8 @@
-"""The scale-out profile end to end: three parleyd nodes (PostgreSQL store, Kafka bus, Redis
-cluster state, OpenSearch search, S3 media) behind nginx. Users on different nodes exchange direct
-and group messages, receipts and presence, find messages and fetch media through any node; a
-device revoked on one node is cut off on every node; and a node killed
-with SIGKILL under load loses no acknowledged message while its clients reconnect through the
+"""The scale-out profile end to end: three parleyd nodes (PostgreSQL store, Cassandra message rows,
+Kafka bus, Redis cluster state, OpenSearch search, S3 media) behind nginx. Users on different
+nodes exchange direct and group messages, receipts and presence, find messages and fetch media
+through any node; a device revoked on one node is cut off on every node; and a node killed with
+SIGKILL under load loses no acknowledged message while its clients reconnect through the
 balancer. Tests talk to a node directly (nodes[1..3]) when the node matters, else to the
 balancer (nodes[0])."""
 import json
@@ -86,7 +86,7 @@ def close_code(ws, timeout):
 
 # --- 1. direct messages, receipts, history ----------------------------------------------------
 
-def test_direct_message_receipts_and_history_across_nodes(nodes, new_user):
+def test_direct_message_receipts_and_history_across_nodes(cluster, nodes, new_user):
     n1, n2, n3 = nodes[1], nodes[2], nodes[3]
     alice, bob = new_user(1, "alice"), new_user(2, "bob")
     wa, wb = alice.ws(), bob.ws()          # alice's WebSocket on node 1, bob's on node 2
@@ -138,6 +138,11 @@ def test_direct_message_receipts_and_history_across_nodes(nodes, new_user):
     # Nothing is pending for bob any more, on any node.
     for n in (n1, n2, n3):
         assert on(bob, n).pending()["messages"] == [], n
+    # With Cassandra in place the bodies served above came from it: PostgreSQL keeps slim rows.
+    if cluster.messages_on_cassandra:
+        rows = cluster.sql(f"SELECT seq, length(body) FROM messages "
+                           f"WHERE conversation_id = '{conv}' ORDER BY seq")
+        assert rows == [["1", "0"], ["2", "0"]], rows
     record_figure("cross_node_direct", first_delivery_ms=round(latency_ms, 1))
 
 

@@ -3,12 +3,38 @@
 #include "storage/cassandra/cassandra_message_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include <boost/asio/post.hpp>
 
 namespace parley::storage::cassandra {
+
+namespace {
+
+// A seq committed in PostgreSQL whose row is not in Cassandra yet is being written by the node
+// that committed it (it writes the row before anyone is told of the message): a read that finds
+// such a hole reads again, for at most this long. Past it the read answers without the row (its
+// writer died; the sender's retry of the same client_msg_id writes it). Without the wait a
+// reader told of seq s (so s-1 is committed) could miss s-1 for good: the WebSocket gap fill
+// relies on "s visible ⇒ everything below readable".
+constexpr int kInFlightWaitMs = 1000;
+
+template <typename Read, typename Complete>
+auto ReadWaitingForInFlight(Read read, Complete complete) -> decltype(read()) {
+  int waited = 0, pause = 2;
+  for (;;) {
+    auto r = read();
+    if (!r.ok() || complete(*r) || waited >= kInFlightWaitMs) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause));
+    waited += pause;
+    pause = std::min(pause * 2, 100);
+  }
+}
+
+}  // namespace
 
 struct CassandraMessageStore::Payload {
   std::string body;
@@ -114,7 +140,17 @@ Result<std::pair<std::vector<Message>, bool>> CassandraMessageStore::History(
   }
   hi = std::min(hi, conv->last_seq);  // seqs are gapless: nothing lies above last_seq
   limit = std::min(limit, table_.options().max_page - 1);
-  auto rows = table_.Range(std::string(conversation_id), lo, hi, ascending, limit + 1);
+  // Seqs are gapless: the answer is lo, lo+1, … (or hi, hi-1, …) for as many as asked.
+  const int64_t want = std::min<int64_t>(limit + 1, hi - lo + 1);
+  auto rows = ReadWaitingForInFlight(
+      [&] { return table_.Range(std::string(conversation_id), lo, hi, ascending, limit + 1); },
+      [&](const std::vector<Message>& got) {
+        if (static_cast<int64_t>(got.size()) < want) return false;
+        for (size_t k = 0; k < got.size(); ++k)
+          if (got[k].seq != (ascending ? lo + static_cast<int64_t>(k) : hi - static_cast<int64_t>(k)))
+            return false;
+        return true;
+      });
   if (!rows.ok()) return rows.error();
   out.second = static_cast<int>(rows->size()) > limit;
   if (out.second) rows->resize(limit);
@@ -125,7 +161,8 @@ Result<std::pair<std::vector<Message>, bool>> CassandraMessageStore::History(
 Result<Message> CassandraMessageStore::GetMessage(std::string_view message_id) {
   auto slim = pg_.GetMessage(message_id);
   if (!slim.ok()) return slim.error();
-  auto row = table_.Read(slim->conversation_id, slim->seq);
+  auto row = ReadWaitingForInFlight([&] { return table_.Read(slim->conversation_id, slim->seq); },
+                                    [](const auto& got) { return got.has_value(); });
   if (!row.ok()) return row.error();
   if (!*row) return MakeError(ErrorCode::kNotFound, "no such message");
   return std::move(**row);
@@ -145,16 +182,29 @@ Result<std::vector<Message>> CassandraMessageStore::Hydrate(const std::vector<Me
     const int64_t span = last - first + 1, count = static_cast<int64_t>(j - i);
     if (span <= table_.options().max_page && span <= 4 * count) {
       // Mostly contiguous: one range read per bucket.
-      auto rows = table_.Range(slim[i].conversation_id, first, last, true, static_cast<int>(span));
-      if (!rows.ok()) return rows.error();
       std::map<int64_t, Message*> by_seq;
+      auto rows = ReadWaitingForInFlight(
+          [&] {
+            return table_.Range(slim[i].conversation_id, first, last, true, static_cast<int>(span));
+          },
+          [&](std::vector<Message>& got) {
+            by_seq.clear();
+            for (auto& m : got) by_seq[m.seq] = &m;
+            for (size_t k = i; k < j; ++k)
+              if (!by_seq.count(slim[k].seq)) return false;
+            return true;
+          });
+      if (!rows.ok()) return rows.error();
+      by_seq.clear();
       for (auto& m : *rows) by_seq[m.seq] = &m;
       for (size_t k = i; k < j; ++k)
         if (auto it = by_seq.find(slim[k].seq); it != by_seq.end())
           out.push_back(std::move(*it->second));
     } else {
       for (size_t k = i; k < j; ++k) {
-        auto row = table_.Read(slim[k].conversation_id, slim[k].seq);
+        auto row = ReadWaitingForInFlight(
+            [&] { return table_.Read(slim[k].conversation_id, slim[k].seq); },
+            [](const auto& got) { return got.has_value(); });
         if (!row.ok()) return row.error();
         if (*row) out.push_back(std::move(**row));
       }

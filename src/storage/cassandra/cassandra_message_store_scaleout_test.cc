@@ -300,3 +300,53 @@ TEST_F(CassandraStoreTest, SchemaCreationIsIdempotentAcrossNodesStartingAtOnce) 
 
 }  // namespace
 }  // namespace parley::storage::cassandra
+
+namespace parley::storage::cassandra {
+namespace {
+
+// A seq committed in PostgreSQL whose row another node is still writing: readers wait for it
+// (bounded) rather than answer without it, so "seq s seen ⇒ everything below readable" holds.
+TEST_F(CassandraStoreTest, ReadersWaitForARowStillBeingWritten) {
+  auto& s = Open({});
+  const std::string conv = "c-" + NewUuidV4();
+  for (int i = 1; i <= 3; ++i)
+    ASSERT_TRUE(Send(s, conv, "alice", "m" + std::to_string(i), "body " + std::to_string(i)).ok());
+  auto take_row_2 = [&] {
+    auto r = admin_->Query("DELETE FROM " + ks_ +
+                               ".messages WHERE conversation_id = ? AND bucket = ? AND seq = ?",
+                           {CqlText(conv), CqlBigint(0), CqlBigint(2)});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  };
+  using Clock = std::chrono::steady_clock;
+  auto ms_since = [](Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+  };
+
+  // Its writer puts it back 150 ms later (a retry of the same send writes the missing row).
+  take_row_2();
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    auto again = Send(s, conv, "alice", "m2", "body 2");
+    EXPECT_TRUE(again.ok() && again->duplicate);
+  });
+  auto t0 = Clock::now();
+  auto h = s.History(conv, 0, INT64_MAX, 0, INT64_MAX, true, 10);
+  auto waited = ms_since(t0);
+  writer.join();
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  EXPECT_EQ(Seqs(h->first), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(h->first[1].body, "body 2");
+  EXPECT_GE(waited, 100);
+
+  // A row whose writer never comes back: answered without it once the bound (1 s) has passed.
+  take_row_2();
+  t0 = Clock::now();
+  h = s.History(conv, 0, INT64_MAX, 0, INT64_MAX, false, 10);
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  EXPECT_EQ(Seqs(h->first), (std::vector<int64_t>{3, 1}));
+  EXPECT_GE(ms_since(t0), 900);
+  EXPECT_LT(ms_since(t0), 5000);
+}
+
+}  // namespace
+}  // namespace parley::storage::cassandra
