@@ -1,5 +1,5 @@
-// Config validation of the message store's location (--messages): Cassandra only over a
-// PostgreSQL store.
+// Config validation of the scale-out locations: --messages (Cassandra only over a PostgreSQL
+// store) and --ship-logs (off or OpenSearch).
 #include "common/config.h"
 
 #include <gtest/gtest.h>
@@ -17,6 +17,18 @@ TEST(ConfigMessages, EmptyByDefaultAndCassandraNeedsAPostgresStore) {
   EXPECT_TRUE(Validate(c).ok());
   c.messages = "mongodb://127.0.0.1/parley";
   EXPECT_FALSE(Validate(c).ok());
+}
+
+TEST(ConfigShipLogs, OffByDefaultOrAnOpenSearchUrl) {
+  Config c;
+  EXPECT_EQ(c.ship_logs, "off");
+  EXPECT_TRUE(Validate(c).ok());
+  c.ship_logs = "opensearch://127.0.0.1:9200";
+  EXPECT_TRUE(Validate(c).ok());
+  for (const char* bad : {"", "on", "opensearch://", "http://127.0.0.1:9200", "elk://x:1"}) {
+    c.ship_logs = bad;
+    EXPECT_FALSE(Validate(c).ok()) << bad;
+  }
 }
 
 }  // namespace
