@@ -111,14 +111,21 @@ stop_daemon() {
     return 0
   fi
   say "stopping (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  if ! wait_pid_gone "$pid" "$timeout"; then
-    say "no clean shutdown after ${timeout}s; killing pid $pid"
-    kill -KILL "$pid" 2>/dev/null || true
-    wait_pid_gone "$pid" 10 || die "pid $pid did not stop"
-  fi
+  terminate_pid "$pid" "$timeout" "pid $pid"
   rm -f "$pidfile"
   say "stopped"
+}
+
+# SIGTERM, then SIGKILL if pid has not exited after timeout seconds; dies if even that fails.
+# `what` names the process in the messages.
+terminate_pid() {
+  local pid="$1" timeout="$2" what="$3"
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! wait_pid_gone "$pid" "$timeout"; then
+    say "$what ignored SIGTERM for ${timeout}s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait_pid_gone "$pid" 10 || die "$what did not exit"
+  fi
 }
 
 # Waits (bounded) for a daemon just started until the probe command (the remaining arguments)

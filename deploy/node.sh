@@ -84,13 +84,7 @@ running_pid() {
 ready() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$NODE_PORT/readyz" 2>/dev/null; }
 
 kill_node() {
-  local pid="$1"
-  kill -TERM "$pid" 2>/dev/null || true
-  if ! wait_pid_gone "$pid" "$STOP_TIMEOUT"; then
-    say "$NODE_ID (pid $pid) ignored SIGTERM for ${STOP_TIMEOUT}s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    wait_pid_gone "$pid" 10 || die "$NODE_ID (pid $pid) did not exit"
-  fi
+  terminate_pid "$1" "$STOP_TIMEOUT" "$NODE_ID (pid $1)"
   rm -f "$NODE_PID"
 }
 

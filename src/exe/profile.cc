@@ -92,9 +92,15 @@ Status Profile::OpenCassandraMessages(const Config& cfg, Owned& o, Profile* p) {
   if (!parsed->keyspace.empty()) options.keyspace = parsed->keyspace;
   options.max_body_bytes = cfg.max_request_body_bytes;
   const std::string where = parsed->host + ":" + std::to_string(parsed->port);  // no credentials
-  o.cql = std::make_unique<storage::cassandra::CqlClient>(*parsed, storage::cassandra::CqlOptions{});
+  // Each Cassandra call holds a pooled connection for its round trip, and each row write holds a
+  // writer thread: enough of both that sends of many conversations overlap (measured in
+  // docs/benchmarks.md: 4 and 4 capped three nodes at a third of the PostgreSQL-only rate).
+  constexpr int kCassandraWriters = 16;
+  storage::cassandra::CqlOptions cql_options;
+  cql_options.pool_size = kCassandraWriters + 8;  // the writers, and readers on the blocking pool
+  o.cql = std::make_unique<storage::cassandra::CqlClient>(*parsed, cql_options);
   o.cassandra_messages = std::make_unique<storage::cassandra::CassandraMessageStore>(
-      *o.postgres, *o.cql, options);
+      *o.postgres, *o.cql, options, kCassandraWriters);
   if (Status st = o.cassandra_messages->Open(); !st.ok())
     return MakeError(st.error().code, "messages (Cassandra " + where + "): " + st.error().message);
   p->messages_ = o.cassandra_messages.get();
