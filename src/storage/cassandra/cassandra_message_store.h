@@ -17,15 +17,16 @@
 // - Group changes: their system messages are written to Cassandra before `done`; if that fails
 //   `done` gets the error, the change itself stays committed.
 // - Every Message returned (History, GetMessage, Pending, ListConversations' last_message,
-//   Append's duplicate) comes from Cassandra. A seq whose row is absent (its write failed and was
-//   never retried) is skipped by History and Pending, kNotFound for GetMessage, and leaves
-//   last_message empty.
+//   Append's duplicate) comes from Cassandra. A read that finds a committed seq without its row
+//   reads again for up to 1 s (its node is still writing it: a reader told of seq s must find
+//   everything below s). A row still absent then (its write failed and was never retried) is
+//   skipped by History and Pending, kNotFound for GetMessage, and leaves last_message empty.
 // - History pages across buckets in seq order; every page is at most options.max_page rows.
 // - `done` runs on this store's writer threads, in commit order per conversation (PostgreSQL's
 //   completions are handed to one strand per conversation: the chat service publishes from
-//   `done`, so a conversation's events leave in seq order, as with PostgresStore). Destroy this store after `pg` has been closed
-//   (so no completion of it is still coming); the destructor waits for writes in flight. `pg` and
-//   `cql` must outlive it.
+//   `done`, so a conversation's events leave in seq order, as with PostgresStore). Destroy this
+//   store after `pg` has been closed (so no completion of it is still coming); the destructor
+//   waits for writes in flight. `pg` and `cql` must outlive it.
 #pragma once
 
 #include <boost/asio/strand.hpp>
