@@ -1,4 +1,5 @@
-// Byte encodings: base64url without padding (JWT, tokens), standard base64 and hex.
+// Byte encodings: base64url without padding (JWT, tokens), standard base64, hex and RFC 3986
+// percent-encoding.
 #pragma once
 
 #include <optional>
@@ -10,6 +11,9 @@ namespace parley {
 std::string Base64UrlEncode(std::string_view bytes);
 std::optional<std::string> Base64UrlDecode(std::string_view text);
 std::string HexEncode(std::string_view bytes);
+// RFC 3986 percent-encoding: unreserved characters (A-Z a-z 0-9 - _ . ~) stay, every other byte
+// becomes %XX (uppercase hex); '/' stays too when `keep_slash` (a path of segments).
+std::string PercentEncode(std::string_view s, bool keep_slash = false);
 // SHA-256 of `bytes`, raw 32 bytes.
 std::string Sha256(std::string_view bytes);
 // `n` random bytes from the OS CSPRNG.

@@ -1,6 +1,6 @@
 #include "sdk/net/url.h"
 
-#include <cctype>
+#include "common/encoding.h"
 
 namespace parley::sdk::net {
 
@@ -47,19 +47,6 @@ Result<BaseUrl> ParseBaseUrl(std::string_view url) {
   return b;
 }
 
-std::string UrlEncode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char ch : s) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out += static_cast<char>(ch);
-    } else {
-      out += '%';
-      out += kHex[ch >> 4];
-      out += kHex[ch & 15];
-    }
-  }
-  return out;
-}
+std::string UrlEncode(std::string_view s) { return PercentEncode(s); }
 
 }  // namespace parley::sdk::net

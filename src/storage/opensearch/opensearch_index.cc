@@ -8,6 +8,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "common/encoding.h"
 #include "storage/opensearch/os_tokens.h"
 
 namespace parley::storage::opensearch {
@@ -315,7 +316,7 @@ Result<std::vector<IndexOutcome>> OpenSearchIndex::Write(const std::vector<Call>
 
 Result<int64_t> OpenSearchIndex::IndexedUpTo(std::string_view conversation_id) {
   auto r = http_->Send("GET", "/" + options_.prefix + "search-progress/_doc/" +
-                                  EncodePathSegment(conversation_id),
+                                  PercentEncode(conversation_id),
                        "");
   if (!r.ok()) return r.error();
   if (r->status == 404) return int64_t{0};

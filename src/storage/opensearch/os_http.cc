@@ -8,7 +8,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -113,21 +112,6 @@ Result<OsHttpResponse> OsHttp::SendOnce(Conn& c, const std::string& method,
   auto res = parser.release();
   *reusable = res.keep_alive();
   return OsHttpResponse{static_cast<int>(res.result_int()), std::move(res.body())};
-}
-
-std::string EncodePathSegment(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char ch : s) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out += static_cast<char>(ch);
-    } else {
-      out += '%';
-      out += kHex[ch >> 4];
-      out += kHex[ch & 15];
-    }
-  }
-  return out;
 }
 
 Error OsUnavailable(const std::string& what) { return MakeError(ErrorCode::kUnavailable, what); }

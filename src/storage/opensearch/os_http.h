@@ -76,7 +76,5 @@ Result<std::vector<int>> OsBulk(OsHttp& http, const std::string& target, const s
 // a time-ranged index.
 std::string OsIndexDate(int64_t at_ms, bool with_day);
 
-// Percent-encodes everything but RFC 3986's unreserved characters (for ids in a path).
-std::string EncodePathSegment(std::string_view s);
 
 }  // namespace parley::storage::opensearch
