@@ -116,6 +116,24 @@ stop_daemon() {
   say "stopped"
 }
 
+# Says whether the daemon the caller's `running_pid` names is running: if not, "not running" and
+# status 3; if so (status 0), "running (pid N)<ready_text>" when the probe command (the remaining
+# arguments) succeeds, else "starting or stuck (pid N; <starting_text>)".
+daemon_status() {
+  local ready_text="$1" starting_text="$2" pid
+  shift 2
+  pid="$(running_pid)" || true
+  if [[ -z "$pid" ]]; then
+    say "not running"
+    return 3
+  fi
+  if "$@"; then
+    say "running (pid $pid)$ready_text"
+  else
+    say "starting or stuck (pid $pid; $starting_text)"
+  fi
+}
+
 # SIGTERM, then SIGKILL if pid has not exited after timeout seconds; dies if even that fails.
 # `what` names the process in the messages.
 terminate_pid() {

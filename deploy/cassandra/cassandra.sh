@@ -183,18 +183,8 @@ start() {
 stop() { stop_daemon "$pidfile" 60; }
 
 status() {
-  local pid
-  pid="$(running_pid)"
-  if [[ -n "$pid" ]]; then
-    if port_open "$port"; then
-      say "running (pid $pid); CQL on 127.0.0.1:$port"
-    else
-      say "starting or stuck (pid $pid; no CQL on 127.0.0.1:$port yet; log: $log)"
-    fi
-    return 0
-  fi
-  say "not running"
-  return 3
+  daemon_status "; CQL on 127.0.0.1:$port" "no CQL on 127.0.0.1:$port yet; log: $log" \
+    port_open "$port"
 }
 
 case "${1:-}" in

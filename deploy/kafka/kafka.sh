@@ -186,18 +186,7 @@ start() {
 stop() { stop_daemon "$pidfile" 60; }
 
 status() {
-  local pid
-  pid="$(running_pid)"
-  if [[ -n "$pid" ]]; then
-    if port_open "$port"; then
-      say "running (pid $pid); brokers: $brokers"
-    else
-      say "starting or stuck (pid $pid; not yet accepting on $brokers; log: $log)"
-    fi
-    return 0
-  fi
-  say "not running"
-  return 3
+  daemon_status "; brokers: $brokers" "not yet accepting on $brokers; log: $log" port_open "$port"
 }
 
 case "${1:-}" in

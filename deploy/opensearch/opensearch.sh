@@ -231,19 +231,9 @@ start() {
 stop() { stop_daemon "$pidfile" 60; }
 
 status() {
-  local pid h
-  pid="$(running_pid)"
-  if [[ -n "$pid" ]]; then
-    h="$(health)"
-    if [[ -n "$h" ]]; then
-      say "running (pid $pid, health $h); url: $url"
-    else
-      say "starting or stuck (pid $pid; $url does not answer yet; log: $log)"
-    fi
-    return 0
-  fi
-  say "not running"
-  return 3
+  local h
+  h="$(health)"
+  daemon_status ", health $h; url: $url" "$url does not answer yet; log: $log" test -n "$h"
 }
 
 case "${1:-}" in
