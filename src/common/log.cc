@@ -74,7 +74,7 @@ void LogLine(LogLevel level, std::string_view msg, LogFields fields) {
   std::fwrite(text.data(), 1, text.size(), stderr);
   if (g_has_tap.load(std::memory_order_relaxed)) {
     std::shared_lock lock(g_tap_mu);
-    if (g_tap) g_tap->Offer(level, now, line);
+    if (g_tap) g_tap->Offer(level, now, line, std::string_view(text.data(), text.size() - 1));
   }
 }
 

@@ -24,13 +24,15 @@ struct LogField {
 };
 using LogFields = std::initializer_list<LogField>;
 
-// Receives every line written (at or above the log level), after it is on stderr. Offer is called
-// on the logging thread, under a lock that SetLogTap also takes: it must be quick (enqueue, never
-// block on I/O) and must not log.
+// Receives every line written (at or above the log level), after it is on stderr: as an object
+// and as the JSON text written (without its newline). Offer is called on the logging thread,
+// under a lock that SetLogTap also takes: it must be quick (enqueue, never block on I/O) and must
+// not log.
 class LogTap {
  public:
   virtual ~LogTap() = default;
-  virtual void Offer(LogLevel level, int64_t at_ms, const boost::json::object& line) noexcept = 0;
+  virtual void Offer(LogLevel level, int64_t at_ms, const boost::json::object& line,
+                     std::string_view text) noexcept = 0;
 };
 // Sets the tap (nullptr: none). Once SetLogTap returns, the previous tap is no longer called and
 // may be destroyed.

@@ -71,7 +71,8 @@ void OsLogShipper::Stop() {
   queue_bytes_ = 0;
 }
 
-void OsLogShipper::Offer(LogLevel level, int64_t at_ms, const json::object& line) noexcept {
+void OsLogShipper::Offer(LogLevel level, int64_t at_ms, const json::object& line,
+                         std::string_view text) noexcept {
   try {
     json::object fields;
     std::string_view msg;
@@ -84,17 +85,17 @@ void OsLogShipper::Offer(LogLevel level, int64_t at_ms, const json::object& line
                      {"level_no", static_cast<int>(level)},
                      {"node", options_.node_id},
                      {"msg", msg},
-                     {"line", json::serialize(line)},
+                     {"line", text},
                      {"fields", std::move(fields)}};
-    std::string text = json::serialize(doc);
+    std::string serialized = json::serialize(doc);
     std::lock_guard lock(mu_);
     if (stopping_ || queue_.size() >= options_.max_queue_lines ||
-        queue_bytes_ + text.size() > options_.max_queue_bytes) {
+        queue_bytes_ + serialized.size() > options_.max_queue_bytes) {
       ++dropped_;
       return;
     }
-    queue_bytes_ += text.size();
-    queue_.push_back({at_ms, std::move(text)});
+    queue_bytes_ += serialized.size();
+    queue_.push_back({at_ms, std::move(serialized)});
     if (queue_.size() >= options_.batch_lines) cv_.notify_one();
   } catch (...) {
     ++dropped_;  // out of memory: the line is not shipped (it is on stderr)

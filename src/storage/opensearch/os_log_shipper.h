@@ -60,7 +60,8 @@ class OsLogShipper final : public LogTap, public LogSearch {
   // SetLogTap(nullptr); later Offers are dropped.
   void Stop();
 
-  void Offer(LogLevel level, int64_t at_ms, const boost::json::object& line) noexcept override;
+  void Offer(LogLevel level, int64_t at_ms, const boost::json::object& line,
+             std::string_view text) noexcept override;
   Result<std::vector<LogHit>> SearchLogs(const LogQuery& q) override;
 
   uint64_t shipped() const { return shipped_.load(); }

@@ -120,7 +120,8 @@ TEST_F(OsLogShipperLive, ManyLinesAreShippedInBatchesWithoutLossOrDuplicates) {
   ASSERT_TRUE(shipper.Start().ok());
   std::string marker = "bulk" + NewUuidV4().substr(0, 8);
   boost::json::object line{{"msg", "line"}, {"marker", marker}};
-  for (int i = 0; i < 1000; ++i) shipper.Offer(LogLevel::kInfo, NowMs(), line);
+  const std::string text = boost::json::serialize(line);
+  for (int i = 0; i < 1000; ++i) shipper.Offer(LogLevel::kInfo, NowMs(), line, text);
   shipper.Stop();
   EXPECT_EQ(shipper.shipped(), 1000u);
   EXPECT_EQ(shipper.dropped(), 0u);

@@ -28,11 +28,12 @@ TEST(OsLogShipper, QueueIsBoundedInLinesAndBytes) {
   o.max_queue_lines = 10;
   OsLogShipper s(o);
   boost::json::object line{{"msg", "hello"}, {"n", 1}};
-  for (int i = 0; i < 100; ++i) s.Offer(LogLevel::kInfo, 1000, line);
+  const std::string text = boost::json::serialize(line);
+  for (int i = 0; i < 100; ++i) s.Offer(LogLevel::kInfo, 1000, line, text);
   EXPECT_EQ(s.dropped(), 90u);
   s.Stop();  // never started: what is queued is dropped, counted
   EXPECT_EQ(s.dropped(), 100u);
-  s.Offer(LogLevel::kInfo, 1000, line);  // after Stop
+  s.Offer(LogLevel::kInfo, 1000, line, text);  // after Stop
   EXPECT_EQ(s.dropped(), 101u);
   EXPECT_EQ(s.shipped(), 0u);
 
@@ -40,7 +41,8 @@ TEST(OsLogShipper, QueueIsBoundedInLinesAndBytes) {
   b.max_queue_bytes = 10000;
   OsLogShipper bytes(b);
   boost::json::object big{{"msg", "big"}, {"pad", std::string(1000, 'x')}};
-  for (int i = 0; i < 10; ++i) bytes.Offer(LogLevel::kWarn, 1000, big);
+  const std::string big_text = boost::json::serialize(big);
+  for (int i = 0; i < 10; ++i) bytes.Offer(LogLevel::kWarn, 1000, big, big_text);
   // Each document is ~2.2 KB (the padding twice: in `line` and in `fields`): 4 fit in 10,000.
   EXPECT_EQ(bytes.dropped(), 6u);
 }
@@ -55,8 +57,10 @@ TEST(OsLogShipper, DayIndexIsUtc) {
 TEST(LogTap, ReceivesEveryLineWrittenUntilRemoved) {
   struct Tap : LogTap {
     std::vector<std::pair<LogLevel, std::string>> got;
-    void Offer(LogLevel level, int64_t, const boost::json::object& line) noexcept override {
-      got.emplace_back(level, boost::json::serialize(line));
+    void Offer(LogLevel level, int64_t, const boost::json::object& line,
+               std::string_view text) noexcept override {
+      EXPECT_EQ(text, boost::json::serialize(line));
+      got.emplace_back(level, std::string(text));
     }
   } tap;
   SetLogTap(&tap);
