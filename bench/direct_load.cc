@@ -232,13 +232,15 @@ void DirectLoad::Send(Peer& p, int64_t origin_ns) {
     s.body.append(num, end);
     s.body += ':';
     if (s.body.size() < static_cast<size_t>(settings_.body_bytes)) {
-      s.body.resize(settings_.body_bytes, 'x');
+      // Plaintext pads with a word the search index sees once; ciphertext with base64 letters.
+      s.body.resize(settings_.body_bytes, settings_.encryption == "none" ? 'x' : 'Q');
     }
   }
 
   const uint64_t ref = p.next_ref++;
   s.frame.clear();
-  AppendSendFrame(s.frame, ref, p.target->key, p.target->value, p.salt, ref, s.body);
+  AppendSendFrame(s.frame, ref, p.target->key, p.target->value, p.salt, ref, s.body,
+                  settings_.encryption);
   p.conn->SendText(s.frame);
 
   const bool measured = timeline_.measured(origin_ns);

@@ -36,6 +36,9 @@ struct DirectSettings {
   double rate = 0;              // messages/s over all sending devices; 0 = saturation
   int window = 16;              // saturation: outstanding sends per sending device
   int body_bytes = 64;
+  // "none" (plaintext: the server indexes it for search) or "e2ee-v1" (ciphertext-sized bodies
+  // of base64 characters, stored and relayed as they are, never indexed).
+  std::string encryption = "none";
   int receipt_interval_ms = 10; // mark_delivered at most this often per conversation; 0 = off
   // Devices that receive each message (1 for direct; members - 1 for a group of one-device
   // users): how many recipient frames an acked message owes before the run counts as drained.

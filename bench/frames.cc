@@ -34,7 +34,7 @@ void AppendClientMsgId(std::string& out, uint64_t salt, uint64_t counter) {
 
 void AppendSendFrame(std::string& out, uint64_t ref, std::string_view target_key,
                      std::string_view target, uint64_t salt, uint64_t counter,
-                     std::string_view body) {
+                     std::string_view body, std::string_view encryption) {
   out += R"({"type":"send","ref":")";
   AppendInt(out, static_cast<int64_t>(ref));
   out += R"(",")";
@@ -45,7 +45,9 @@ void AppendSendFrame(std::string& out, uint64_t ref, std::string_view target_key
   AppendClientMsgId(out, salt, counter);
   out += R"(","body":")";
   out += body;
-  out += R"(","encryption":"none"})";
+  out += R"(","encryption":")";
+  out += encryption;
+  out += R"("})";
 }
 
 void AppendMarkDelivered(std::string& out, std::string_view conversation_id, int64_t up_to_seq) {

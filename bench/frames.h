@@ -15,11 +15,12 @@ namespace parley::bench {
 void AppendClientMsgId(std::string& out, uint64_t salt, uint64_t counter);
 
 // {"type":"send","ref":"REF",TARGET_KEY:"TARGET","client_msg_id":"...","body":"BODY",
-//  "encryption":"none"}; target_key is "conversation_id" or "to_user_id". The ref is sent as a
-// string of digits. BODY must need no JSON escaping.
+//  "encryption":"ENCRYPTION"}; target_key is "conversation_id" or "to_user_id". The ref is sent
+// as a string of digits. BODY must need no JSON escaping; ENCRYPTION is "none" or "e2ee-v1" (the
+// server stores an e2ee-v1 body as it is and never indexes it).
 void AppendSendFrame(std::string& out, uint64_t ref, std::string_view target_key,
                      std::string_view target, uint64_t salt, uint64_t counter,
-                     std::string_view body);
+                     std::string_view body, std::string_view encryption = "none");
 
 // {"type":"mark_delivered","conversation_id":"...","up_to_seq":N}
 void AppendMarkDelivered(std::string& out, std::string_view conversation_id, int64_t up_to_seq);

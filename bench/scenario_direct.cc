@@ -34,6 +34,11 @@ class DirectScenario final : public Scenario {
     sub.add_option("--body-bytes", settings_.body_bytes, "Message body size")
         ->check(CLI::Range(32, 64 * 1024))
         ->capture_default_str();
+    sub.add_option("--encryption", settings_.encryption,
+                   "none: plaintext bodies (the server indexes them for search); e2ee-v1: "
+                   "ciphertext-like bodies (base64 letters; stored and relayed, never indexed)")
+        ->check(CLI::IsMember({"none", "e2ee-v1"}))
+        ->capture_default_str();
     sub.add_option("--receipt-interval-ms", settings_.receipt_interval_ms,
                    "Recipients send mark_delivered for what they received at most this often "
                    "per conversation; 0 = no receipts")
@@ -103,7 +108,8 @@ Result<Report> DirectScenario::Run(const RunContext& ctx) {
   }
   r.summary = std::string(summary) + ", " + std::to_string(o.users) + " devices in " +
               std::to_string(conversations) + " conversations, " + std::to_string(o.threads) +
-              " threads, " + std::to_string(settings_.body_bytes) + " B bodies, receipts " +
+              " threads, " + std::to_string(settings_.body_bytes) + " B " +
+              (settings_.encryption == "none" ? "plaintext" : "e2ee-v1") + " bodies, receipts " +
               (settings_.receipt_interval_ms > 0
                    ? "every " + std::to_string(settings_.receipt_interval_ms) + " ms"
                    : std::string("off")) +
@@ -114,6 +120,7 @@ Result<Report> DirectScenario::Run(const RunContext& ctx) {
               {"duration_s", o.duration_s}, {"drain_s", o.drain_s},
               {"rate", settings_.rate}, {"window", settings_.window},
               {"body_bytes", settings_.body_bytes},
+              {"encryption", settings_.encryption},
               {"receipt_interval_ms", settings_.receipt_interval_ms},
               {"conversations", conversations}};
 

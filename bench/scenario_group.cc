@@ -47,6 +47,11 @@ class GroupScenario final : public Scenario {
     sub.add_option("--body-bytes", settings_.body_bytes, "Message body size")
         ->check(CLI::Range(32, 64 * 1024))
         ->capture_default_str();
+    sub.add_option("--encryption", settings_.encryption,
+                   "none: plaintext bodies (the server indexes them for search); e2ee-v1: "
+                   "ciphertext-like bodies (base64 letters; stored and relayed, never indexed)")
+        ->check(CLI::IsMember({"none", "e2ee-v1"}))
+        ->capture_default_str();
     sub.add_option("--receipt-interval-ms", settings_.receipt_interval_ms,
                    "Members send mark_delivered at most this often; 0 = never. Off by default: "
                    "the server sends each receipt to every member (N^2 frames)")
@@ -137,9 +142,10 @@ Result<Report> GroupScenario::Run(const RunContext& ctx) {
   }
   char rest[300];
   std::snprintf(rest, sizeof rest,
-                ", %d group(s) of %d, %d senders each, %d threads, %d B bodies, receipts %s; "
+                ", %d group(s) of %d, %d senders each, %d threads, %d B %s bodies, receipts %s; "
                 "%.1f s measured after %.1f s warm-up",
                 groups_, size_, senders_, o.threads, settings_.body_bytes,
+                settings_.encryption == "none" ? "plaintext" : "e2ee-v1",
                 settings_.receipt_interval_ms > 0 ? "on" : "off", o.duration_s, o.warmup_s);
   r.summary = std::string(head) + rest;
   r.config = {{"url", o.url},           {"groups", groups_},
@@ -148,6 +154,7 @@ Result<Report> GroupScenario::Run(const RunContext& ctx) {
               {"duration_s", o.duration_s}, {"drain_s", o.drain_s},
               {"rate", settings_.rate}, {"window", settings_.window},
               {"body_bytes", settings_.body_bytes},
+              {"encryption", settings_.encryption},
               {"receipt_interval_ms", settings_.receipt_interval_ms}};
   const double secs = o.duration_s;
   r.rates = {{"deliveries (recipient frames)", st.deliveries_in_window / secs},
