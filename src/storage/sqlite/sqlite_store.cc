@@ -23,7 +23,7 @@ Status SqliteStore::Open() {
   PARLEY_TRY(MigrateMedia(**conn));
   writer_ = std::make_unique<GroupCommitWriter>(std::move(*conn), options_.max_batch,
                                                 options_.faults);
-  writer_->Start();
+  PARLEY_TRY(writer_->Start());
   return OkStatus();
 }
 

@@ -2,7 +2,8 @@
 //
 // Jobs queue up while a transaction commits; the writer then runs every queued job (up to
 // max_batch) in ONE transaction, each inside its own savepoint so a failing job rolls back alone,
-// commits once, and only then calls each job's completion, in order. So a write is acknowledged
+// commits once, and only then calls each job's completion, in order. WAL checkpoints run beside
+// it (WalCheckpointer), never inside a commit. So a write is acknowledged
 // only once durable, and all writes that arrived during one commit share the next (group commit).
 // If the commit fails (I/O error, full disk) every job of the batch gets kUnavailable.
 // Submit is thread-safe. Completions run on the completion thread, one after another in commit
@@ -17,6 +18,7 @@
 
 #include "storage/group_commit.h"
 #include "storage/model.h"
+#include "storage/sqlite/checkpointer.h"
 #include "storage/sqlite/conn.h"
 
 namespace parley::storage::sqlite {
@@ -34,7 +36,8 @@ class GroupCommitWriter {
   GroupCommitWriter(std::unique_ptr<SqliteConn> conn, size_t max_batch, WriteFaults faults = {});
   ~GroupCommitWriter();
 
-  void Start();
+  // Starts the writer, completion and checkpoint threads.
+  Status Start();
   // Finishes every queued job, then stops the thread. Jobs submitted after Stop fail.
   void Stop();
 
@@ -55,6 +58,7 @@ class GroupCommitWriter {
   uint64_t commits_tried_ = 0;  // writer thread only
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> jobs_{0};
+  WalCheckpointer checkpointer_;  // WAL checkpoints off the commit path
   Queue queue_;  // last: its threads stop first
 };
 

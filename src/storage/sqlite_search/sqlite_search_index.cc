@@ -203,7 +203,7 @@ Status SqliteSearchIndex::Open() {
   if (!conn.ok()) return conn.error();
   PARLEY_TRY(Migrate(**conn, "search", kMigrations));
   writer_ = std::make_unique<GroupCommitWriter>(std::move(*conn), options_.max_batch);
-  writer_->Start();
+  PARLEY_TRY(writer_->Start());
   int nice = options_.writer_nice;
   writer_->Submit<Unit>(  // runs on the writer thread
       [nice](SqliteConn&) -> Result<Unit> {
