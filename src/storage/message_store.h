@@ -3,6 +3,7 @@
 // Threading and errors as in auth_store.h.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <unordered_map>
 #include <string>
@@ -42,6 +43,9 @@ struct PendingPage {
   bool has_more = false;
 };
 
+// How far back a receipt looks for the senders it concerns (see ReceiptChange::recipient_ids).
+inline constexpr int64_t kReceiptSenderWindow = 1000;
+
 // What a receipt changed. A user's marks only move forward; an event is due for each that moved.
 struct ReceiptChange {
   bool delivered_advanced = false;
@@ -49,7 +53,19 @@ struct ReceiptChange {
   int64_t delivered_seq = 0;  // the user's marks after the change
   int64_t read_seq = 0;
   int64_t at = 0;
-  std::vector<std::string> member_ids;  // active members, for pushing the receipt
+  // Who gets the receipt live, when a mark moved: the senders of the messages it newly covers
+  // (the newest kReceiptSenderWindow of them; older ones read message-status) and the marking
+  // user (their other devices). Not every member: in a group that would be members² frames.
+  std::vector<std::string> recipient_ids;
+
+  // The seqs (lo, hi] a change newly covers, given the marks before it.
+  std::pair<int64_t, int64_t> CoveredRange(int64_t delivered_before, int64_t read_before) const {
+    int64_t hi = std::max(delivered_seq, read_seq);
+    int64_t lo = hi;
+    if (delivered_advanced) lo = std::min(lo, delivered_before);
+    if (read_advanced) lo = std::min(lo, read_before);
+    return {std::max(lo, hi - kReceiptSenderWindow), hi};
+  }
 };
 
 class MessageStore {

@@ -69,7 +69,7 @@ void ChatService::PublishReceipt(const std::string& user_id, const std::string& 
                                         {"kind", kind},
                                         {"up_to_seq", seq},
                                         {"at", ch.at},
-                                        {"member_ids", Ids(ch.member_ids)}}));
+                                        {"recipient_ids", Ids(ch.recipient_ids)}}));
   };
   if (ch.delivered_advanced) publish(events::type::kMessageDelivered, "delivered", ch.delivered_seq);
   if (ch.read_advanced) publish(events::type::kMessageRead, "read", ch.read_seq);

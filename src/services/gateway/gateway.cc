@@ -140,7 +140,11 @@ void Gateway::OnMessageEvent(const events::EventPtr& e) {
   if (e->type == events::type::kMessageSent) {
     const auto* msg = p.if_contains("message");
     if (!msg) return;
-    Frame frame = MakeFrame({{"type", "message"}, {"message", *msg}});
+    // Serialized once for every recipient, without copying the message's JSON first.
+    std::string text = R"({"type":"message","message":)";
+    text += boost::json::serialize(*msg);
+    text += '}';
+    Frame frame = std::make_shared<const std::string>(std::move(text));
     std::string conv = StringOr(p, "conversation_id");
     std::string sender_device = StringOr(p, "sender_device_id");
     int64_t seq = p.at("seq").as_int64();
@@ -161,8 +165,12 @@ void Gateway::OnMessageEvent(const events::EventPtr& e) {
                              {"kind", p.at("kind")},
                              {"up_to_seq", p.at("up_to_seq")},
                              {"at", p.at("at")}});
-    for (const auto& user : StringList(p.if_contains("member_ids")))
-      for (auto& s : hub_.ForUser(user)) s->Send(frame);
+    const auto* up_to = p.if_contains("up_to_seq");
+    if (!up_to || !up_to->is_int64()) return;
+    std::string key = StringOr(p, "conversation_id") + '/' + StringOr(p, "user_id") + '/' +
+                      StringOr(p, "kind");
+    for (const auto& user : StringList(p.if_contains("recipient_ids")))
+      for (auto& s : hub_.ForUser(user)) s->SendReceipt(frame, key, up_to->as_int64());
   } else if (e->type == events::type::kToDevice) {
     boost::json::object f = p;
     f.erase("to_user_id");

@@ -23,6 +23,11 @@ namespace {
 constexpr int kReplayPage = 200;
 constexpr int kBaselineConversations = 1000;  // most recent; older ones order from their first event
 constexpr int kMaxInflight = 256;  // concurrent requests per connection; reading pauses beyond
+// Bytes handed to the socket and not yet written; beyond it frames wait in the outbox (where
+// ws_max_outbox_bytes bounds them).
+constexpr size_t kMaxWriteBytes = 256 * 1024;
+constexpr auto kReceiptWindow = std::chrono::milliseconds(50);
+constexpr size_t kMaxHeldReceipts = 4096;  // keys per window; beyond, receipts go at once
 
 }  // namespace
 
@@ -76,6 +81,47 @@ void WsSession::Send(Frame frame) {
   });
 }
 
+void WsSession::SendReceipt(Frame frame, std::string key, int64_t up_to_seq) {
+  asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame),
+                                  key = std::move(key), up_to_seq]() mutable {
+    if (self->closed_) return;
+    if (!self->receipt_window_) {
+      self->Enqueue({std::move(frame)});
+      self->receipt_window_ = true;
+      asio::co_spawn(self->ws_.get_executor(), self->ReceiptWindow(), asio::detached);
+      return;
+    }
+    if (!self->held_receipts_) {
+      self->held_receipts_ = std::make_unique<std::unordered_map<std::string, HeldReceipt>>();
+    }
+    auto& held = *self->held_receipts_;
+    auto it = held.find(key);
+    if (it == held.end()) {
+      if (held.size() >= kMaxHeldReceipts) {
+        self->Enqueue({std::move(frame)});
+        return;
+      }
+      held.emplace(std::move(key), HeldReceipt{std::move(frame), up_to_seq});
+    } else if (up_to_seq > it->second.up_to_seq) {
+      it->second = {std::move(frame), up_to_seq};
+    }
+  });
+}
+
+asio::awaitable<void> WsSession::ReceiptWindow() {
+  auto self = shared_from_this();
+  asio::steady_timer t(ws_.get_executor());
+  while (!closed_) {
+    t.expires_after(kReceiptWindow);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (closed_ || !held_receipts_ || held_receipts_->empty()) break;
+    for (auto& [key, held] : *held_receipts_) Enqueue({std::move(held.frame)});
+    held_receipts_->clear();
+  }
+  held_receipts_.reset();
+  receipt_window_ = false;
+}
+
 void WsSession::Close(uint16_t code, std::string reason) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason] {
     if (self->closed_) return;
@@ -112,7 +158,8 @@ asio::awaitable<void> WsSession::FinishDrain() {
   auto self = shared_from_this();
   asio::steady_timer t(ws_.get_executor());
   // Answers of the requests that just finished are in the outbox: let them go out first.
-  for (int i = 0; i < 500 && !outbox_.empty() && !closed_; ++i) {
+  for (int i = 0; i < 500 && (!outbox_.empty() || ws_.next_layer().pending_bytes() > 0) && !closed_;
+       ++i) {
     t.expires_after(std::chrono::milliseconds(10));
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
   }
@@ -232,23 +279,30 @@ asio::awaitable<void> WsSession::Replay() {
 
 asio::awaitable<void> WsSession::WriteLoop() {
   auto self = shared_from_this();
+  transport::CoalescingStream& out = ws_.next_layer();
   while (!closed_) {
+    if (out.error()) {
+      closed_ = true;
+      co_return;
+    }
     if (outbox_.empty()) {
+      if (out.pending_bytes() > 0) {
+        co_await out.AsyncWaitFlushed(0);
+        continue;
+      }
       drained_.cancel();
       wake_.expires_at(asio::steady_timer::time_point::max());
       co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    Out out = std::move(outbox_.front());
-    outbox_.pop_front();
-    outbox_bytes_ -= out.frame->size();
-    ws_.text(true);
-    auto [ec, n] = co_await ws_.async_write(asio::buffer(*out.frame),
-                                            asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      closed_ = true;
-      co_return;
+    // Everything queued so far goes out in this turn's write.
+    while (!outbox_.empty() && out.pending_bytes() < kMaxWriteBytes) {
+      Out o = std::move(outbox_.front());
+      outbox_.pop_front();
+      outbox_bytes_ -= o.frame->size();
+      out.AppendTextFrame(*o.frame);
     }
+    if (out.pending_bytes() >= kMaxWriteBytes) co_await out.AsyncWaitFlushed(kMaxWriteBytes / 2);
   }
 }
 

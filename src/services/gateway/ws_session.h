@@ -4,8 +4,10 @@
 // Order of a connection: `ready`, then everything pending (replayed in pages), then live frames.
 // Live messages that arrive during the replay are held and sent after it, skipping any seq the
 // replay already sent, so each conversation reaches the device in seq order.
-// Outgoing frames queue in an outbox; a client that lets it grow past ws_max_outbox_bytes is
-// disconnected (1008) and gets its messages on the next connection: they stay pending.
+// Outgoing frames queue in an outbox; the write loop moves everything queued into one socket
+// write per event-loop turn (up to kMaxWriteBytes in flight). A client that lets the outbox grow
+// past ws_max_outbox_bytes is disconnected (1008) and gets its messages on the next connection:
+// they stay pending.
 // To-device messages are sent once per connection (sent_to_device_) and stay queued until the
 // device acknowledges them (`ack_to_device`), so one not yet processed when the client crashes
 // comes again on the next connection.
@@ -23,6 +25,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "transport/coalescing_stream.h"
 #include "transport/http_types.h"
 
 namespace parley::services {
@@ -47,7 +50,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void DeliverToDevice(Frame frame, int64_t id);
   // A message this device sent itself (not delivered to it): keeps live delivery in order.
   void NoteOwnMessage(const std::string& conversation_id, int64_t seq);
-  void Send(Frame frame);  // receipts, presence, typing: not tracked
+  void Send(Frame frame);  // presence, typing, notifications: not tracked
+  // A receipt frame for (conversation, user, kind) = `key` up to `up_to_seq`. The first one of
+  // a quiet spell goes at once; those that follow within kReceiptWindow are coalesced: only the
+  // highest per key is sent when the window ends.
+  void SendReceipt(Frame frame, std::string key, int64_t up_to_seq);
   void Close(uint16_t code, std::string reason);
   // Graceful close for a shutdown: requests already read finish and their answers are written;
   // frames read from now on get an `unavailable` error; then the close frame with `code`.
@@ -77,9 +84,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void ReplyError(const boost::json::value& ref, const Error& e);
   // Closes once nothing is in flight and the outbox is written (bounded wait).
   boost::asio::awaitable<void> FinishDrain();
+  boost::asio::awaitable<void> ReceiptWindow();
 
   Gateway& gw_;
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  // Frames leave through the CoalescingStream: all those queued in one turn in one write.
+  boost::beast::websocket::stream<transport::CoalescingStream> ws_;
   const transport::Principal principal_;
   boost::asio::steady_timer wake_;     // cancelled when the outbox gets work
   boost::asio::steady_timer drained_;  // cancelled when the outbox empties
@@ -97,6 +106,13 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     bool filling = false;             // FillGap is running
   };
   std::unordered_map<std::string, Reorder> reorder_;  // conversations with a gap
+  struct HeldReceipt {
+    Frame frame;
+    int64_t up_to_seq = 0;
+  };
+  // Receipts held during a window, by key; allocated when the first window opens.
+  std::unique_ptr<std::unordered_map<std::string, HeldReceipt>> held_receipts_;
+  bool receipt_window_ = false;  // ReceiptWindow is running
   int64_t sent_to_device_ = 0;
   int inflight_ = 0;
   bool draining_ = false;

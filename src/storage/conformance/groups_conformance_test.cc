@@ -259,6 +259,41 @@ TEST_P(StoreConformance, ARejoinStartsAfreshAndOldCursorsExposeNothing) {
   ASSERT_TRUE(f.Send(conv, b, db, "hello again").ok());
 }
 
+TEST_P(StoreConformance, ReceiptsGoToTheSendersTheyCoverAndTheMarker) {
+  SKIP_WITHOUT_GROUPS();
+  GroupFixture f(s_);
+  User a = f.AddUser("alice"), b = f.AddUser("bob"), c = f.AddUser("carol"),
+       d = f.AddUser("dave");
+  Device da = f.AddDevice(a), db = f.AddDevice(b), dc = f.AddDevice(c);
+  auto g = f.Create(f.Plan(a, {b, c, d}));  // seq 1, a system message by a
+  ASSERT_TRUE(g.ok());
+  const std::string conv = g->group.conversation_id;
+  ASSERT_TRUE(f.Send(conv, b, db).ok());  // seq 2
+  auto mark = [&](const User& u, const Device& dev, int64_t seq, bool read) {
+    auto r = Wait<ReceiptChange>([&](auto done) {
+      s_.messages->MarkReceipt(u.user_id, dev.device_id, conv, seq, read, NowMs(), done);
+    });
+    EXPECT_TRUE(r.ok());
+    std::vector<std::string> ids = r.ok() ? r->recipient_ids : std::vector<std::string>{};
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  // Carol's mark covers a's seq 1 and b's seq 2: both senders and carol hear of it, dave not.
+  EXPECT_EQ(mark(c, dc, 2, false), sorted({a.user_id, b.user_id, c.user_id}));
+  ASSERT_TRUE(f.Send(conv, b, db, "two").ok());  // seq 3
+  EXPECT_EQ(mark(c, dc, 3, false), sorted({b.user_id, c.user_id}));
+  EXPECT_TRUE(mark(c, dc, 3, false).empty());  // moved nothing: no receipt
+  // Reading what was delivered covers the same seqs again, for the read mark.
+  EXPECT_EQ(mark(c, dc, 3, true), sorted({a.user_id, b.user_id, c.user_id}));
+  // A marker's own messages bring no one else.
+  ASSERT_TRUE(f.Send(conv, a, da, "mine").ok());  // seq 4
+  EXPECT_EQ(mark(a, da, 4, false), sorted({b.user_id, a.user_id}));
+}
+
 TEST_P(StoreConformance, AFailedOrEmptyGroupEditWritesNothing) {
   SKIP_WITHOUT_GROUPS();
   GroupFixture f(s_);

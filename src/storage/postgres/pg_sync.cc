@@ -218,9 +218,14 @@ Result<ReceiptChange> MarkReceiptTx(PgConn& c, const std::string& user_id,
         {P(conversation_id), P(user_id), P(kind), P(seq), P(now)});
     if (!r.ok()) return r.error();
   }
-  auto members = msg::MemberIds(c, conversation_id);
-  if (!members.ok()) return members.error();
-  out.member_ids = std::move(*members);
+  auto [lo, hi] = out.CoveredRange(delivered, read_seq);
+  auto senders = c.Exec(
+      "SELECT DISTINCT sender_id FROM messages WHERE conversation_id = $1 AND seq > $2::bigint "
+      "AND seq <= $3::bigint AND sender_id <> $4",
+      {P(conversation_id), P(lo), P(hi), P(user_id)});
+  if (!senders.ok()) return senders.error();
+  for (int i = 0; i < senders->rows(); ++i) out.recipient_ids.push_back(senders->str(i, 0));
+  out.recipient_ids.push_back(user_id);
   return out;
 }
 

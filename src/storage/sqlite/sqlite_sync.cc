@@ -168,15 +168,17 @@ void SqliteStore::MarkReceipt(std::string user_id, std::string device_id,
       [=](SqliteConn& c) -> Result<ReceiptChange> {
         ReceiptChange out;
         out.at = now;
-        int64_t joined = 0, delivered = 0, read_seq = 0, last_seq = 0;
+        int64_t joined = 0, delivered = 0, read_seq = 0, last_seq = 0, cursor = -1;
         std::optional<int64_t> left;
         {
+          // The member's marks, the conversation's top and the device's cursor in one lookup.
           Stmt s = c.Prepare(
-              "SELECT m.joined_seq, m.left_seq, m.delivered_seq, m.read_seq, c.last_seq "
-              "FROM conversation_members m JOIN conversations c "
-              "ON c.conversation_id = m.conversation_id "
-              "WHERE m.conversation_id = ? AND m.user_id = ?");
-          s.Bind(1, conversation_id).Bind(2, user_id);
+              "SELECT m.joined_seq, m.left_seq, m.delivered_seq, m.read_seq, c.last_seq, "
+              "d.delivered_seq FROM conversation_members m JOIN conversations c "
+              "ON c.conversation_id = m.conversation_id LEFT JOIN device_cursors d "
+              "ON d.device_id = ?3 AND d.conversation_id = m.conversation_id "
+              "WHERE m.conversation_id = ?1 AND m.user_id = ?2");
+          s.Bind(1, conversation_id).Bind(2, user_id).Bind(3, device_id);
           auto row = s.Step();
           if (!row.ok()) return row.error();
           if (!*row) {
@@ -192,10 +194,11 @@ void SqliteStore::MarkReceipt(std::string user_id, std::string device_id,
           delivered = s.Int(2);
           read_seq = s.Int(3);
           last_seq = s.Int(4);
+          if (!s.IsNull(5)) cursor = s.Int(5);
         }
         int64_t top = left ? std::min(*left, last_seq) : last_seq;
         int64_t target = std::max<int64_t>(0, std::min(up_to_seq, top));
-        {
+        if (target > cursor) {  // a mark that moves nothing writes nothing
           Stmt s = c.Prepare(
               "INSERT INTO device_cursors(device_id, conversation_id, delivered_seq) "
               "VALUES (?1,?2,?3) ON CONFLICT DO UPDATE SET "
@@ -227,9 +230,15 @@ void SqliteStore::MarkReceipt(std::string user_id, std::string device_id,
                           .Bind(4, seq).Bind(5, now).Run();
             if (!rl.ok()) return rl.error();
           }
-          auto members = detail::MemberIds(c, conversation_id);
-          if (!members.ok()) return members.error();
-          out.member_ids = std::move(*members);
+          auto [lo, hi] = out.CoveredRange(delivered, read_seq);
+          Stmt w = c.Prepare(
+              "SELECT DISTINCT sender_id FROM messages WHERE conversation_id = ? AND seq > ? "
+              "AND seq <= ? AND sender_id <> ?");
+          w.Bind(1, conversation_id).Bind(2, lo).Bind(3, hi).Bind(4, user_id);
+          auto senders = w.Texts();
+          if (!senders.ok()) return senders.error();
+          out.recipient_ids = std::move(*senders);
+          out.recipient_ids.push_back(user_id);
         }
         return out;
       },
