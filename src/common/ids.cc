@@ -5,8 +5,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <algorithm>
 #include <cstdint>
-#include <mutex>
+#include <cstring>
 
 namespace parley {
 namespace {
@@ -23,6 +24,21 @@ std::string Format(const std::array<uint8_t, 16>& b) {
   return out;
 }
 
+// 16 random bytes from libsodium, fetched 1 KiB at a time per thread: a message takes several
+// ids, and each randombytes_buf call is a getrandom system call.
+void RandomBytes16(uint8_t* out) {
+  constexpr size_t kPool = 1024;
+  thread_local std::array<uint8_t, kPool> pool;
+  thread_local size_t used = kPool;
+  if (used == kPool) {
+    randombytes_buf(pool.data(), pool.size());
+    used = 0;
+  }
+  std::memcpy(out, pool.data() + used, 16);
+  sodium_memzero(pool.data() + used, 16);  // handed out once
+  used += 16;
+}
+
 void SetVersion(std::array<uint8_t, 16>& b, int version) {
   b[6] = static_cast<uint8_t>((b[6] & 0x0f) | (version << 4));
   b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
@@ -32,28 +48,26 @@ void SetVersion(std::array<uint8_t, 16>& b, int version) {
 
 std::string NewUuidV4() {
   std::array<uint8_t, 16> b;
-  randombytes_buf(b.data(), b.size());
+  RandomBytes16(b.data());
   SetVersion(b, 4);
   return Format(b);
 }
 
 std::string NewUuidV7() {
   // (ms << 12 | counter) strictly increases; a counter overflow borrows the next millisecond.
-  static std::mutex mu;
-  static uint64_t last = 0;
+  static std::atomic<uint64_t> last{0};
   uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());
+  uint64_t prev = last.load(std::memory_order_relaxed);
   uint64_t stamp;
-  {
-    std::lock_guard lock(mu);
-    stamp = std::max(ms << 12, last + 1);
-    last = stamp;
-  }
+  do {
+    stamp = std::max(ms << 12, prev + 1);
+  } while (!last.compare_exchange_weak(prev, stamp, std::memory_order_relaxed));
   uint64_t t = stamp >> 12;
   uint16_t counter = static_cast<uint16_t>(stamp & 0xfff);
   std::array<uint8_t, 16> b;
-  randombytes_buf(b.data(), b.size());
+  RandomBytes16(b.data());
   for (int i = 0; i < 6; ++i) b[i] = static_cast<uint8_t>(t >> (40 - 8 * i));
   b[6] = static_cast<uint8_t>(0x70 | (counter >> 8));
   b[7] = static_cast<uint8_t>(counter & 0xff);

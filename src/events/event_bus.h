@@ -34,6 +34,9 @@ class EventBus {
   virtual void Publish(std::string_view topic, EventPtr event) = 0;
   virtual void Subscribe(std::string_view topic, Handler handler,
                          Delivery delivery = Delivery::kEveryNode) = 0;
+  // False when nothing can receive an event of `topic` (the in-process bus with no subscriber):
+  // a publisher may then skip building it. A shared bus (Kafka) always has an audience.
+  virtual bool HasAudience(std::string_view topic) const { return true; }
 };
 
 }  // namespace parley::events

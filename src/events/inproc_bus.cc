@@ -17,6 +17,12 @@ void InProcessBus::Subscribe(std::string_view topic, Handler handler, Delivery /
   handlers_[std::string(topic)].push_back(std::move(handler));
 }
 
+bool InProcessBus::HasAudience(std::string_view topic) const {
+  std::shared_lock lock(mu_);
+  auto it = handlers_.find(topic);
+  return it != handlers_.end() && !it->second.empty();
+}
+
 uint64_t InProcessBus::published() const { return published_.load(std::memory_order_relaxed); }
 
 }  // namespace parley::events

@@ -18,6 +18,7 @@ class InProcessBus final : public EventBus {
   // Every subscriber of the topic, whatever its delivery scope: this bus is one node.
   void Subscribe(std::string_view topic, Handler handler,
                  Delivery delivery = Delivery::kEveryNode) override;
+  bool HasAudience(std::string_view topic) const override;
   uint64_t published() const;
 
  private:

@@ -20,6 +20,14 @@ TEST(InProcessBus, DeliversToSubscribersOfTheTopicInOrder) {
   EXPECT_EQ(bus.published(), 2u);
 }
 
+TEST(InProcessBus, HasAnAudienceOnlyForTopicsWithSubscribers) {
+  InProcessBus bus;
+  EXPECT_FALSE(bus.HasAudience(topic::kConversation));
+  bus.Subscribe(topic::kConversation, [](std::string_view, const EventPtr&) {});
+  EXPECT_TRUE(bus.HasAudience(topic::kConversation));
+  EXPECT_FALSE(bus.HasAudience(topic::kMessage));
+}
+
 TEST(Event, JsonHasTheEnvelopeFields) {
   auto e = MakeEvent(type::kMessageRead, "k", {{"a", 1}});
   auto j = ToJson(*e);

@@ -22,6 +22,7 @@ void PublishMessageSent(events::EventBus& bus, const storage::Message& m,
                                  {"created_at", m.created_at},
                                  {"member_ids", members},
                                  {"message", MessageToJson(m)}}));
+  if (!bus.HasAudience(events::topic::kConversation)) return;
   bus.Publish(events::topic::kConversation,
               events::MakeEvent(events::type::kConversationUpdated, m.conversation_id,
                                 {{"conversation_id", m.conversation_id},

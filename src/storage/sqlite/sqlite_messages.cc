@@ -91,39 +91,43 @@ Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req) {
     }
   }
   int64_t now = NowMs();
-  int64_t last_seq = 0;
-  bool member = false;
+  int64_t seq = 0;
   {
-    // The conversation and the sender's membership in one lookup.
+    // Takes the next seq if the sender is an active member: one statement on the common path.
     Stmt s = c.Prepare(
-        "SELECT c.last_seq, m.user_id IS NOT NULL AND m.left_seq IS NULL FROM conversations c "
-        "LEFT JOIN conversation_members m ON m.conversation_id = c.conversation_id "
-        "AND m.user_id = ?2 WHERE c.conversation_id = ?1");
-    s.Bind(1, req.conversation_id).Bind(2, req.sender_id);
+        "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ?2 "
+        "WHERE conversation_id = ?1 AND EXISTS (SELECT 1 FROM conversation_members m "
+        "WHERE m.conversation_id = ?1 AND m.user_id = ?3 AND m.left_seq IS NULL) "
+        "RETURNING last_seq");
+    s.Bind(1, req.conversation_id).Bind(2, now).Bind(3, req.sender_id);
     auto row = s.Step();
     if (!row.ok()) return row.error();
-    if (*row) {
-      last_seq = s.Int(0);
-      member = s.Int(1) != 0;
-    } else if (req.direct_pair) {
-      Stmt ins = c.Prepare(
-          "INSERT INTO conversations(conversation_id, type, created_at) VALUES (?, 'direct', ?)");
-      auto r = ins.Bind(1, req.conversation_id).Bind(2, now).Run();
-      if (!r.ok()) return r.error();
-      for (const auto& u : {req.direct_pair->first, req.direct_pair->second}) {
-        Stmt m = c.Prepare(
-            "INSERT INTO conversation_members(conversation_id, user_id, joined_seq) "
-            "VALUES (?,?,0) ON CONFLICT DO NOTHING");
-        auto rm = m.Bind(1, req.conversation_id).Bind(2, u).Run();
-        if (!rm.ok()) return rm.error();
-        member = member || u == req.sender_id;
-      }
-    } else {
-      return MakeError(ErrorCode::kNotFound, "no such conversation");
-    }
+    if (*row) seq = s.Int(0);
   }
-  if (!member) return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
-  int64_t seq = last_seq + 1;
+  if (seq == 0) {
+    Stmt e = c.Prepare("SELECT 1 FROM conversations WHERE conversation_id = ?");
+    e.Bind(1, req.conversation_id);
+    auto exists = e.Step();
+    if (!exists.ok()) return exists.error();
+    if (*exists) return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
+    if (!req.direct_pair) return MakeError(ErrorCode::kNotFound, "no such conversation");
+    bool member = false;
+    Stmt ins = c.Prepare(
+        "INSERT INTO conversations(conversation_id, type, created_at, last_seq, last_message_at) "
+        "VALUES (?, 'direct', ?, 1, ?)");
+    auto r = ins.Bind(1, req.conversation_id).Bind(2, now).Bind(3, now).Run();
+    if (!r.ok()) return r.error();
+    for (const auto& u : {req.direct_pair->first, req.direct_pair->second}) {
+      Stmt mi = c.Prepare(
+          "INSERT INTO conversation_members(conversation_id, user_id, joined_seq) "
+          "VALUES (?,?,0) ON CONFLICT DO NOTHING");
+      auto rm = mi.Bind(1, req.conversation_id).Bind(2, u).Run();
+      if (!rm.ok()) return rm.error();
+      member = member || u == req.sender_id;
+    }
+    if (!member) return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
+    seq = 1;
+  }
   Message& m = out.message;
   m.message_id = NewUuidV7();
   m.conversation_id = req.conversation_id;
@@ -137,12 +141,6 @@ Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req) {
   m.media_ids = req.media_ids;
   m.search_tokens = req.search_tokens;
   m.reply_to = req.reply_to;
-  {
-    Stmt s = c.Prepare(
-        "UPDATE conversations SET last_seq = ?, last_message_at = ? WHERE conversation_id = ?");
-    auto r = s.Bind(1, seq).Bind(2, now).Bind(3, req.conversation_id).Run();
-    if (!r.ok()) return r.error();
-  }
   {
     Stmt s = c.Prepare(
         "INSERT INTO messages(conversation_id, seq, message_id, sender_id, sender_device_id, "
