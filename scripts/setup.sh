@@ -8,6 +8,7 @@ DEB_PACKAGES=(
   libsqlite3-dev libsodium-dev libssl-dev libtomlplusplus-dev libcli11-dev
   libgtest-dev libbenchmark-dev
   libvips-dev
+  libjemalloc-dev  # parleyd's allocator (CMakeLists.txt)
   python3 python3-venv nodejs
   python3-x3dh python3-doubleratchet python3-nacl
   clang libfuzzer-14-dev libclang-rt-14-dev
