@@ -67,6 +67,7 @@ void WalCheckpointer::Loop() {
       LogWarn("sqlite checkpoint failed", {{"error", sqlite3_errmsg(conn_->raw())}});
     }
     passes_.fetch_add(1, std::memory_order_relaxed);
+    backfilled_.store(rc == SQLITE_OK ? done : 0, std::memory_order_relaxed);
     finished_.store(true, std::memory_order_release);
     std::lock_guard lock(mu_);
     running_ = false;
@@ -75,7 +76,21 @@ void WalCheckpointer::Loop() {
 
 void WalCheckpointer::AfterBatch() {
   if (!finished_.exchange(false, std::memory_order_acq_rel)) return;
-  // Only the frames committed since the background pass are left to copy.
+  // Frames committed while the background pass ran are left. Many of them: another background
+  // pass first (the writer's time is the acks'); a few: copy them here, so the WAL starts over.
+  const int left = wal_pages_.load(std::memory_order_relaxed) -
+                   backfilled_.load(std::memory_order_relaxed);
+  // (Past 4x the threshold the writer copies them itself regardless: the WAL must stay bounded
+  // even when the background passes cannot keep up.)
+  if (left > threshold_pages_ / 4 && wal_pages_.load(std::memory_order_relaxed) < 4 * threshold_pages_) {
+    bool wake = false;
+    {
+      std::lock_guard lock(mu_);
+      if (!running_) running_ = wanted_ = wake = true;
+    }
+    if (wake) cv_.notify_one();
+    return;
+  }
   int log = 0, done = 0;
   int rc = sqlite3_wal_checkpoint_v2(writer_db_, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
   if (rc != SQLITE_OK && rc != SQLITE_BUSY) {

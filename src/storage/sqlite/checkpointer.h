@@ -6,8 +6,9 @@
 // off; a commit that leaves the WAL at or above `threshold_pages` wakes a thread of this class,
 // which runs a PASSIVE checkpoint on a connection of its own while the writer goes on committing.
 // A background pass cannot reset the WAL (the writer keeps appending meanwhile), so once one has
-// finished, the writer's next call to AfterBatch copies the few frames written since (cheap) from
-// its own connection; the next write transaction then starts the WAL from its beginning. So the
+// finished, the writer's next call to AfterBatch copies the frames written since from its own
+// connection if they are few (else it asks for another background pass first); the next write
+// transaction then starts the WAL from its beginning. So the
 // WAL stays near `threshold_pages` under any steady load, and no acknowledgement waits for the
 // bulk of a checkpoint.
 //
@@ -69,6 +70,7 @@ class WalCheckpointer {
   bool stopping_ = false;  // guarded by mu_
   std::atomic<bool> finished_{false};  // a pass finished; the writer catches up
   std::atomic<int> wal_pages_{0};
+  std::atomic<int> backfilled_{0};  // frames the last background pass copied
   std::atomic<uint64_t> passes_{0};
   std::atomic<uint64_t> catch_ups_{0};
 };
