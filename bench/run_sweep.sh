@@ -5,7 +5,8 @@
 #
 #   bench/run_sweep.sh [URL] [PARLEYD_PID] [OUT_DIR]
 #   env: BENCH (binary), RATES ("500 1000 2000 3000 4000 5000"), USERS (100), THREADS (2),
-#        WARMUP (2), DURATION (5), PLOT (PNG path; default docs/benchmarks-latency.png, "" = none)
+#        WARMUP (2), DURATION (5), PLOT (PNG path; default docs/benchmarks-latency.png, "" = none),
+#        DIRECT_ARGS (more `direct` options, e.g. "--encryption e2ee-v1 --body-bytes 200")
 set -euo pipefail
 
 URL=${1:-http://127.0.0.1:8080}
@@ -18,6 +19,7 @@ THREADS=${THREADS:-2}
 WARMUP=${WARMUP:-2}
 DURATION=${DURATION:-5}
 PLOT=${PLOT-docs/benchmarks-latency.png}
+read -r -a direct_args <<<"${DIRECT_ARGS:-}"
 mkdir -p "$OUT"
 common=(--url "$URL" --users "$USERS" --threads "$THREADS" --warmup-s "$WARMUP"
         --duration-s "$DURATION")
@@ -27,9 +29,9 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/log.txt
 files=()
 for r in $RATES; do
   f="$OUT/direct-rate-$r.json"
-  echo "== rate $r: $BENCH ${common[*]} direct --rate $r --json $f" | tee -a "$OUT/log.txt"
+  echo "== rate $r: $BENCH ${common[*]} direct --rate $r ${direct_args[*]} --json $f" | tee -a "$OUT/log.txt"
   # exit code 4 (incomplete: an overloaded server's backlog) is still a point of the curve
-  "$BENCH" "${common[@]}" direct --rate "$r" --json "$f" >>"$OUT/log.txt" 2>&1 || {
+  "$BENCH" "${common[@]}" direct --rate "$r" "${direct_args[@]}" --json "$f" >>"$OUT/log.txt" 2>&1 || {
     rc=$?; [[ $rc -eq 4 ]] || { echo "rate $r failed ($rc); see $OUT/log.txt"; exit $rc; }; }
   files+=("$f")
 done
