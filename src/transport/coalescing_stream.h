@@ -47,7 +47,14 @@ class CoalescingStream {
   explicit CoalescingStream(boost::beast::tcp_stream stream)
       : state_(std::make_shared<State>(std::move(stream))) {}
   CoalescingStream(CoalescingStream&&) = default;
-  CoalescingStream& operator=(CoalescingStream&&) = default;
+  CoalescingStream& operator=(CoalescingStream&&) = delete;
+  // Closes the socket: a write still in flight holds the state (and so the socket) alive, and
+  // would otherwise keep a connection whose peer stopped reading open after its session ended.
+  ~CoalescingStream() {
+    if (!state_) return;  // moved from
+    boost::beast::error_code ec;
+    state_->next.socket().close(ec);
+  }
 
   executor_type get_executor() noexcept { return state_->next.get_executor(); }
   next_layer_type& next_layer() noexcept { return state_->next; }

@@ -4,6 +4,8 @@
 #include "transport/coalescing_stream.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast/websocket.hpp>
@@ -98,6 +100,36 @@ TEST(CoalescingStream, AfterTheSocketFailsAppendsAreDroppedAndTheErrorKept) {
   EXPECT_TRUE(s.error());
   s.AppendTextFrame("after the failure");
   EXPECT_EQ(s.pending_bytes(), 0u);
+}
+
+TEST(CoalescingStream, DestroyingItClosesTheSocketEvenWithAWriteInFlight) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  asio::ip::tcp::socket client(io);
+  client.connect(acceptor.local_endpoint());
+  constexpr size_t kTotal = 32 * 1024 * 1024;  // far beyond the socket buffers
+  {
+    CoalescingStream s(beast::tcp_stream(acceptor.accept()));
+    s.AppendTextFrame(std::string(kTotal, 'x'));
+    io.run_for(std::chrono::milliseconds(200));  // the write starts and stalls: nobody reads
+    ASSERT_GT(s.pending_bytes(), 0u);
+  }  // the session is gone; its peer must not be kept connected by the stalled write
+  // Read what arrived, with a deadline (a socket kept open would block a plain read forever).
+  size_t received = 0;
+  bool ended = false;  // EOF or reset
+  std::vector<char> buf(1 << 16);
+  const int fd = client.native_handle();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!ended && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) ended = true;
+    else received += static_cast<size_t>(n);
+  }
+  EXPECT_TRUE(ended) << "the peer stayed connected after the stream was destroyed";
+  EXPECT_LT(received, kTotal) << "the stalled write went on after the stream was destroyed";
+  io.run_for(std::chrono::milliseconds(50));  // the aborted write's handler frees the state
 }
 
 }  // namespace
