@@ -311,6 +311,38 @@ def test_group_receipts_and_status(new_user):
     assert status()["status"] == "read"
 
 
+def test_receipts_reach_the_senders_they_cover_and_are_coalesced(new_user):
+    # docs/api.md: a receipt goes to the senders of what a mark newly covers and to the marking
+    # user's devices, not to every member; per connection, marks that follow the first within
+    # 50 ms leave as one frame carrying the highest up_to_seq.
+    a, b, c = new_user(), new_user(), new_user()
+    g = create_group(a, [b, c])
+    conv = g["conversation_id"]
+    ws_a, ws_b, ws_c = a.ws(), b.ws(), c.ws()
+    for i in range(3):
+        a.send(conversation_id=conv, body=f"m{i}")  # seqs 2, 3, 4 (1 is the system message)
+    for ws in (ws_a, ws_b, ws_c):
+        ws.sync()
+        ws.drain(0)
+    # c marks delivered up to 2, 3 and 4 in one burst.
+    for seq in (2, 3, 4):
+        ws_c.send({"type": "mark_delivered", "conversation_id": conv, "up_to_seq": seq})
+    last = ws_a.wait_type("receipt", lambda f: f["user_id"] == c.user_id and f["up_to_seq"] == 4)
+    assert last["kind"] == "delivered" and last["conversation_id"] == conv
+    got_a = [f for f in ws_a.seen if f.get("type") == "receipt" and f["user_id"] == c.user_id]
+    assert len(got_a) <= 2, f"three marks in a burst gave {len(got_a)} receipt frames: {got_a}"
+    assert got_a[0]["up_to_seq"] in (2, 3, 4)
+    # c's own device hears of its mark (read state across devices); b sent nothing it covers.
+    ws_c.wait_type("receipt", lambda f: f["user_id"] == c.user_id and f["up_to_seq"] == 4)
+    assert not [f for f in ws_b.drain(0.3)
+                if f.get("type") == "receipt" and f["user_id"] == c.user_id]
+    # b's mark covers a's messages: a hears of it, c (who sent none of them) does not.
+    ws_b.send({"type": "mark_read", "conversation_id": conv, "up_to_seq": 4})
+    ws_a.wait_type("receipt", lambda f: f["user_id"] == b.user_id and f["kind"] == "read")
+    assert not [f for f in ws_c.drain(0.3)
+                if f.get("type") == "receipt" and f["user_id"] == b.user_id]
+
+
 def test_late_joiner_sees_history_only_from_joining(new_user):
     a, b, c = new_user(), new_user(), new_user()
     g = create_group(a, [b])

@@ -169,7 +169,10 @@ void Gateway::OnMessageEvent(const events::EventPtr& e) {
     if (!up_to || !up_to->is_int64()) return;
     std::string key = StringOr(p, "conversation_id") + '/' + StringOr(p, "user_id") + '/' +
                       StringOr(p, "kind");
-    for (const auto& user : StringList(p.if_contains("recipient_ids")))
+    // A node of an older version (a rolling upgrade) names every member instead.
+    const auto* recipients = p.if_contains("recipient_ids");
+    if (!recipients) recipients = p.if_contains("member_ids");
+    for (const auto& user : StringList(recipients))
       for (auto& s : hub_.ForUser(user)) s->SendReceipt(frame, key, up_to->as_int64());
   } else if (e->type == events::type::kToDevice) {
     boost::json::object f = p;
