@@ -33,6 +33,8 @@ Status Validate(const Config& c) {
     return bad("argon2 parameters must be at least OWASP's (19456 KiB, 2 passes)");
   if (c.presence_offline_after_ms < 0) return bad("presence_offline_after_ms must be >= 0");
   if (c.ws_idle_timeout_ms < 1000) return bad("ws_idle_timeout_ms must be >= 1000");
+  if (c.ws_receipt_window_ms < 0 || c.ws_receipt_window_ms > 10000)
+    return bad("ws_receipt_window_ms must be 0-10000");
   if (c.request_timeout_ms < 100 || c.request_timeout_ms > 600000)
     return bad("request_timeout_ms must be 100-600000");
   if (c.max_message_body_bytes < 1 || c.max_message_body_bytes > (1u << 20))
@@ -115,6 +117,7 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "argon2_opslimit") i64(&c->argon2_opslimit);
     else if (key == "presence_offline_after_ms") i64(&c->presence_offline_after_ms);
     else if (key == "ws_idle_timeout_ms") i64(&c->ws_idle_timeout_ms);
+    else if (key == "ws_receipt_window_ms") i64(&c->ws_receipt_window_ms);
     else if (key == "request_timeout_ms") i64(&c->request_timeout_ms);
     else if (key == "max_request_body_bytes") i64(&c->max_request_body_bytes);
     else if (key == "max_message_body_bytes") i64(&c->max_message_body_bytes);

@@ -25,6 +25,9 @@ struct Config {
 
   int presence_offline_after_ms = 60000;  // last device gone → offline after this
   int ws_idle_timeout_ms = 30000;         // no answer to heartbeats for this long → closed
+  // Receipt frames to one connection: the first of a quiet spell at once, then at most one per
+  // (conversation, user, kind) per this many ms (0 = every receipt at once).
+  int ws_receipt_window_ms = 50;
   // Browser Origins allowed on /v1/ws besides the server's own; "*" = any. No Origin (native
   // clients) is always allowed.
   std::vector<std::string> ws_allowed_origins;

@@ -1,5 +1,5 @@
 // Config validation of the scale-out locations: --messages (Cassandra only over a PostgreSQL
-// store) and --ship-logs (off or OpenSearch).
+// store) and --ship-logs (off or OpenSearch); the receipt window's range.
 #include "common/config.h"
 
 #include <gtest/gtest.h>
@@ -27,6 +27,19 @@ TEST(ConfigShipLogs, OffByDefaultOrAnOpenSearchUrl) {
   EXPECT_TRUE(Validate(c).ok());
   for (const char* bad : {"", "on", "opensearch://", "http://127.0.0.1:9200", "elk://x:1"}) {
     c.ship_logs = bad;
+    EXPECT_FALSE(Validate(c).ok()) << bad;
+  }
+}
+
+TEST(ConfigReceiptWindow, FiftyMsByDefaultZeroToTenSeconds) {
+  Config c;
+  EXPECT_EQ(c.ws_receipt_window_ms, 50);
+  for (int ok : {0, 50, 10000}) {
+    c.ws_receipt_window_ms = ok;
+    EXPECT_TRUE(Validate(c).ok()) << ok;
+  }
+  for (int bad : {-1, 10001}) {
+    c.ws_receipt_window_ms = bad;
     EXPECT_FALSE(Validate(c).ok()) << bad;
   }
 }

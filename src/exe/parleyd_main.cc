@@ -95,6 +95,10 @@ int main(int argc, char** argv) {
   app.add_option("--ws-idle-timeout-ms", cfg.ws_idle_timeout_ms,
                  "Close a WebSocket that answers no heartbeat for this long")
       ->envname("PARLEY_WS_IDLE_TIMEOUT_MS")->capture_default_str();
+  app.add_option("--ws-receipt-window-ms", cfg.ws_receipt_window_ms,
+                 "Receipt frames to a connection: at most one per conversation, user and kind "
+                 "in this many ms (the first at once); 0 = every receipt at once")
+      ->envname("PARLEY_WS_RECEIPT_WINDOW_MS")->capture_default_str();
   app.add_option("--ws-allowed-origins", cfg.ws_allowed_origins,
                  "Browser origins (scheme://host[:port], comma-separated; * = any) allowed to open "
                  "/v1/ws besides the server's own; requests without Origin are always allowed")

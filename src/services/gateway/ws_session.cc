@@ -26,7 +26,6 @@ constexpr int kMaxInflight = 256;  // concurrent requests per connection; readin
 // Bytes handed to the socket and not yet written; beyond it frames wait in the outbox (where
 // ws_max_outbox_bytes bounds them).
 constexpr size_t kMaxWriteBytes = 256 * 1024;
-constexpr auto kReceiptWindow = std::chrono::milliseconds(50);
 constexpr size_t kMaxHeldReceipts = 4096;  // keys per window; beyond, receipts go at once
 
 }  // namespace
@@ -85,8 +84,9 @@ void WsSession::SendReceipt(Frame frame, std::string key, int64_t up_to_seq) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame),
                                   key = std::move(key), up_to_seq]() mutable {
     if (self->closed_) return;
-    if (!self->receipt_window_) {
+    if (!self->receipt_window_ || self->gw_.ctx().config.ws_receipt_window_ms == 0) {
       self->Enqueue({std::move(frame)});
+      if (self->gw_.ctx().config.ws_receipt_window_ms == 0) return;
       self->receipt_window_ = true;
       asio::co_spawn(self->ws_.get_executor(), self->ReceiptWindow(), asio::detached);
       return;
@@ -112,7 +112,7 @@ asio::awaitable<void> WsSession::ReceiptWindow() {
   auto self = shared_from_this();
   asio::steady_timer t(ws_.get_executor());
   while (!closed_) {
-    t.expires_after(kReceiptWindow);
+    t.expires_after(std::chrono::milliseconds(gw_.ctx().config.ws_receipt_window_ms));
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     if (closed_ || !held_receipts_ || held_receipts_->empty()) break;
     for (auto& [key, held] : *held_receipts_) Enqueue({std::move(held.frame)});

@@ -52,8 +52,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void NoteOwnMessage(const std::string& conversation_id, int64_t seq);
   void Send(Frame frame);  // presence, typing, notifications: not tracked
   // A receipt frame for (conversation, user, kind) = `key` up to `up_to_seq`. The first one of
-  // a quiet spell goes at once; those that follow within kReceiptWindow are coalesced: only the
-  // highest per key is sent when the window ends.
+  // a quiet spell goes at once; those that follow within ws_receipt_window_ms are coalesced:
+  // only the highest per key is sent when the window ends.
   void SendReceipt(Frame frame, std::string key, int64_t up_to_seq);
   void Close(uint16_t code, std::string reason);
   // Graceful close for a shutdown: requests already read finish and their answers are written;
