@@ -206,8 +206,13 @@ asio::awaitable<void> WsSession::Run(beast::http::request<beast::http::string_bo
   ws_.read_message_max(cfg.max_request_body_bytes);
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(beast::http::field::server, "parleyd"); }));
-  auto [ec] = co_await ws_.async_accept(req, asio::as_tuple(asio::use_awaitable));
-  if (ec) co_return;
+  {
+    // The upgrade request is needed for the handshake only: freed here, not kept in this
+    // coroutine's frame for the whole session.
+    auto upgrade = std::move(req);
+    auto [ec] = co_await ws_.async_accept(upgrade, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+  }
   gw_.hub().Add(self);
   gw_.presence().DeviceConnected(principal_.user_id, principal_.device_id);
   Reply({{"type", "ready"}, {"user_id", principal_.user_id}, {"device_id", principal_.device_id}});
