@@ -2,10 +2,10 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
