@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <mutex>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "common/thread_priority.h"
@@ -152,18 +153,34 @@ struct IndexTxResult {
   std::vector<std::string> added_words;
 };
 
+// The conversations one drain job touches: each row read once, its `upto` advanced in memory
+// and written once at the end (WriteUptos), so a message with nothing to index (an e2ee-v1 body
+// without search tokens) costs no statement at all.
+struct ConvCache {
+  struct Entry {
+    ConvRow row;
+    bool dirty = false;
+  };
+  std::unordered_map<std::string, Entry> convs;
+};
+
 Status IndexTx(SqliteConn& c, detail::SearchWriterState& state,
-               const std::vector<Message>& messages, IndexTxResult& result) {
+               const std::vector<Message>& messages, IndexTxResult& result, ConvCache& cache) {
   IndexOutcome& out = result.outcomes.emplace_back();
   for (const auto& m : messages) {
-    auto conv = GetOrAddConversation(c, m.conversation_id);
-    if (!conv.ok()) return conv.error();
-    auto seen = Indexed(c, conv->num, m.seq);
-    if (!seen.ok()) return seen.error();
-    if (!*seen) {
-      std::string words, tokens;
-      Content(m, &words, &tokens);
-      if (!words.empty() || !tokens.empty()) {
+    auto it = cache.convs.find(m.conversation_id);
+    if (it == cache.convs.end()) {
+      auto row = GetOrAddConversation(c, m.conversation_id);
+      if (!row.ok()) return row.error();
+      it = cache.convs.emplace(m.conversation_id, ConvCache::Entry{*row, false}).first;
+    }
+    ConvCache::Entry& conv = it->second;
+    std::string words, tokens;
+    Content(m, &words, &tokens);
+    if (!words.empty() || !tokens.empty()) {
+      auto seen = Indexed(c, conv.row.num, m.seq);
+      if (!seen.ok()) return seen.error();
+      if (!*seen) {
         auto rowid = NextRowid(c, m.conversation_id, m.created_at);
         if (!rowid.ok()) return rowid.error();
         Stmt f = c.Prepare("INSERT INTO msg_fts(rowid, w, k, c) VALUES (?,?,?,?)");
@@ -171,21 +188,30 @@ Status IndexTx(SqliteConn& c, detail::SearchWriterState& state,
                       .Bind(4, ConversationTag(m.conversation_id)).Run();
         if (!rf.ok()) return rf.error();
         Stmt d = c.Prepare("INSERT INTO docs(id, conv, seq) VALUES (?,?,?)");
-        auto rd = d.Bind(1, *rowid).Bind(2, conv->num).Bind(3, m.seq).Run();
+        auto rd = d.Bind(1, *rowid).Bind(2, conv.row.num).Bind(3, m.seq).Run();
         if (!rd.ok()) return rd.error();
         if (!words.empty()) PARLEY_TRY(AddVocabulary(c, state, words, &result.added_words));
         ++out.indexed;
       }
     }
-    if (m.seq == conv->upto + 1) {
-      Stmt u = c.Prepare("UPDATE convs SET upto = ? WHERE num = ?");
-      auto ru = u.Bind(1, m.seq).Bind(2, conv->num).Run();
-      if (!ru.ok()) return ru.error();
-    } else if (m.seq > conv->upto + 1 &&
+    if (m.seq == conv.row.upto + 1) {
+      conv.row.upto = m.seq;
+      conv.dirty = true;
+    } else if (m.seq > conv.row.upto + 1 &&
                std::find(out.behind.begin(), out.behind.end(), m.conversation_id) ==
                    out.behind.end()) {
       out.behind.push_back(m.conversation_id);
     }
+  }
+  return OkStatus();
+}
+
+Status WriteUptos(SqliteConn& c, const ConvCache& cache) {
+  for (const auto& [id, conv] : cache.convs) {
+    if (!conv.dirty) continue;
+    Stmt u = c.Prepare("UPDATE convs SET upto = ? WHERE num = ?");
+    auto ru = u.Bind(1, conv.row.upto).Bind(2, conv.row.num).Run();
+    if (!ru.ok()) return ru.error();
   }
   return OkStatus();
 }
@@ -241,7 +267,10 @@ void SqliteSearchIndex::Index(std::vector<Message> messages, Done<IndexOutcome> 
       [state, batch, take](SqliteConn& c) -> Result<IndexTxResult> {
         take();
         IndexTxResult result;
-        for (const auto& call : batch->calls) PARLEY_TRY(IndexTx(c, *state, call.messages, result));
+        ConvCache cache;
+        for (const auto& call : batch->calls)
+          PARLEY_TRY(IndexTx(c, *state, call.messages, result, cache));
+        PARLEY_TRY(WriteUptos(c, cache));
         return result;
       },
       [state, batch, take](Result<IndexTxResult> r) {
