@@ -119,7 +119,7 @@ class CoalescingStream {
   // Waits until pending_bytes() <= `mark` (or a write error). Completes at once if it already is.
   boost::asio::awaitable<void> AsyncWaitFlushed(size_t mark) {
     auto state = state_;
-    while (!state->error && state->pending.size() + state->in_flight.size() > mark) {
+    while (!state->error && pending_bytes() > mark) {
       auto [ec] = co_await state->flushed.async_wait(
           boost::asio::as_tuple(boost::asio::use_awaitable));
       (void)ec;  // cancelled: a write completed; look again

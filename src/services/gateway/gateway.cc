@@ -140,11 +140,7 @@ void Gateway::OnMessageEvent(const events::EventPtr& e) {
   if (e->type == events::type::kMessageSent) {
     const auto* msg = p.if_contains("message");
     if (!msg) return;
-    // Serialized once for every recipient, without copying the message's JSON first.
-    std::string text = R"({"type":"message","message":)";
-    text += boost::json::serialize(*msg);
-    text += '}';
-    Frame frame = std::make_shared<const std::string>(std::move(text));
+    Frame frame = MessageFrame(*msg);  // serialized once for every recipient
     std::string conv = StringOr(p, "conversation_id");
     std::string sender_device = StringOr(p, "sender_device_id");
     int64_t seq = p.at("seq").as_int64();
@@ -159,14 +155,14 @@ void Gateway::OnMessageEvent(const events::EventPtr& e) {
       }
     }
   } else if (e->type == events::type::kMessageDelivered || e->type == events::type::kMessageRead) {
+    const auto* up_to = p.if_contains("up_to_seq");
+    if (!up_to || !up_to->is_int64()) return;
     Frame frame = MakeFrame({{"type", "receipt"},
                              {"conversation_id", p.at("conversation_id")},
                              {"user_id", p.at("user_id")},
                              {"kind", p.at("kind")},
-                             {"up_to_seq", p.at("up_to_seq")},
+                             {"up_to_seq", *up_to},
                              {"at", p.at("at")}});
-    const auto* up_to = p.if_contains("up_to_seq");
-    if (!up_to || !up_to->is_int64()) return;
     std::string key = StringOr(p, "conversation_id") + '/' + StringOr(p, "user_id") + '/' +
                       StringOr(p, "kind");
     // A node of an older version (a rolling upgrade) names every member instead.

@@ -34,6 +34,13 @@ Frame MakeFrame(const boost::json::object& o) {
   return std::make_shared<const std::string>(boost::json::serialize(o));
 }
 
+Frame MessageFrame(const boost::json::value& message) {
+  std::string text = R"({"type":"message","message":)";
+  text += boost::json::serialize(message);
+  text += '}';
+  return std::make_shared<const std::string>(std::move(text));
+}
+
 WsSession::WsSession(Gateway& gateway, beast::tcp_stream stream, transport::Principal principal)
     : gw_(gateway),
       ws_(std::move(stream)),
@@ -84,9 +91,10 @@ void WsSession::SendReceipt(Frame frame, std::string key, int64_t up_to_seq) {
   asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame),
                                   key = std::move(key), up_to_seq]() mutable {
     if (self->closed_) return;
-    if (!self->receipt_window_ || self->gw_.ctx().config.ws_receipt_window_ms == 0) {
+    const bool coalesce = self->gw_.ctx().config.ws_receipt_window_ms > 0;
+    if (!self->receipt_window_ || !coalesce) {
       self->Enqueue({std::move(frame)});
-      if (self->gw_.ctx().config.ws_receipt_window_ms == 0) return;
+      if (!coalesce) return;
       self->receipt_window_ = true;
       asio::co_spawn(self->ws_.get_executor(), self->ReceiptWindow(), asio::detached);
       return;
@@ -248,7 +256,7 @@ asio::awaitable<void> WsSession::Replay() {
       co_return;
     }
     for (const auto& m : page->messages) {
-      EnqueueMessage(MakeFrame({{"type", "message"}, {"message", MessageToJson(m)}}),
+      EnqueueMessage(MessageFrame(MessageToJson(m)),
                      m.conversation_id, m.seq);
     }
     for (const auto& t : page->to_device) {

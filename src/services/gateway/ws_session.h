@@ -34,6 +34,8 @@ class Gateway;
 using Frame = std::shared_ptr<const std::string>;
 // A frame serialized once, shared by every session it goes to.
 Frame MakeFrame(const boost::json::object& o);
+// {"type":"message","message":MESSAGE}, serialized without copying the message's JSON first.
+Frame MessageFrame(const boost::json::value& message);
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:

@@ -147,7 +147,7 @@ asio::awaitable<void> WsSession::FillGap(std::string conversation_id) {
     int64_t covered = page->second && !page->first.empty() ? page->first.back().seq : to;
     for (const auto& m : page->first) {
       if (m.sender_device_id == principal_.device_id) continue;  // its own: never delivered to it
-      EnqueueMessage(MakeFrame({{"type", "message"}, {"message", MessageToJson(m)}}),
+      EnqueueMessage(MessageFrame(MessageToJson(m)),
                      conversation_id, m.seq);
     }
     int64_t& sent = sent_seq_[conversation_id];

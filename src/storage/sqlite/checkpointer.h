@@ -8,14 +8,14 @@
 // A background pass cannot reset the WAL (the writer keeps appending meanwhile), so once one has
 // finished, the writer's next call to AfterBatch copies the frames written since from its own
 // connection if they are few (else it asks for another background pass first); the next write
-// transaction then starts the WAL from its beginning. So the
-// WAL stays near `threshold_pages` under any steady load, and no acknowledgement waits for the
-// bulk of a checkpoint.
+// transaction then starts the WAL from its beginning. So the WAL stays near `threshold_pages`
+// under any steady load, and no acknowledgement waits for the bulk of a checkpoint.
 //
 // Durability is unchanged: a checkpoint only copies committed frames (and fsyncs the database
 // file before the WAL may be reused, as SQLite always does).
 //
-// Attach and AfterBatch are called on the writer's thread; Start/Stop on the owner's.
+// AfterBatch is called on the writer's thread; Start and Stop on the owner's, while the writer
+// thread is not running.
 #pragma once
 
 #include <sqlite3.h>
