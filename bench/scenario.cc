@@ -1,6 +1,19 @@
 #include "scenario.h"
 
+#include "direct_load.h"
+
 namespace parley::bench {
+
+void AddBodyOptions(CLI::App& sub, DirectSettings& settings) {
+  sub.add_option("--body-bytes", settings.body_bytes, "Message body size")
+      ->check(CLI::Range(32, 64 * 1024))
+      ->capture_default_str();
+  sub.add_option("--encryption", settings.encryption,
+                 "none: plaintext bodies (the server indexes them for search); e2ee-v1: "
+                 "ciphertext-like bodies (base64 letters; stored and relayed, never indexed)")
+      ->check(CLI::IsMember({"none", "e2ee-v1"}))
+      ->capture_default_str();
+}
 
 std::unique_ptr<Scenario> MakeDirectScenario();
 std::unique_ptr<Scenario> MakeGroupScenario();

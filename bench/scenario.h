@@ -37,6 +37,10 @@ class Scenario {
   virtual Result<Report> Run(const RunContext& ctx) = 0;
 };
 
+struct DirectSettings;
+// --body-bytes and --encryption, for the scenarios that send messages (direct, group).
+void AddBodyOptions(CLI::App& subcommand, DirectSettings& settings);
+
 // Every scenario, in the order `--help` lists them.
 std::vector<std::unique_ptr<Scenario>> MakeAllScenarios();
 

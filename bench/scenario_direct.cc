@@ -31,14 +31,7 @@ class DirectScenario final : public Scenario {
                    "Saturation mode: sends outstanding per device (a new one on each ack)")
         ->check(CLI::Range(1, 10'000))
         ->capture_default_str();
-    sub.add_option("--body-bytes", settings_.body_bytes, "Message body size")
-        ->check(CLI::Range(32, 64 * 1024))
-        ->capture_default_str();
-    sub.add_option("--encryption", settings_.encryption,
-                   "none: plaintext bodies (the server indexes them for search); e2ee-v1: "
-                   "ciphertext-like bodies (base64 letters; stored and relayed, never indexed)")
-        ->check(CLI::IsMember({"none", "e2ee-v1"}))
-        ->capture_default_str();
+    AddBodyOptions(sub, settings_);
     sub.add_option("--receipt-interval-ms", settings_.receipt_interval_ms,
                    "Recipients send mark_delivered for what they received at most this often "
                    "per conversation; 0 = no receipts")
@@ -109,7 +102,7 @@ Result<Report> DirectScenario::Run(const RunContext& ctx) {
   r.summary = std::string(summary) + ", " + std::to_string(o.users) + " devices in " +
               std::to_string(conversations) + " conversations, " + std::to_string(o.threads) +
               " threads, " + std::to_string(settings_.body_bytes) + " B " +
-              (settings_.encryption == "none" ? "plaintext" : "e2ee-v1") + " bodies, receipts " +
+              std::string(settings_.body_kind()) + " bodies, receipts " +
               (settings_.receipt_interval_ms > 0
                    ? "every " + std::to_string(settings_.receipt_interval_ms) + " ms"
                    : std::string("off")) +

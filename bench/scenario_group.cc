@@ -44,17 +44,9 @@ class GroupScenario final : public Scenario {
     sub.add_option("--window", settings_.window, "Saturation: sends outstanding per sender")
         ->check(CLI::Range(1, 10'000))
         ->capture_default_str();
-    sub.add_option("--body-bytes", settings_.body_bytes, "Message body size")
-        ->check(CLI::Range(32, 64 * 1024))
-        ->capture_default_str();
-    sub.add_option("--encryption", settings_.encryption,
-                   "none: plaintext bodies (the server indexes them for search); e2ee-v1: "
-                   "ciphertext-like bodies (base64 letters; stored and relayed, never indexed)")
-        ->check(CLI::IsMember({"none", "e2ee-v1"}))
-        ->capture_default_str();
+    AddBodyOptions(sub, settings_);
     sub.add_option("--receipt-interval-ms", settings_.receipt_interval_ms,
-                   "Members send mark_delivered at most this often; 0 = never. Off by default: "
-                   "the server sends each receipt to every member (N^2 frames)")
+                   "Members send mark_delivered at most this often; 0 = never (the default)")
         ->check(CLI::Range(0, 100'000))
         ->capture_default_str();
   }
@@ -145,7 +137,7 @@ Result<Report> GroupScenario::Run(const RunContext& ctx) {
                 ", %d group(s) of %d, %d senders each, %d threads, %d B %s bodies, receipts %s; "
                 "%.1f s measured after %.1f s warm-up",
                 groups_, size_, senders_, o.threads, settings_.body_bytes,
-                settings_.encryption == "none" ? "plaintext" : "e2ee-v1",
+                settings_.body_kind().data(),  // a NUL-terminated literal
                 settings_.receipt_interval_ms > 0 ? "on" : "off", o.duration_s, o.warmup_s);
   r.summary = std::string(head) + rest;
   r.config = {{"url", o.url},           {"groups", groups_},

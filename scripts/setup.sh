@@ -15,7 +15,7 @@ DEB_PACKAGES=(
   chromium
   libpq-dev libhiredis-dev librdkafka-dev
   postgresql redis-server nginx openjdk-17-jre-headless maven
-  ccache  # the four builds of ./test.sh share a compiler cache (CMakeLists.txt)
+  ccache  # rebuilds reuse what the same flags compiled before (CMakeLists.txt)
   curl  # deploy/s3proxy/s3proxy.sh: its SigV4-signed readiness probe; deploy/opensearch/opensearch.sh
 )
 
