@@ -1,5 +1,5 @@
-// Metrics: named counters and gauges rendered in the Prometheus text format. Counters are
-// lock-free; registration happens at start-up. Thread-safe.
+// Metrics: named counters, gauges and histograms rendered in the Prometheus text format. Counters
+// and histograms are lock-free; registration happens at start-up. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -9,6 +9,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "common/histogram.h"
 
 namespace parley {
 
@@ -20,6 +22,10 @@ class Metrics {
   void Gauge(const std::string& name, const std::string& help, std::function<double()> read);
   // A counter kept elsewhere (it only grows), read when metrics are rendered. Name it *_total.
   void CounterFn(const std::string& name, const std::string& help, std::function<double()> read);
+  // A histogram of durations (rendered in seconds) that lives as long as the registry.
+  Histogram& NewHistogram(const std::string& name, const std::string& help);
+  // A histogram kept elsewhere; it must outlive every RenderPrometheus call.
+  void HistogramRef(const std::string& name, const std::string& help, const Histogram* h);
   std::string RenderPrometheus() const;
 
  private:
@@ -27,6 +33,8 @@ class Metrics {
     std::string name, help, type;
     std::unique_ptr<std::atomic<uint64_t>> counter;
     std::function<double()> gauge;
+    std::unique_ptr<Histogram> owned;  // NewHistogram's
+    const Histogram* histogram = nullptr;
   };
   mutable std::mutex mu_;
   std::vector<Entry> entries_;  // guarded by mu_

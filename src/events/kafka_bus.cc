@@ -19,6 +19,12 @@ int64_t SteadyMs() {
       .count();
 }
 
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 struct MetadataDestroy {
   void operator()(const rd_kafka_metadata_t* md) const { rd_kafka_metadata_destroy(md); }
 };
@@ -200,6 +206,7 @@ void KafkaBus::Publish(std::string_view topic, EventPtr event) {
       producer_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()),
       RD_KAFKA_V_KEY(event->key.data(), event->key.size()),
       RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(SteadyNs()))),
       RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     failures_.fetch_add(1, std::memory_order_relaxed);
@@ -216,6 +223,9 @@ void KafkaBus::DeliveryCb(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void*
 
 void KafkaBus::OnDelivery(const rd_kafka_message_t& m) {
   if (m.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // _private is the per-message opaque: the steady clock at Publish.
+    publish_seconds_.Observe(std::chrono::nanoseconds(
+        SteadyNs() - static_cast<int64_t>(reinterpret_cast<intptr_t>(m._private))));
     delivered_.fetch_add(1, std::memory_order_relaxed);
     return;
   }

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/histogram.h"
 #include "common/result.h"
 #include "events/event_bus.h"
 #include "events/kafka_client.h"
@@ -73,6 +74,9 @@ class KafkaBus final : public EventBus {
   uint64_t handled() const { return stats_.handled.load(std::memory_order_relaxed); }
   uint64_t malformed() const { return stats_.malformed.load(std::memory_order_relaxed); }
   uint64_t duplicates() const { return stats_.duplicates.load(std::memory_order_relaxed); }
+  // Publish to the broker's acknowledgement (delivery report), and producer to consumer.
+  const Histogram& publish_seconds() const { return publish_seconds_; }
+  const Histogram& transit_seconds() const { return stats_.transit_seconds; }
 
  private:
   struct Subscription {
@@ -104,6 +108,7 @@ class KafkaBus final : public EventBus {
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> failures_{0};
   detail::ConsumerStats stats_;
+  Histogram publish_seconds_;
 };
 
 }  // namespace parley::events

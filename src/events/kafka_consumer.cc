@@ -115,6 +115,14 @@ void KafkaConsumer::Handle(const rd_kafka_message_t& m) {
     return;
   }
   std::string_view topic = Topic(m);
+  rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  const int64_t created_ms = rd_kafka_message_timestamp(&m, &ts_type);
+  if (ts_type == RD_KAFKA_TIMESTAMP_CREATE_TIME && created_ms > 0) {
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    stats_->transit_seconds.Observe(std::chrono::milliseconds(now_ms - created_ms));
+  }
   auto decoded =
       FromJson(std::string_view(static_cast<const char*>(m.payload), m.payload ? m.len : 0));
   if (!decoded.ok()) {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/histogram.h"
 #include "common/result.h"
 #include "events/event_bus.h"
 #include "events/kafka_client.h"
@@ -24,6 +25,9 @@ struct ConsumerStats {
   std::atomic<uint64_t> handled{0};     // records whose handlers ran
   std::atomic<uint64_t> malformed{0};   // records FromJson refused (skipped)
   std::atomic<uint64_t> duplicates{0};  // records whose event_id was seen recently (skipped)
+  // A record's producer timestamp (CreateTime, milliseconds of the wall clock) to its handlers
+  // running here: queueing in the producer, the broker and the fetch together.
+  Histogram transit_seconds;
 };
 
 // The event ids seen most recently, at most `capacity` of them (least recently seen leave first).

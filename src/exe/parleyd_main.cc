@@ -323,12 +323,7 @@ int main(int argc, char** argv) {
     audit.ObserveResponse(req, status);
   });
 
-  metrics.CounterFn("parley_store_commit_batches_total", "Group commits of the store",
-                [&profile] { return static_cast<double>(profile.commit_batches()); });
-  metrics.CounterFn("parley_store_committed_writes_total", "Writes committed by the store",
-                [&profile] { return static_cast<double>(profile.committed_jobs()); });
-  metrics.CounterFn("parley_events_published_total", "Events published on the bus",
-                [&profile] { return static_cast<double>(profile.events_published()); });
+  profile.RegisterMetrics(metrics);
 
   transport::HttpServer server(
       {cfg.host(), cfg.port(), io_threads, cfg.max_request_body_bytes, cfg.request_timeout_ms,

@@ -109,6 +109,60 @@ Status Profile::OpenCassandraMessages(const Config& cfg, Owned& o, Profile* p) {
   return OkStatus();
 }
 
+namespace {
+
+template <typename Store>
+void RegisterWriterMetrics(Metrics& m, const Store* store) {
+  m.CounterFn("parley_store_commit_batches_total", "Group commits of the store",
+              [store] { return static_cast<double>(store->commit_batches()); });
+  m.CounterFn("parley_store_committed_writes_total", "Writes committed by the store",
+              [store] { return static_cast<double>(store->committed_jobs()); });
+  if (const Histogram* h = store->batch_seconds()) {
+    m.HistogramRef("parley_store_batch_seconds",
+                   "One group commit of the store's writer: its transaction, first statement to "
+                   "commit (retries included)",
+                   h);
+  }
+  if (const Histogram* h = store->write_seconds()) {
+    m.HistogramRef("parley_store_write_seconds",
+                   "One write of the store's writer: queued to committed (waiting for the batch "
+                   "before it included)",
+                   h);
+  }
+}
+
+}  // namespace
+
+void Profile::RegisterMetrics(Metrics& m) const {
+  const Owned& o = *owned_;
+  if (o.postgres) RegisterWriterMetrics(m, o.postgres.get());
+  if (o.sqlite) RegisterWriterMetrics(m, o.sqlite.get());
+  if (const auto* c = o.cassandra_messages.get()) {
+    m.HistogramRef("parley_cassandra_row_wait_seconds",
+                   "An appended message's PostgreSQL commit to a Cassandra writer thread taking it",
+                   &c->row_wait_seconds());
+    m.HistogramRef("parley_cassandra_row_write_seconds",
+                   "One message row written to Cassandra (a round trip at the configured "
+                   "consistency)",
+                   &c->row_write_seconds());
+  }
+  if (const auto* k = o.kafka.get()) {
+    m.CounterFn("parley_events_published_total", "Events published on the bus",
+                [k] { return static_cast<double>(k->published()); });
+    m.HistogramRef("parley_kafka_publish_seconds",
+                   "An event handed to the Kafka producer to the broker's acknowledgement",
+                   &k->publish_seconds());
+    m.HistogramRef("parley_kafka_transit_seconds",
+                   "A record's producer timestamp to this node's consumer handling it (wall "
+                   "clocks, millisecond resolution)",
+                   &k->transit_seconds());
+  }
+  if (const auto* b = o.inproc.get()) {
+    m.CounterFn("parley_events_published_total", "Events published on the bus",
+                [b] { return static_cast<double>(b->published()); });
+  }
+}
+
 Result<std::unique_ptr<Profile>> Profile::Open(const Config& cfg,
                                                const storage::sqlite::WriteFaults& faults) {
   std::unique_ptr<Profile> p(new Profile());
@@ -126,9 +180,6 @@ Result<std::unique_ptr<Profile>> Profile::Open(const Config& cfg,
       return MakeError(st.error().code, "store (PostgreSQL): " + st.error().message);
     Bind(o.postgres.get(), &p->auth_, &p->keys_, &p->messages_, &p->groups_, &p->media_,
          &p->audit_, &p->notify_);
-    auto* pg = o.postgres.get();
-    p->commit_batches_ = [pg] { return pg->commit_batches(); };
-    p->committed_jobs_ = [pg] { return pg->committed_jobs(); };
     p->store_kind_ = "postgres";
     p->scale_out_ = true;
     if (!cfg.messages.empty()) {
@@ -144,9 +195,6 @@ Result<std::unique_ptr<Profile>> Profile::Open(const Config& cfg,
       return MakeError(st.error().code, "cannot open the database: " + st.error().message);
     Bind(o.sqlite.get(), &p->auth_, &p->keys_, &p->messages_, &p->groups_, &p->media_,
          &p->audit_, &p->notify_);
-    auto* db = o.sqlite.get();
-    p->commit_batches_ = [db] { return db->commit_batches(); };
-    p->committed_jobs_ = [db] { return db->committed_jobs(); };
     p->store_kind_ = "sqlite";
   }
 
@@ -181,15 +229,11 @@ Result<std::unique_ptr<Profile>> Profile::Open(const Config& cfg,
     options.node_id = p->node_id_;
     o.kafka = std::make_unique<events::KafkaBus>(options);
     p->bus_ = o.kafka.get();
-    auto* k = o.kafka.get();
-    p->events_published_ = [k] { return k->published(); };
     p->bus_kind_ = "kafka";
     p->scale_out_ = true;
   } else {
     o.inproc = std::make_unique<events::InProcessBus>();
     p->bus_ = o.inproc.get();
-    auto* b = o.inproc.get();
-    p->events_published_ = [b] { return b->published(); };
     p->bus_kind_ = "inproc";
   }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/metrics.h"
 #include "events/event_bus.h"
 #include "services/context.h"
 #include "storage/audit_store.h"
@@ -70,9 +71,9 @@ class Profile {
   // Stops the cluster state (this node's connections are withdrawn) and closes the stores.
   void Close();
 
-  uint64_t commit_batches() const { return commit_batches_ ? commit_batches_() : 0; }
-  uint64_t committed_jobs() const { return committed_jobs_ ? committed_jobs_() : 0; }
-  uint64_t events_published() const { return events_published_ ? events_published_() : 0; }
+  // The adapters' counters and per-stage timings (store writer, Cassandra rows, Kafka), for
+  // /metrics; `m` must not render after this profile is destroyed.
+  void RegisterMetrics(Metrics& m) const;
   std::string Describe() const;  // "store=postgres bus=kafka cluster=redis media=s3" (no credentials)
 
  private:
@@ -92,7 +93,6 @@ class Profile {
   storage::ConnectionRegistry* registry_ = nullptr;
   storage::RevocationList* revocations_ = nullptr;
   services::RateLimits::MakeLimiter make_limiter_;
-  std::function<uint64_t()> commit_batches_, committed_jobs_, events_published_;
   std::string node_id_, media_dir_, secrets_dir_;
   std::string store_kind_, bus_kind_, cluster_kind_, media_kind_;
   bool scale_out_ = false;

@@ -7,22 +7,40 @@
 // order, while the writer already runs the next batch: completions must not block. Stop runs
 // every job queued until then (jobs submitted while stopping included), then stops both threads;
 // later jobs fail at once with kUnavailable, as do all jobs when the queue was never started.
+// Two timings for /metrics: each batch's run (transaction to commit) and each job's whole write
+// (queued to committed, its completion about to run).
 #pragma once
 
 #include <pthread.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
+#include "common/histogram.h"
 #include "storage/model.h"
 
 namespace parley::storage {
+
+// How a job wants to run, for adapters that can use it (PostgreSQL's PgWriter; the SQLite
+// writer, alone on its database, ignores both).
+struct JobOptions {
+  // Names of what the job writes (a conversation id, a device id), locked for the batch before
+  // any job runs, in one fixed order on every node: batches of different nodes that touch the
+  // same conversation run one after the other, and can never deadlock on it.
+  std::vector<std::string> lock_keys;
+  // False: the job writes nothing before it can fail, and raises nothing of its own (a refusal
+  // is its result), so it runs without a savepoint of its own.
+  bool savepoint = true;
+};
 
 template <typename Conn>
 class GroupCommitQueue {
@@ -32,6 +50,8 @@ class GroupCommitQueue {
     // result is the last run's).
     std::function<Status(Conn&)> run;
     std::function<void(const Status&)> complete;  // the commit's outcome
+    std::chrono::steady_clock::time_point queued{};
+    JobOptions options;
   };
   using RunBatch = std::function<void(std::deque<Job>&)>;
 
@@ -72,7 +92,7 @@ class GroupCommitQueue {
   // Queues fn; `done` gets its result once the batch it ran in has committed, or the error of
   // the job or of the commit.
   template <typename T>
-  void Submit(std::function<Result<T>(Conn&)> fn, Done<T> done) {
+  void Submit(std::function<Result<T>(Conn&)> fn, Done<T> done, JobOptions options = {}) {
     auto slot = std::make_shared<std::optional<Result<T>>>();
     Job job;
     job.run = [fn = std::move(fn), slot](Conn& c) -> Status {
@@ -90,6 +110,7 @@ class GroupCommitQueue {
         done(std::move(**slot));
       }
     };
+    job.options = std::move(options);
     Enqueue(std::move(job));
   }
 
@@ -104,8 +125,12 @@ class GroupCommitQueue {
     batch.clear();
   }
 
+  const Histogram& batch_seconds() const { return batch_seconds_; }
+  const Histogram& write_seconds() const { return write_seconds_; }
+
  private:
   void Enqueue(Job job) {
+    job.queued = std::chrono::steady_clock::now();
     {
       std::lock_guard lock(mu_);
       if (!exited_) {
@@ -132,7 +157,9 @@ class GroupCommitQueue {
           queue_.pop_front();
         }
       }
+      const auto started = std::chrono::steady_clock::now();
       run_batch_(batch);
+      batch_seconds_.ObserveSince(started);
       batch.clear();
     }
   }
@@ -147,7 +174,11 @@ class GroupCommitQueue {
         item = std::move(done_.front());
         done_.pop_front();
       }
-      for (auto& job : item.first) job.complete(item.second);
+      const auto now = std::chrono::steady_clock::now();
+      for (auto& job : item.first) {
+        write_seconds_.Observe(now - job.queued);
+        job.complete(item.second);
+      }
     }
   }
 
@@ -164,6 +195,8 @@ class GroupCommitQueue {
   std::deque<std::pair<std::deque<Job>, Status>> done_;  // guarded by done_mu_
   bool writer_exited_ = false;                            // guarded by done_mu_
   std::thread completion_thread_;
+  Histogram batch_seconds_;
+  Histogram write_seconds_;
 };
 
 }  // namespace parley::storage

@@ -37,7 +37,15 @@ Result<int> LimitParam(const HttpRequest& req) {
 
 ChatService::ChatService(Context& ctx)
     : ctx_(ctx),
-      sent_total_(ctx.metrics.Counter("parley_messages_sent_total", "Messages stored")) {}
+      sent_total_(ctx.metrics.Counter("parley_messages_sent_total", "Messages stored")),
+      send_seconds_(ctx.metrics.NewHistogram(
+          "parley_chat_send_seconds",
+          "A send (WebSocket or HTTP) from its request parsed to its result, the store's write "
+          "included; the ack or response follows")),
+      append_seconds_(ctx.metrics.NewHistogram(
+          "parley_chat_append_seconds",
+          "The message store's Append, called to its completion (queue, transaction, commit "
+          "and, with Cassandra, the row's write)")) {}
 
 void ChatService::Register(transport::Router& r) {
   auto bind = [this](Awaitable (ChatService::*fn)(HttpRequest&)) {
@@ -76,6 +84,14 @@ void ChatService::PublishReceipt(const std::string& user_id, const std::string& 
 }
 
 boost::asio::awaitable<Result<storage::AppendResult>> ChatService::Send(
+    const transport::Principal& who, const boost::json::object& body) {
+  const auto started = std::chrono::steady_clock::now();
+  auto r = co_await SendTimed(who, body);
+  send_seconds_.ObserveSince(started);
+  co_return r;
+}
+
+boost::asio::awaitable<Result<storage::AppendResult>> ChatService::SendTimed(
     const transport::Principal& who, const boost::json::object& body) {
   auto parsed = ParseSendRequest(body);
   if (!parsed.ok()) co_return parsed.error();
@@ -125,7 +141,9 @@ boost::asio::awaitable<Result<storage::AppendResult>> ChatService::Send(
   req.search_tokens = std::move(in.search_tokens);
   req.reply_to = std::move(in.reply_to);
   auto r = co_await AwaitDone<storage::AppendResult>([&](auto done) {
-    ctx_.message_store.Append(std::move(req), [this, done](Result<storage::AppendResult> res) {
+    ctx_.message_store.Append(std::move(req), [this, done, appended = std::chrono::steady_clock::now()](
+                                                  Result<storage::AppendResult> res) {
+      append_seconds_.ObserveSince(appended);
       if (res.ok() && !res->duplicate) {
         sent_total_.fetch_add(1, std::memory_order_relaxed);
         PublishSent(*res);  // on the store's completion thread, in commit order

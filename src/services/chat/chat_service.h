@@ -10,6 +10,7 @@
 
 #include <functional>
 
+#include "common/histogram.h"
 #include "services/context.h"
 #include "transport/router.h"
 
@@ -36,6 +37,8 @@ class ChatService {
 
  private:
   using Awaitable = boost::asio::awaitable<transport::HttpResponse>;
+  boost::asio::awaitable<Result<storage::AppendResult>> SendTimed(const transport::Principal& who,
+                                                                  const boost::json::object& body);
   Awaitable SendMessage(transport::HttpRequest& req);
   Awaitable GetMessages(transport::HttpRequest& req);
   Awaitable History(transport::HttpRequest& req);
@@ -54,6 +57,8 @@ class ChatService {
   Context& ctx_;
   MediaAccess media_access_;  // set before serving
   std::atomic<uint64_t>& sent_total_;
+  Histogram& send_seconds_;    // Send: parsed to stored (the ack follows)
+  Histogram& append_seconds_;  // the store's Append: called to its completion
 };
 
 }  // namespace parley::services

@@ -10,6 +10,7 @@
 #include "common/error_map.h"
 #include "common/json_fields.h"
 #include "common/log.h"
+#include "common/time.h"
 #include "events/event.h"
 #include "services/gateway/origin_check.h"
 #include "services/gateway/ws_session.h"
@@ -55,7 +56,15 @@ Gateway::Gateway(Context& ctx, AuthService& auth, ChatService& chat, PresenceSer
       chat_(chat),
       presence_(presence),
       deliveries_(ctx.metrics.Counter("parley_ws_message_deliveries_total",
-                                      "Message frames queued to WebSocket sessions")) {}
+                                      "Message frames queued to WebSocket sessions")),
+      event_age_seconds_(ctx.metrics.NewHistogram(
+          "parley_gateway_message_age_seconds",
+          "A message's created_at (taken by the store) to its event reaching this node's gateway "
+          "(commit, publish and the bus together; wall clocks, millisecond resolution)")),
+      gap_seconds_(ctx.metrics.NewHistogram(
+          "parley_ws_gap_seconds",
+          "A conversation's live messages parked above a gap on one connection, until the gap "
+          "closed (cross-node reordering)")) {}
 
 void Gateway::Start() {
   ctx_.metrics.Gauge("parley_ws_connections", "Open WebSocket sessions",
@@ -144,6 +153,10 @@ void Gateway::OnMessageEvent(const events::EventPtr& e) {
     std::string conv = StringOr(p, "conversation_id");
     std::string sender_device = StringOr(p, "sender_device_id");
     int64_t seq = p.at("seq").as_int64();
+    if (const auto* created = msg->is_object() ? msg->as_object().if_contains("created_at") : nullptr;
+        created && created->is_int64()) {
+      event_age_seconds_.Observe(std::chrono::milliseconds(NowMs() - created->as_int64()));
+    }
     for (const auto& user : StringList(p.if_contains("member_ids"))) {
       for (auto& s : hub_.ForUser(user)) {
         if (s->principal().device_id == sender_device) {

@@ -10,6 +10,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "common/histogram.h"
 #include "services/auth/auth_service.h"
 #include "services/chat/chat_service.h"
 #include "services/context.h"
@@ -40,6 +41,8 @@ class Gateway {
   // Whether the device has an open WebSocket on this node. Thread-safe.
   bool DeviceOnline(const std::string& user_id, const std::string& device_id) const;
   void RelayTyping(const transport::Principal& who, const std::string& conversation_id);
+  // Sessions record how long a conversation waited above a gap (ws_session_order.cc).
+  Histogram& gap_seconds() { return gap_seconds_; }
 
  private:
   void OnMessageEvent(const events::EventPtr& e);
@@ -52,6 +55,8 @@ class Gateway {
   PresenceService& presence_;
   Hub hub_;
   std::atomic<uint64_t>& deliveries_;
+  Histogram& event_age_seconds_;  // a message's created_at to its event reaching this gateway
+  Histogram& gap_seconds_;
   std::atomic<int> draining_{0};
 };
 

@@ -106,6 +106,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     std::map<int64_t, Frame> parked;  // live messages above a gap, by seq
     std::set<int64_t> own;            // seqs of this device's own sends (never delivered to it)
     bool filling = false;             // FillGap is running
+    std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
   };
   std::unordered_map<std::string, Reorder> reorder_;  // conversations with a gap
   struct HeldReceipt {

@@ -86,7 +86,10 @@ void WsSession::AdvanceInOrder(const std::string& conversation_id) {
     }
     break;
   }
-  if (r.parked.empty() && r.own.empty() && !r.filling) reorder_.erase(rit);
+  if (r.parked.empty() && r.own.empty() && !r.filling) {
+    gw_.gap_seconds().ObserveSince(r.since);
+    reorder_.erase(rit);
+  }
 }
 
 asio::awaitable<void> WsSession::FillGap(std::string conversation_id) {

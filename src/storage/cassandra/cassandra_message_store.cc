@@ -75,7 +75,9 @@ void CassandraMessageStore::Append(AppendRequest req, Done<AppendResult> done) {
   Strand& strand = StrandOf(req.conversation_id);
   pg_.Append(std::move(req), [this, &strand, payload, done = std::move(done)](Result<AppendResult> r) {
     // Runs on PostgreSQL's completion thread in commit order; the strand keeps that order.
-    boost::asio::post(strand, [this, payload, done, r = std::move(r)]() mutable {
+    boost::asio::post(strand, [this, payload, done, r = std::move(r),
+                               committed = std::chrono::steady_clock::now()]() mutable {
+      row_wait_seconds_.ObserveSince(committed);
       done(FinishAppend(*payload, std::move(r)));
     });
   });
@@ -96,7 +98,10 @@ Result<AppendResult> CassandraMessageStore::FinishAppend(const Payload& p, Resul
     }
   }
   m.body = p.body;
-  PARLEY_TRY(table_.Write(m));
+  const auto started = std::chrono::steady_clock::now();
+  Status written = table_.Write(m);
+  row_write_seconds_.ObserveSince(started);
+  if (!written.ok()) return written.error();
   return out;
 }
 

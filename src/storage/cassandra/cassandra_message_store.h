@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/histogram.h"
 #include "storage/cassandra/cass_messages_table.h"
 #include "storage/group_store.h"
 #include "storage/message_store.h"
@@ -51,6 +52,10 @@ class CassandraMessageStore final : public MessageStore, public GroupStore {
   // Creates the keyspace and table if needed (idempotent), prepares statements.
   Status Open();
   CassMessagesTable& table() { return table_; }
+  // Per append: PostgreSQL's commit to the strand that writes the row (waiting for a writer
+  // thread), and the row's write.
+  const Histogram& row_wait_seconds() const { return row_wait_seconds_; }
+  const Histogram& row_write_seconds() const { return row_write_seconds_; }
 
   // MessageStore
   void Append(AppendRequest req, Done<AppendResult> done) override;
@@ -102,6 +107,8 @@ class CassandraMessageStore final : public MessageStore, public GroupStore {
   CassMessagesTable table_;
   boost::asio::thread_pool pool_;
   std::vector<Strand> strands_;  // a few per thread; fixed after construction
+  Histogram row_wait_seconds_;
+  Histogram row_write_seconds_;
 };
 
 }  // namespace parley::storage::cassandra

@@ -224,4 +224,23 @@ Status PgConn::Run(std::string_view sql) {
   return OkStatus();
 }
 
+bool PgConn::in_failed_transaction() const {
+  return c_ && PQtransactionStatus(c_) == PQTRANS_INERROR;
+}
+
+PgParam TextArray(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char ch : items[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
 }  // namespace parley::storage::postgres

@@ -34,6 +34,8 @@ inline PgParam P(const std::optional<std::string>& v) { return v; }
 inline PgParam P(const std::optional<int64_t>& v) {
   return v ? PgParam(std::to_string(*v)) : std::nullopt;
 }
+// A text[] literal for `$n::text[]` parameters.
+PgParam TextArray(const std::vector<std::string>& items);
 // bytea parameters: pass the bytes hex-encoded ("\\x..."), decode with PgResult::bytes.
 PgParam Bytea(std::string_view bytes);
 
@@ -82,6 +84,9 @@ class PgConn {
   void ClearRetryable() { saw_retryable_ = false; }
   // False once the connection is lost (the owner reconnects).
   bool healthy() const;
+  // True inside a transaction that a failed statement has aborted (only ROLLBACK, or ROLLBACK TO
+  // a savepoint, is accepted until then).
+  bool in_failed_transaction() const;
 
  private:
   explicit PgConn(pg_conn* c) : c_(c) {}

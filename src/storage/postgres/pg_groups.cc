@@ -70,7 +70,7 @@ Status CheckUsersExist(PgConn& c, const std::vector<GroupMember>& members) {
   auto r = c.Exec(
       "SELECT u FROM unnest($1::text[]) WITH ORDINALITY AS t(u, n) "
       "WHERE NOT EXISTS (SELECT 1 FROM users WHERE user_id = t.u) ORDER BY n LIMIT 1",
-      {msg::TextArray(ids)});
+      {TextArray(ids)});
   if (!r.ok()) return r.error();
   if (r->rows() > 0) return MakeError(ErrorCode::kNotFound, "no such user: " + r->str(0, 0));
   return OkStatus();
@@ -243,11 +243,17 @@ Result<GroupChange> EditTx(PgConn& c, const std::string& group_id, const GroupPl
 Status MigrateGroups(PgConn& conn) { return MigrateModule(conn, "groups", kGroupMigrations); }
 
 void PostgresStore::CreateGroup(NewGroup group, Done<GroupChange> done) {
+  JobOptions options;
+  options.lock_keys = {group.conversation_id};
   writer().Submit<GroupChange>(
-      [group = std::move(group)](PgConn& c) { return CreateTx(c, group); }, std::move(done));
+      [group = std::move(group)](PgConn& c) { return CreateTx(c, group); }, std::move(done),
+      std::move(options));
 }
 
 void PostgresStore::EditGroup(std::string group_id, GroupPlanner plan, Done<GroupChange> done) {
+  // No lock key: the group's conversation is known only inside the job, which locks that
+  // conversation's row before any other of its rows, as every conversation write does; a batch
+  // holding the conversation's key then only makes the edit wait, never a cycle (pg_writer.h).
   writer().Submit<GroupChange>(
       [group_id = std::move(group_id), plan = std::move(plan)](PgConn& c) {
         return EditTx(c, group_id, plan);

@@ -2,14 +2,15 @@
 // GetMembership, History, GetMessage). Contracts in storage/message_store.h; behaviour follows
 // the SQLite adapter (storage/sqlite/sqlite_messages.cc).
 //
-// Several parleyd nodes may append to one conversation at once. An append runs in the writer's
-// transaction and, in this order: looks up (device, client_msg_id) in send_dedup; creates a
-// direct conversation with ON CONFLICT DO NOTHING (a racing node waits on the key, then finds
-// it); locks the conversation row (msg::LockConversation, the lock every conversation write
-// takes first); claims (device, client_msg_id) with the next seq (the primary key makes a
-// concurrent claim on another node wait for ours, then see it: duplicate); checks the sender's
-// membership (after the lock, so a removal committed meanwhile is seen); then bumps last_seq and
-// inserts. Any error rolls the job back to its savepoint, undoing the claim and the seq.
+// Several parleyd nodes may append to one conversation at once. An append is one statement, the
+// function parley_append (pg_schema_messages.cc, migration 2), run in the writer's transaction
+// under the conversation's lock key (pg_writer.h): it looks up (device, client_msg_id) in
+// send_dedup; creates a direct conversation with ON CONFLICT DO NOTHING (a racing node waits on
+// the key, then finds it); locks the conversation row; checks the sender's membership (after the
+// lock, so a removal committed meanwhile is seen); claims (device, client_msg_id) with the next
+// seq (the primary key makes a concurrent claim on another node wait for ours, then see it:
+// duplicate); then bumps last_seq, inserts, and catches the sender up. A refusal is decided
+// before any write, so the job needs no savepoint.
 #include "common/ids.h"
 #include "common/time.h"
 #include "storage/postgres/pg_msg_rows.h"
@@ -18,108 +19,42 @@
 namespace parley::storage::postgres {
 namespace {
 
-// The first message of a (device, client_msg_id) already claimed.
-Result<Message> ClaimedMessage(PgConn& c, const AppendRequest& req) {
-  auto d = c.Exec(
-      "SELECT conversation_id, seq FROM send_dedup WHERE device_id = $1 AND client_msg_id = $2",
-      {P(req.sender_device_id), P(req.client_msg_id)});
-  if (!d.ok()) return d.error();
-  if (d->rows() == 0) return MakeError(ErrorCode::kInternal, "send claim vanished");
-  return msg::MessageAt(c, d->str(0, 0), d->i64(0, 1));
-}
-
-// Creates the direct conversation and its two members unless it exists. A node racing to create
-// the same one waits on the primary key, then finds it (and its members) committed.
-Status EnsureDirect(PgConn& c, const AppendRequest& req, int64_t now) {
-  auto ins = c.Exec(
-      "INSERT INTO conversations(conversation_id, type, created_at) VALUES ($1, 'direct', "
-      "$2::bigint) ON CONFLICT (conversation_id) DO NOTHING",
-      {P(req.conversation_id), P(now)});
-  if (!ins.ok()) return ins.error();
-  if (ins->affected() == 0) return OkStatus();
-  auto m = c.Exec(
-      "INSERT INTO conversation_members(conversation_id, user_id, joined_seq) "
-      "VALUES ($1, $2, 0), ($1, $3, 0) ON CONFLICT DO NOTHING",
-      {P(req.conversation_id), P(req.direct_pair->first), P(req.direct_pair->second)});
-  if (!m.ok()) return m.error();
-  return OkStatus();
-}
-
-// The sending device and user are caught up with their own message if they were with everything
-// before it (as in the SQLite adapter): no pending copy for the device, no unread for the user.
-// "Caught up" is the device's cursor as Pending reads it (no row yet: from joined_seq).
-Status CatchUpSender(PgConn& c, const Message& m) {
-  auto cur = c.Exec(
-      "INSERT INTO device_cursors(device_id, conversation_id, delivered_seq) "
-      "SELECT $1::text, $2::text, $3::bigint FROM conversation_members m LEFT JOIN device_cursors d "
-      "ON d.device_id = $1::text AND d.conversation_id = $2::text "
-      "WHERE m.conversation_id = $2::text AND m.user_id = $4::text "
-      "AND GREATEST(COALESCE(d.delivered_seq, 0), m.joined_seq) = $3::bigint - 1 "
-      "ON CONFLICT (device_id, conversation_id) DO UPDATE SET delivered_seq = "
-      "excluded.delivered_seq",
-      {P(m.sender_device_id), P(m.conversation_id), P(m.seq), P(m.sender_id)});
-  if (!cur.ok()) return cur.error();
-  auto u = c.Exec(
-      "UPDATE conversation_members SET read_seq = $3::bigint, "
-      "delivered_seq = GREATEST(delivered_seq, $3::bigint) "
-      "WHERE conversation_id = $1 AND user_id = $2 AND read_seq = $3::bigint - 1",
-      {P(m.conversation_id), P(m.sender_id), P(m.seq)});
-  if (!u.ok()) return u.error();
-  return OkStatus();
-}
-
-Result<AppendResult> AppendTx(PgConn& c, const AppendRequest& req) {
+Result<AppendResult> AppendTx(PgConn& c, const AppendRequest& req, const std::string& message_id,
+                              int64_t now) {
+  const bool direct = req.direct_pair.has_value();
+  auto r = c.Exec(
+      "SELECT o_outcome, o_conversation_id, o_seq, o_members FROM parley_append($1, $2, $3, $4, "
+      "$5, $6, $7, $8::bigint, $9, $10, $11, $12, $13, $14, $15::text[])",
+      {P(req.conversation_id), direct ? P(req.direct_pair->first) : std::nullopt,
+       direct ? P(req.direct_pair->second) : std::nullopt, P(req.sender_id),
+       P(req.sender_device_id), P(req.client_msg_id), P(message_id), P(now),
+       P(req.content_type), P(req.encryption), P(req.body), msg::EncodeList(req.media_ids, false),
+       req.search_tokens ? msg::EncodeList(*req.search_tokens, true) : std::nullopt,
+       P(req.reply_to), req.media_ids.empty() ? std::nullopt : TextArray(req.media_ids)});
+  if (!r.ok()) return r.error();
+  if (r->rows() != 1) return MakeError(ErrorCode::kInternal, "append returned no outcome");
   AppendResult out;
-  // A repeat already committed (or written earlier in this batch): no lock needed.
-  auto seen = c.Exec(
-      "SELECT conversation_id, seq FROM send_dedup WHERE device_id = $1 AND client_msg_id = $2",
-      {P(req.sender_device_id), P(req.client_msg_id)});
-  if (!seen.ok()) return seen.error();
-  if (seen->rows() > 0) {
-    auto first = msg::MessageAt(c, seen->str(0, 0), seen->i64(0, 1));
-    if (!first.ok()) return first.error();
-    out.message = std::move(*first);
-    out.duplicate = true;
-    return out;
-  }
-  int64_t now = NowMs();
-  if (req.direct_pair) PARLEY_TRY(EnsureDirect(c, req, now));
-  auto last_seq = msg::LockConversation(c, req.conversation_id);
-  if (!last_seq.ok()) return last_seq.error();
-  const int64_t seq = *last_seq + 1;
-  {
-    // The claim: a node sending the same (device, client_msg_id) right now waits on this key
-    // until we commit, then finds our row; if it got there first, we find theirs.
-    auto claim = c.Exec(
-        "INSERT INTO send_dedup(device_id, client_msg_id, conversation_id, seq) "
-        "VALUES ($1, $2, $3, $4::bigint) ON CONFLICT (device_id, client_msg_id) DO NOTHING",
-        {P(req.sender_device_id), P(req.client_msg_id), P(req.conversation_id), P(seq)});
-    if (!claim.ok()) return claim.error();
-    if (claim->affected() == 0) {
-      auto first = ClaimedMessage(c, req);
+  switch (r->i64(0, 0)) {
+    case 0:
+      break;
+    case 1: {
+      auto first = msg::MessageAt(c, r->str(0, 1), r->i64(0, 2));
       if (!first.ok()) return first.error();
       out.message = std::move(*first);
       out.duplicate = true;
       return out;
     }
-  }
-  {
-    // Read after taking the lock, so a removal committed meanwhile on another node is seen.
-    auto mem = c.Exec(
-        "SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2 "
-        "AND left_seq IS NULL",
-        {P(req.conversation_id), P(req.sender_id)});
-    if (!mem.ok()) return mem.error();
-    if (mem->rows() == 0)
+    case 2:
       return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
+    case 3:
+      return MakeError(ErrorCode::kNotFound, "no such conversation");
+    default:
+      return MakeError(ErrorCode::kInternal, "append returned an unknown outcome");
   }
-  auto next = msg::NextSeq(c, req.conversation_id, now);
-  if (!next.ok()) return next.error();
-  if (*next != seq) return MakeError(ErrorCode::kInternal, "conversation seq moved under its lock");
   Message& m = out.message;
-  m.message_id = NewUuidV7();
+  m.message_id = message_id;
   m.conversation_id = req.conversation_id;
-  m.seq = seq;
+  m.seq = r->i64(0, 2);
   m.sender_id = req.sender_id;
   m.sender_device_id = req.sender_device_id;
   m.created_at = now;
@@ -129,19 +64,22 @@ Result<AppendResult> AppendTx(PgConn& c, const AppendRequest& req) {
   m.media_ids = req.media_ids;
   m.search_tokens = req.search_tokens;
   m.reply_to = req.reply_to;
-  PARLEY_TRY(msg::InsertMessage(c, m));
-  PARLEY_TRY(CatchUpSender(c, m));
-  auto members = msg::MemberIds(c, m.conversation_id);
-  if (!members.ok()) return members.error();
-  out.member_ids = std::move(*members);
+  out.member_ids = msg::DecodeList(r->str(0, 3));
   return out;
 }
 
 }  // namespace
 
 void PostgresStore::Append(AppendRequest req, Done<AppendResult> done) {
+  JobOptions options;
+  options.lock_keys = {req.conversation_id};
+  options.savepoint = false;  // parley_append refuses before it writes, and raises nothing
   writer().Submit<AppendResult>(
-      [req = std::move(req)](PgConn& c) { return AppendTx(c, req); }, std::move(done));
+      [req = std::move(req)](PgConn& c) {
+        // The clock is read on each run (a retried batch takes a new time, as a new seq).
+        return AppendTx(c, req, NewUuidV7(), NowMs());
+      },
+      std::move(done), std::move(options));
 }
 
 Result<Conversation> PostgresStore::GetConversation(std::string_view conversation_id) {

@@ -4,8 +4,6 @@
 #include <boost/json.hpp>
 
 namespace parley::storage::postgres::msg {
-namespace {
-
 std::vector<std::string> DecodeList(const std::string& text) {
   std::vector<std::string> out;
   boost::system::error_code ec;
@@ -15,8 +13,6 @@ std::vector<std::string> DecodeList(const std::string& text) {
     if (e.is_string()) out.emplace_back(e.as_string());
   return out;
 }
-
-}  // namespace
 
 const char* const kMessageColumns =
     "conversation_id, seq, message_id, sender_id, sender_device_id, created_at, content_type, "
@@ -58,21 +54,6 @@ PgParam EncodeList(const std::vector<std::string>& items, bool keep_empty) {
   boost::json::array a;
   for (const auto& item : items) a.emplace_back(item);
   return boost::json::serialize(a);
-}
-
-PgParam TextArray(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char ch : items[i]) {
-      if (ch == '"' || ch == '\\') out += '\\';
-      out += ch;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
 }
 
 Result<std::vector<std::string>> MemberIds(PgConn& c, std::string_view conversation_id) {

@@ -26,9 +26,8 @@ Message ReadMessage(const PgResult& r, int row, int col);
 // JSON list encoding of media_ids / search_tokens (as the SQLite adapter stores them). An empty
 // list is NULL unless keep_empty.
 PgParam EncodeList(const std::vector<std::string>& items, bool keep_empty);
-
-// A text[] literal for `$n::text[]` parameters.
-PgParam TextArray(const std::vector<std::string>& items);
+// The strings of a JSON list (EncodeList's, or json_agg's); anything else decodes as empty.
+std::vector<std::string> DecodeList(const std::string& text);
 
 // Active members of a conversation, by user id.
 Result<std::vector<std::string>> MemberIds(PgConn& c, std::string_view conversation_id);

@@ -20,7 +20,7 @@
 namespace parley::storage::postgres {
 namespace {
 
-constexpr std::array<const char*, 1> kMessageMigrations = {
+constexpr std::array<const char*, 2> kMessageMigrations = {
     // 1: the foundation, as in the SQLite core schema.
     R"sql(
 CREATE TABLE conversations(
@@ -87,6 +87,97 @@ CREATE TABLE message_media(
   conversation_id TEXT COLLATE "C" NOT NULL,
   seq BIGINT NOT NULL,
   PRIMARY KEY(media_id, conversation_id, seq));
+)sql",
+    // 2: an append in one round trip (pg_messages.cc; same steps, same order, as the statements
+    // it replaces). It raises nothing of its own: a refusal is an outcome, decided before any
+    // write, so the writer runs it without a savepoint. Outcomes: 0 appended (o_seq, o_members:
+    // a JSON array of the active members' ids), 1 duplicate (o_conversation_id and o_seq of the
+    // first send of (device, client_msg_id)), 2 not a member, 3 no such conversation.
+    R"sql(
+CREATE FUNCTION parley_append(
+    p_conv TEXT, p_pair_a TEXT, p_pair_b TEXT, p_sender TEXT, p_device TEXT,
+    p_client_msg_id TEXT, p_message_id TEXT, p_now BIGINT, p_content_type TEXT,
+    p_encryption TEXT, p_body TEXT, p_media_ids TEXT, p_search_tokens TEXT, p_reply_to TEXT,
+    p_media TEXT[])
+RETURNS TABLE(o_outcome INT, o_conversation_id TEXT, o_seq BIGINT, o_members TEXT)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_last BIGINT;
+  v_seq BIGINT;
+BEGIN
+  -- A repeat already committed (or appended earlier in this batch).
+  SELECT d.conversation_id, d.seq INTO o_conversation_id, o_seq FROM send_dedup d
+    WHERE d.device_id = p_device AND d.client_msg_id = p_client_msg_id;
+  IF FOUND THEN
+    o_outcome := 1;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  -- A direct conversation and its two members, unless they exist (a racing node waits on the
+  -- key, then finds them).
+  IF p_pair_a IS NOT NULL THEN
+    INSERT INTO conversations(conversation_id, type, created_at) VALUES (p_conv, 'direct', p_now)
+      ON CONFLICT (conversation_id) DO NOTHING;
+    IF FOUND THEN
+      INSERT INTO conversation_members(conversation_id, user_id, joined_seq)
+        VALUES (p_conv, p_pair_a, 0), (p_conv, p_pair_b, 0) ON CONFLICT DO NOTHING;
+    END IF;
+  END IF;
+  -- The lock every conversation write takes first; membership read after it, so a removal
+  -- committed meanwhile on another node is seen.
+  SELECT c.last_seq INTO v_last FROM conversations c WHERE c.conversation_id = p_conv FOR UPDATE;
+  IF NOT FOUND THEN
+    o_outcome := 3;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  PERFORM 1 FROM conversation_members m
+    WHERE m.conversation_id = p_conv AND m.user_id = p_sender AND m.left_seq IS NULL;
+  IF NOT FOUND THEN
+    o_outcome := 2;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  v_seq := v_last + 1;
+  -- The claim: a node sending the same (device, client_msg_id) right now waits on this key until
+  -- we commit, then finds our row; if it got there first, we find theirs.
+  INSERT INTO send_dedup(device_id, client_msg_id, conversation_id, seq)
+    VALUES (p_device, p_client_msg_id, p_conv, v_seq) ON CONFLICT (device_id, client_msg_id) DO NOTHING;
+  IF NOT FOUND THEN
+    SELECT d.conversation_id, d.seq INTO o_conversation_id, o_seq FROM send_dedup d
+      WHERE d.device_id = p_device AND d.client_msg_id = p_client_msg_id;
+    o_outcome := 1;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  UPDATE conversations SET last_seq = v_seq, last_message_at = GREATEST(last_message_at, p_now)
+    WHERE conversation_id = p_conv;
+  INSERT INTO messages(conversation_id, seq, message_id, sender_id, sender_device_id, created_at,
+                       content_type, encryption, body, media_ids, search_tokens, reply_to)
+    VALUES (p_conv, v_seq, p_message_id, p_sender, p_device, p_now, p_content_type, p_encryption,
+            p_body, p_media_ids, p_search_tokens, p_reply_to);
+  IF p_media IS NOT NULL THEN
+    INSERT INTO message_media(media_id, conversation_id, seq)
+      SELECT DISTINCT u, p_conv, v_seq FROM unnest(p_media) AS u ON CONFLICT DO NOTHING;
+  END IF;
+  -- The sending device and user are caught up with their own message if they were with
+  -- everything before it ("caught up" as Pending reads the cursor: no row yet, joined_seq).
+  INSERT INTO device_cursors(device_id, conversation_id, delivered_seq)
+    SELECT p_device, p_conv, v_seq FROM conversation_members m
+      LEFT JOIN device_cursors d ON d.device_id = p_device AND d.conversation_id = p_conv
+      WHERE m.conversation_id = p_conv AND m.user_id = p_sender
+        AND GREATEST(COALESCE(d.delivered_seq, 0), m.joined_seq) = v_seq - 1
+    ON CONFLICT (device_id, conversation_id) DO UPDATE SET delivered_seq = excluded.delivered_seq;
+  UPDATE conversation_members SET read_seq = v_seq, delivered_seq = GREATEST(delivered_seq, v_seq)
+    WHERE conversation_id = p_conv AND user_id = p_sender AND read_seq = v_seq - 1;
+  SELECT COALESCE(json_agg(m.user_id ORDER BY m.user_id), '[]')::text INTO o_members
+    FROM conversation_members m WHERE m.conversation_id = p_conv AND m.left_seq IS NULL;
+  o_outcome := 0;
+  o_conversation_id := p_conv;
+  o_seq := v_seq;
+  RETURN NEXT;
+END
+$fn$;
 )sql",
 };
 

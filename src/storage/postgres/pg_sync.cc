@@ -234,11 +234,13 @@ Result<ReceiptChange> MarkReceiptTx(PgConn& c, const std::string& user_id,
 void PostgresStore::MarkReceipt(std::string user_id, std::string device_id,
                                 std::string conversation_id, int64_t up_to_seq, bool read,
                                 int64_t now, Done<ReceiptChange> done) {
+  JobOptions options;
+  options.lock_keys = {conversation_id};
   writer().Submit<ReceiptChange>(
       [=](PgConn& c) {
         return MarkReceiptTx(c, user_id, device_id, conversation_id, up_to_seq, read, now);
       },
-      std::move(done));
+      std::move(done), std::move(options));
 }
 
 Result<MessageStatus> PostgresStore::GetMessageStatus(std::string_view message_id) {
@@ -272,6 +274,9 @@ Result<MessageStatus> PostgresStore::GetMessageStatus(std::string_view message_i
 
 void PostgresStore::EnqueueToDevice(std::vector<ToDeviceMessage> messages,
                                     Done<std::vector<ToDeviceMessage>> done) {
+  // The devices' keys are the job's own per-device locks below, taken early and in order.
+  JobOptions options;
+  for (const auto& m : messages) options.lock_keys.push_back(m.to_device_id);
   writer().Submit<std::vector<ToDeviceMessage>>(
       [messages = std::move(messages)](PgConn& c) -> Result<std::vector<ToDeviceMessage>> {
         std::vector<ToDeviceMessage> out = messages;  // the job may be re-run: keep the input
@@ -295,7 +300,7 @@ void PostgresStore::EnqueueToDevice(std::vector<ToDeviceMessage> messages,
         }
         return out;
       },
-      std::move(done));
+      std::move(done), std::move(options));
 }
 
 void PostgresStore::AckToDevice(std::string device_id, int64_t up_to_id, Done<Unit> done) {

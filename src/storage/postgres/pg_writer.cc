@@ -36,29 +36,56 @@ bool PgWriter::EnsureConnected() {
   return true;
 }
 
-PgWriter::Attempt PgWriter::TryBatch(std::deque<Queue::Job>& batch) {
+Status PgWriter::LockKeys(const std::deque<Queue::Job>& batch) {
+  std::vector<std::string> keys;
+  for (const auto& job : batch)
+    keys.insert(keys.end(), job.options.lock_keys.begin(), job.options.lock_keys.end());
+  if (keys.empty()) return OkStatus();
+  // Every node takes its keys in the same (hash) order, so two batches never wait on each other
+  // in a cycle. The subquery's ORDER BY fixes the order in which the outer query calls the lock.
+  auto r = conn_->Exec(
+      "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h "
+      "FROM unnest($1::text[]) AS k ORDER BY h) AS keys",
+      {TextArray(keys)});
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+PgWriter::Attempt PgWriter::TryBatch(std::deque<Queue::Job>& batch, bool savepoint_every_job) {
   conn_->ClearRetryable();
   Status begin = conn_->Run("BEGIN");
-  // One writer batch at a time across every node: batches lock many conversation rows, and two
-  // nodes locking them in different orders deadlock (PostgreSQL then stalls both for
-  // deadlock_timeout before aborting one). Held until COMMIT/ROLLBACK.
-  if (begin.ok()) begin = conn_->Run("SELECT pg_advisory_xact_lock(5063128101)");
+  if (begin.ok()) begin = LockKeys(batch);  // held until COMMIT/ROLLBACK
   if (!begin.ok()) {
     LogError("postgres begin failed", {{"error", begin.error().message}});
+    if (conn_->saw_retryable()) {
+      if (conn_->healthy()) (void)conn_->Run("ROLLBACK");
+      return Attempt::kRetry;
+    }
     return conn_->healthy() ? Attempt::kFailed : Attempt::kRetry;
   }
   for (auto& job : batch) {
-    Status sp = conn_->Run("SAVEPOINT job");
-    if (sp.ok()) {
-      Status r = job.run(*conn_);
-      if (!r.ok()) sp = conn_->Run("ROLLBACK TO SAVEPOINT job");
-      if (sp.ok()) sp = conn_->Run("RELEASE SAVEPOINT job");
+    Status sp = OkStatus();
+    if (savepoint_every_job || job.options.savepoint) {
+      sp = conn_->Run("SAVEPOINT job");
+      if (sp.ok()) {
+        Status r = job.run(*conn_);
+        if (!r.ok()) sp = conn_->Run("ROLLBACK TO SAVEPOINT job");
+        if (sp.ok()) sp = conn_->Run("RELEASE SAVEPOINT job");
+      }
+    } else {
+      (void)job.run(*conn_);  // its result is kept by the job; a refusal leaves nothing behind
     }
     // A deadlock or serialization failure (even one a job swallowed), or a lost link: the
     // transaction cannot commit as it is; roll it all back and run the batch again.
     if (conn_->saw_retryable() || !conn_->healthy()) {
       if (conn_->healthy()) (void)conn_->Run("ROLLBACK");
       return Attempt::kRetry;
+    }
+    if (conn_->in_failed_transaction() && sp.ok()) {
+      // A job without a savepoint failed in SQL: the transaction is lost with everything the
+      // batch wrote; the batch runs again with savepoints, so that job fails alone.
+      (void)conn_->Run("ROLLBACK");
+      return Attempt::kUnsafe;
     }
     if (!sp.ok()) {
       LogError("postgres savepoint failed", {{"error", sp.error().message}});
@@ -79,15 +106,26 @@ PgWriter::Attempt PgWriter::TryBatch(std::deque<Queue::Job>& batch) {
 void PgWriter::RunBatch(std::deque<Queue::Job>& batch) {
   thread_local std::minstd_rand rng(std::random_device{}());
   Status outcome = MakeError(ErrorCode::kUnavailable, "store unavailable");
+  bool savepoint_every_job = false;
+  bool back_off = false;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    if (attempt > 0) {
+    if (back_off) {
       retries_.fetch_add(1, std::memory_order_relaxed);
       // Back off with jitter so two nodes that deadlocked do not collide again at once.
       std::uniform_int_distribution<int> jitter(1, 10 * attempt);
       std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
     }
+    back_off = true;
     if (!EnsureConnected()) continue;
-    Attempt a = TryBatch(batch);
+    Attempt a = TryBatch(batch, savepoint_every_job);
+    if (a == Attempt::kUnsafe) {
+      // Not a conflict: run again at once, with a savepoint for every job from now on (so this
+      // cannot happen twice).
+      savepoint_every_job = true;
+      back_off = false;
+      --attempt;
+      continue;
+    }
     if (a == Attempt::kCommitted) {
       outcome = OkStatus();
       break;

@@ -127,6 +127,75 @@ TEST_F(PgTest, WriterRerunsTheWholeBatchAfterASerializationFailure) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM t WHERE k = 'third'"), 0);  // rolled back alone
 }
 
+TEST_F(PgTest, AJobWithoutASavepointThatFailsInSqlFailsAloneAfterARerun) {
+  ASSERT_TRUE(conn_->Run("CREATE TABLE t(k TEXT PRIMARY KEY)").ok());
+  PgWriter w(schema_->url(), 64);
+  std::atomic<int> runs{0};
+  auto insert = [&runs](std::string k) {
+    return [&runs, k](PgConn& c) -> Result<Unit> {
+      ++runs;
+      auto r = c.Exec("INSERT INTO t VALUES ($1)", {P(k)});
+      if (!r.ok()) return r.error();
+      return Unit{};
+    };
+  };
+  JobOptions bare;
+  bare.savepoint = false;
+  // Queued before Start: one batch. The middle job repeats a key, which PostgreSQL refuses,
+  // aborting the transaction that the jobs without savepoints share.
+  std::promise<Result<Unit>> p1, p2, p3;
+  w.Submit<Unit>(insert("first"), [&](Result<Unit> r) { p1.set_value(std::move(r)); }, bare);
+  w.Submit<Unit>(insert("first"),
+                 [&](Result<Unit> r) { p2.set_value(std::move(r)); }, bare);
+  w.Submit<Unit>(insert("third"), [&](Result<Unit> r) { p3.set_value(std::move(r)); }, bare);
+  ASSERT_TRUE(w.Start().ok());
+  auto r1 = p1.get_future().get(), r2 = p2.get_future().get(), r3 = p3.get_future().get();
+  EXPECT_TRUE(r1.ok());
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.error().code, ErrorCode::kConflict);
+  EXPECT_TRUE(r3.ok());
+  EXPECT_EQ(runs.load(), 5);  // first and the repeat, then all three again with savepoints
+  EXPECT_EQ(w.retries(), 0u);  // not a conflict
+  w.Stop();
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM t"), 2);
+}
+
+TEST_F(PgTest, BatchesWaitOnlyForTheKeysTheyShare) {
+  PgWriter w(schema_->url(), 64);
+  ASSERT_TRUE(w.Start().ok());
+  // Another node's batch holds conversation "c-busy" (and the one lock every batch of the
+  // previous version took first).
+  ASSERT_TRUE(conn_->Run("BEGIN").ok());
+  ASSERT_TRUE(conn_->Exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {P("c-busy")}).ok());
+  ASSERT_TRUE(conn_->Run("SELECT pg_advisory_xact_lock(5063128101)").ok());
+  auto job = [](PgConn&) -> Result<Unit> { return Unit{}; };
+  auto keyed = [](std::string key) {
+    JobOptions o;
+    o.lock_keys = {std::move(key)};
+    return o;
+  };
+  std::promise<Result<Unit>> busy;
+  w.Submit<Unit>(job, [&](Result<Unit> r) { busy.set_value(std::move(r)); }, keyed("c-busy"));
+  auto busy_done = busy.get_future();
+  // The batch that shares the key waits for the other node's commit.
+  EXPECT_EQ(busy_done.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  ASSERT_TRUE(conn_->Run("COMMIT").ok());
+  ASSERT_TRUE(busy_done.get().ok());
+  // Held again: a batch of another conversation, and one without keys, do not wait.
+  ASSERT_TRUE(conn_->Run("BEGIN").ok());
+  ASSERT_TRUE(conn_->Exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {P("c-busy")}).ok());
+  ASSERT_TRUE(conn_->Run("SELECT pg_advisory_xact_lock(5063128101)").ok());
+  for (JobOptions o : {keyed("c-free"), JobOptions{}}) {
+    std::promise<Result<Unit>> free;
+    w.Submit<Unit>(job, [&](Result<Unit> r) { free.set_value(std::move(r)); }, o);
+    auto f = free.get_future();
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    EXPECT_TRUE(f.get().ok());
+  }
+  ASSERT_TRUE(conn_->Run("COMMIT").ok());
+  w.Stop();
+}
+
 TEST_F(PgTest, WriterGivesUpWithUnavailableAfterBoundedRetries) {
   PgWriter w(schema_->url(), 8);
   ASSERT_TRUE(w.Start().ok());

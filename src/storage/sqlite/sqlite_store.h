@@ -45,6 +45,9 @@ class SqliteStore final : public AuthStore,
 
   uint64_t commit_batches() const { return writer_ ? writer_->batches() : 0; }
   uint64_t committed_jobs() const { return writer_ ? writer_->jobs() : 0; }
+  // The writer's timings (see its header); nullptr before Open.
+  const Histogram* batch_seconds() const { return writer_ ? &writer_->batch_seconds() : nullptr; }
+  const Histogram* write_seconds() const { return writer_ ? &writer_->write_seconds() : nullptr; }
 
   // AuthStore
   void CreateUser(User user, Done<Unit> done) override;

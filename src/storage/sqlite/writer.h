@@ -47,6 +47,9 @@ class GroupCommitWriter {
   }
 
   uint64_t batches() const { return batches_.load(std::memory_order_relaxed); }
+  // Per batch: transaction to commit. Per write: queued to committed.
+  const Histogram& batch_seconds() const { return queue_.batch_seconds(); }
+  const Histogram& write_seconds() const { return queue_.write_seconds(); }
   uint64_t jobs() const { return jobs_.load(std::memory_order_relaxed); }
 
  private:
