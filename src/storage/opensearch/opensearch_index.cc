@@ -101,10 +101,21 @@ void OpenSearchIndex::Close() {
   if (completer_.joinable()) completer_.join();
 }
 
+namespace {
+
+// Whether a message may give the index something (plaintext words, or the tokens of
+// server-assisted search); ContentOf decides what exactly.
+bool HasContent(const Message& m) {
+  return m.encryption == "none" || (m.search_tokens && !m.search_tokens->empty());
+}
+
+}  // namespace
+
 void OpenSearchIndex::Index(std::vector<Message> messages, Done<IndexOutcome> done) {
   {
     std::lock_guard lock(mu_);
     if (open_) {
+      for (const auto& m : messages) pending_content_ = pending_content_ || HasContent(m);
       pending_.push_back({std::move(messages), std::move(done)});
       cv_.notify_one();
       return;
@@ -120,6 +131,10 @@ void OpenSearchIndex::WriterLoop() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
       if (pending_.empty()) return;  // stopping, nothing left
+      if (!pending_content_ && options_.progress_only_gap_ms > 0) {
+        cv_.wait_until(lock, last_round_ + std::chrono::milliseconds(options_.progress_only_gap_ms),
+                       [this] { return stopping_ || pending_content_; });
+      }
       // Everything queued, up to about max_bulk messages, in one round.
       size_t n = 0;
       while (!pending_.empty() && (calls.empty() || n + pending_.front().messages.size() <=
@@ -128,7 +143,12 @@ void OpenSearchIndex::WriterLoop() {
         calls.push_back(std::move(pending_.front()));
         pending_.pop_front();
       }
+      pending_content_ = false;
+      for (const auto& call : pending_)
+        for (const auto& m : call.messages) pending_content_ = pending_content_ || HasContent(m);
     }
+    last_round_ = std::chrono::steady_clock::now();
+    rounds_.fetch_add(1, std::memory_order_relaxed);
     auto out = std::make_shared<Result<std::vector<IndexOutcome>>>(WriteOrFail(calls));
     auto shared = std::make_shared<std::vector<Call>>(std::move(calls));
     Complete([shared, out] {

@@ -25,6 +25,8 @@
 // and Ping block the caller (each a REST call with a timeout). Errors of the node: kUnavailable.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -49,6 +51,11 @@ struct OpenSearchOptions {
   // "wait_for" (Index completes once its writes are searchable; tests).
   std::string refresh = "false";
   size_t max_bulk = 2000;  // documents per _bulk request
+  // A round that would only move progress (every message queued is end-to-end encrypted without
+  // search tokens: nothing to index) waits until this long after the previous round, gathering
+  // what arrives meanwhile: for E2EE traffic the index costs OpenSearch a few requests a second,
+  // not two per message. 0: no wait.
+  int progress_only_gap_ms = 250;
 };
 
 // Parses "opensearch://host:port" (or http://) into options; kInvalidArgument otherwise.
@@ -77,6 +84,9 @@ class OpenSearchIndex final : public SearchIndex {
   // Deletes every index under the prefix (tests).
   Status DropAll();
 
+  // Write rounds so far (each: a progress read, the documents' _bulk if any, a progress _bulk).
+  uint64_t rounds() const { return rounds_.load(std::memory_order_relaxed); }
+
   // The index of a month of created_at: "<prefix>messages-2026.11".
   std::string MonthIndex(int64_t created_at_ms) const;
 
@@ -102,6 +112,9 @@ class OpenSearchIndex final : public SearchIndex {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Call> pending_;  // guarded by mu_
+  bool pending_content_ = false;  // guarded by mu_: some queued message has something to index
+  std::chrono::steady_clock::time_point last_round_{};  // writer thread only
+  std::atomic<uint64_t> rounds_{0};
   bool open_ = false;         // guarded by mu_
   bool stopping_ = false;     // guarded by mu_
   std::thread writer_;

@@ -4,7 +4,10 @@
 // sees what Index completed.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <future>
+#include <thread>
 
 #include "common/ids.h"
 #include "storage/conformance/search_index_conformance.h"
@@ -114,6 +117,28 @@ TEST_P(OpenSearchIndexTest, MoreRangedScopesThanOneRequestTakes) {
     EXPECT_EQ((*r)[i].seq, 1);
     EXPECT_EQ((*r)[i].created_at, kT0 + 599 - static_cast<int64_t>(i));
   }
+}
+
+TEST_P(OpenSearchIndexTest, MessagesWithNothingToIndexShareARound) {
+  // End-to-end encrypted without search tokens: only progress to write, so messages arriving
+  // 20 ms apart share rounds (progress_only_gap_ms, 250) instead of taking one round each.
+  std::string a = Conv("a");
+  Add({Sealed(a, 1, "opaque", {})});
+  const uint64_t before = os().rounds();
+  std::atomic<int> left{20};
+  std::promise<void> all_done;
+  for (int64_t seq = 2; seq <= 21; ++seq) {
+    index().Index({Sealed(a, seq, "opaque", {})}, [&](Result<IndexOutcome> r) {
+      EXPECT_TRUE(r.ok()) << r.error().message;
+      if (--left == 0) all_done.set_value();
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  all_done.get_future().wait();
+  EXPECT_LE(os().rounds() - before, 3u);
+  auto upto = index().IndexedUpTo(a);
+  ASSERT_TRUE(upto.ok()) << upto.error().message;
+  EXPECT_EQ(*upto, 21);
 }
 
 TEST_P(OpenSearchIndexTest, EncryptedBodiesAreNeverSent) {

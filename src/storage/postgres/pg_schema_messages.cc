@@ -20,7 +20,7 @@
 namespace parley::storage::postgres {
 namespace {
 
-constexpr std::array<const char*, 2> kMessageMigrations = {
+constexpr std::array<const char*, 3> kMessageMigrations = {
     // 1: the foundation, as in the SQLite core schema.
     R"sql(
 CREATE TABLE conversations(
@@ -175,6 +175,79 @@ BEGIN
   o_outcome := 0;
   o_conversation_id := p_conv;
   o_seq := v_seq;
+  RETURN NEXT;
+END
+$fn$;
+)sql",
+    // 3: a delivered/read mark in one round trip (pg_sync.cc; the same steps as the statements it
+    // replaces). Like parley_append it refuses before writing and raises nothing of its own.
+    // Outcomes: 0 done (the marks before and after; o_senders: a JSON array of the senders the
+    // change newly covers, as ReceiptChange::CoveredRange in storage/message_store.h bounds
+    // them with p_window), 2 not a member, 3 no such conversation.
+    R"sql(
+CREATE FUNCTION parley_mark_receipt(
+    p_conv TEXT, p_user TEXT, p_device TEXT, p_up_to BIGINT, p_read BOOLEAN, p_now BIGINT,
+    p_window BIGINT)
+RETURNS TABLE(o_outcome INT, o_delivered_before BIGINT, o_read_before BIGINT,
+              o_delivered BIGINT, o_read BIGINT, o_senders TEXT)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_last BIGINT;
+  v_joined BIGINT;
+  v_left BIGINT;
+  v_target BIGINT;
+  v_lo BIGINT;
+  v_hi BIGINT;
+BEGIN
+  -- The conversation's row stays locked until commit (as appends and group changes lock it): a
+  -- concurrent mark on another node waits, then reads the marks this one wrote.
+  SELECT c.last_seq INTO v_last FROM conversations c WHERE c.conversation_id = p_conv FOR UPDATE;
+  IF NOT FOUND THEN
+    o_outcome := 3;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  SELECT m.joined_seq, m.left_seq, m.delivered_seq, m.read_seq
+    INTO v_joined, v_left, o_delivered_before, o_read_before
+    FROM conversation_members m WHERE m.conversation_id = p_conv AND m.user_id = p_user;
+  IF NOT FOUND THEN
+    o_outcome := 2;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  v_target := GREATEST(0, LEAST(p_up_to, LEAST(COALESCE(v_left, v_last), v_last)));
+  INSERT INTO device_cursors(device_id, conversation_id, delivered_seq)
+    VALUES (p_device, p_conv, v_target) ON CONFLICT (device_id, conversation_id) DO UPDATE SET
+    delivered_seq = GREATEST(device_cursors.delivered_seq, excluded.delivered_seq);
+  o_read := CASE WHEN p_read THEN GREATEST(o_read_before, v_target) ELSE o_read_before END;
+  o_delivered := GREATEST(o_delivered_before, v_target, o_read);
+  IF v_target <= v_joined THEN
+    o_delivered := o_delivered_before;
+    o_read := o_read_before;
+  END IF;
+  o_outcome := 0;
+  o_senders := '[]';
+  IF o_delivered = o_delivered_before AND o_read = o_read_before THEN
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  UPDATE conversation_members SET delivered_seq = o_delivered, read_seq = o_read
+    WHERE conversation_id = p_conv AND user_id = p_user;
+  IF o_delivered > o_delivered_before THEN
+    INSERT INTO receipt_log(conversation_id, user_id, kind, up_to_seq, at)
+      VALUES (p_conv, p_user, 0, o_delivered, p_now) ON CONFLICT DO NOTHING;
+  END IF;
+  IF o_read > o_read_before THEN
+    INSERT INTO receipt_log(conversation_id, user_id, kind, up_to_seq, at)
+      VALUES (p_conv, p_user, 1, o_read, p_now) ON CONFLICT DO NOTHING;
+  END IF;
+  v_hi := GREATEST(o_delivered, o_read);
+  v_lo := v_hi;
+  IF o_delivered > o_delivered_before THEN v_lo := LEAST(v_lo, o_delivered_before); END IF;
+  IF o_read > o_read_before THEN v_lo := LEAST(v_lo, o_read_before); END IF;
+  v_lo := GREATEST(v_lo, v_hi - p_window);
+  SELECT COALESCE(json_agg(DISTINCT s.sender_id), '[]')::text INTO o_senders FROM messages s
+    WHERE s.conversation_id = p_conv AND s.seq > v_lo AND s.seq <= v_hi AND s.sender_id <> p_user;
   RETURN NEXT;
 END
 $fn$;

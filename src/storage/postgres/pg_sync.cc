@@ -2,20 +2,17 @@
 // to-device queues, media visibility and contacts. Contracts in storage/message_store.h;
 // behaviour follows the SQLite adapter (storage/sqlite/sqlite_sync.cc).
 //
-// Across nodes: MarkReceipt locks the conversation row first (as appends and group changes do)
-// so marks only move forward and lock order is the same everywhere; EnqueueToDevice takes a per-device advisory lock before drawing ids, so a device's
+// Across nodes: MarkReceipt is one statement, parley_mark_receipt (messages migration 3), which
+// locks the conversation row first (as appends and group changes do) so marks only move forward
+// and lock order is the same everywhere; EnqueueToDevice takes a per-device advisory lock before drawing ids, so a device's
 // queue ids are assigned in commit order and AckToDevice(up_to_id) never deletes a message that
 // committed after the ones the device was given.
-#include <tuple>
 
 #include "storage/postgres/pg_msg_rows.h"
 #include "storage/postgres/postgres_store.h"
 
 namespace parley::storage::postgres {
 namespace {
-
-constexpr int kDelivered = 0;
-constexpr int kRead = 1;
 
 // ListConversations in one round trip: the user's memberships (by conversation_members_by_user)
 // newest activity first, each with the direct peer, the last visible message and the unread
@@ -162,69 +159,31 @@ Result<ReceiptChange> MarkReceiptTx(PgConn& c, const std::string& user_id,
                                     const std::string& device_id,
                                     const std::string& conversation_id, int64_t up_to_seq,
                                     bool read, int64_t now) {
+  auto r = c.Exec(
+      "SELECT o_outcome, o_delivered_before, o_read_before, o_delivered, o_read, o_senders "
+      "FROM parley_mark_receipt($1, $2, $3, $4::bigint, $5::boolean, $6::bigint, $7::bigint)",
+      {P(conversation_id), P(user_id), P(device_id), P(up_to_seq), P(read), P(now),
+       P(kReceiptSenderWindow)});
+  if (!r.ok()) return r.error();
+  if (r->rows() != 1) return MakeError(ErrorCode::kInternal, "mark returned no outcome");
+  switch (r->i64(0, 0)) {
+    case 0:
+      break;
+    case 2:
+      return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
+    case 3:
+      return MakeError(ErrorCode::kNotFound, "no such conversation");
+    default:
+      return MakeError(ErrorCode::kInternal, "mark returned an unknown outcome");
+  }
   ReceiptChange out;
   out.at = now;
-  int64_t joined = 0, delivered = 0, read_seq = 0, last_seq = 0;
-  std::optional<int64_t> left;
-  // The conversation's row stays locked until commit (as appends and group changes lock it): a
-  // concurrent mark on another node waits, then reads the marks this one wrote.
-  auto locked = msg::LockConversation(c, conversation_id);
-  if (!locked.ok()) return locked.error();
-  last_seq = *locked;
-  {
-    auto r = c.Exec(
-        "SELECT joined_seq, left_seq, delivered_seq, read_seq FROM conversation_members "
-        "WHERE conversation_id = $1 AND user_id = $2",
-        {P(conversation_id), P(user_id)});
-    if (!r.ok()) return r.error();
-    if (r->rows() == 0) return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
-    joined = r->i64(0, 0);
-    if (!r->null(0, 1)) left = r->i64(0, 1);
-    delivered = r->i64(0, 2);
-    read_seq = r->i64(0, 3);
-  }
-  int64_t top = left ? std::min(*left, last_seq) : last_seq;
-  int64_t target = std::max<int64_t>(0, std::min(up_to_seq, top));
-  {
-    auto r = c.Exec(
-        "INSERT INTO device_cursors(device_id, conversation_id, delivered_seq) "
-        "VALUES ($1, $2, $3::bigint) ON CONFLICT (device_id, conversation_id) DO UPDATE SET "
-        "delivered_seq = GREATEST(device_cursors.delivered_seq, excluded.delivered_seq)",
-        {P(device_id), P(conversation_id), P(target)});
-    if (!r.ok()) return r.error();
-  }
-  int64_t new_read = read ? std::max(read_seq, target) : read_seq;
-  int64_t new_delivered = std::max({delivered, target, new_read});
-  if (target <= joined) new_delivered = delivered, new_read = read_seq;
-  out.delivered_advanced = new_delivered > delivered;
-  out.read_advanced = new_read > read_seq;
-  out.delivered_seq = new_delivered;
-  out.read_seq = new_read;
+  out.delivered_seq = r->i64(0, 3);
+  out.read_seq = r->i64(0, 4);
+  out.delivered_advanced = out.delivered_seq > r->i64(0, 1);
+  out.read_advanced = out.read_seq > r->i64(0, 2);
   if (!out.delivered_advanced && !out.read_advanced) return out;
-  {
-    auto r = c.Exec(
-        "UPDATE conversation_members SET delivered_seq = $1::bigint, read_seq = $2::bigint "
-        "WHERE conversation_id = $3 AND user_id = $4",
-        {P(new_delivered), P(new_read), P(conversation_id), P(user_id)});
-    if (!r.ok()) return r.error();
-  }
-  for (auto [kind, advanced, seq] :
-       {std::tuple{kDelivered, out.delivered_advanced, new_delivered},
-        std::tuple{kRead, out.read_advanced, new_read}}) {
-    if (!advanced) continue;
-    auto r = c.Exec(
-        "INSERT INTO receipt_log(conversation_id, user_id, kind, up_to_seq, at) "
-        "VALUES ($1, $2, $3::integer, $4::bigint, $5::bigint) ON CONFLICT DO NOTHING",
-        {P(conversation_id), P(user_id), P(kind), P(seq), P(now)});
-    if (!r.ok()) return r.error();
-  }
-  auto [lo, hi] = out.CoveredRange(delivered, read_seq);
-  auto senders = c.Exec(
-      "SELECT DISTINCT sender_id FROM messages WHERE conversation_id = $1 AND seq > $2::bigint "
-      "AND seq <= $3::bigint AND sender_id <> $4",
-      {P(conversation_id), P(lo), P(hi), P(user_id)});
-  if (!senders.ok()) return senders.error();
-  for (int i = 0; i < senders->rows(); ++i) out.recipient_ids.push_back(senders->str(i, 0));
+  out.recipient_ids = msg::DecodeList(r->str(0, 5));
   out.recipient_ids.push_back(user_id);
   return out;
 }
@@ -236,6 +195,7 @@ void PostgresStore::MarkReceipt(std::string user_id, std::string device_id,
                                 int64_t now, Done<ReceiptChange> done) {
   JobOptions options;
   options.lock_keys = {conversation_id};
+  options.savepoint = false;  // parley_mark_receipt refuses before it writes
   writer().Submit<ReceiptChange>(
       [=](PgConn& c) {
         return MarkReceiptTx(c, user_id, device_id, conversation_id, up_to_seq, read, now);
