@@ -1,6 +1,7 @@
 """Real time over GET /v1/ws: ready frame, replay, live delivery, send/ack, receipts, typing,
 ping, at-least-once delivery, and malformed frames."""
 import json
+import time
 import uuid
 
 import pytest
@@ -163,6 +164,21 @@ def test_typing_relayed_to_other_member_only(new_user):
     wa.sync()
     assert [f for f in wa.drain(0.3) if f.get("type") == "typing"] == []
     wc.sync()   # still connected
+
+
+def test_typing_is_relayed_at_most_five_times_a_second_per_connection(new_user):
+    a, b = new_user(), new_user()
+    conv = a.send(to=b)["conversation_id"]
+    wa, wb = a.ws(), b.ws()
+    for _ in range(20):
+        wb.send({"type": "typing", "conversation_id": conv})
+    wb.sync()
+    got = [f for f in wa.drain(0.5) if f.get("type") == "typing"]
+    assert len(got) == 5, got
+    # A second later the connection may relay again.
+    time.sleep(1.0)
+    wb.send({"type": "typing", "conversation_id": conv})
+    assert wa.wait_type("typing")["user_id"] == b.user_id
 
 
 def test_ping_pong(new_user):

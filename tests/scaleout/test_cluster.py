@@ -105,6 +105,12 @@ def test_direct_message_receipts_and_history_across_nodes(cluster, nodes, new_us
     assert m["sender_id"] == alice.user_id and m["sender_device_id"] == alice.device_id
     assert m["conversation_id"] == conv
 
+    # Typing on node 1 reaches bob on node 2 (relayed through the bus like every live frame).
+    wa.send({"type": "typing", "conversation_id": conv})
+    t = wb.wait_type("typing", lambda f: f.get("conversation_id") == conv,
+                     timeout=DELIVERY_TIMEOUT_S)
+    assert t == {"type": "typing", "conversation_id": conv, "user_id": alice.user_id}, t
+
     # An HTTP send through node 3 reaches bob on node 2 as well.
     s2 = on(alice, n3).send(to=bob, body="second, by HTTP on node 3")
     assert s2["conversation_id"] == conv and s2["seq"] == 2

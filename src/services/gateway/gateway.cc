@@ -183,6 +183,12 @@ void Gateway::OnMessageEvent(const events::EventPtr& e) {
     if (!recipients) recipients = p.if_contains("member_ids");
     for (const auto& user : StringList(recipients))
       for (auto& s : hub_.ForUser(user)) s->SendReceipt(frame, key, up_to->as_int64());
+  } else if (e->type == events::type::kTyping) {
+    Frame frame = MakeFrame({{"type", "typing"},
+                             {"conversation_id", StringOr(p, "conversation_id")},
+                             {"user_id", StringOr(p, "user_id")}});
+    for (const auto& user : StringList(p.if_contains("recipient_ids")))
+      for (auto& s : hub_.ForUser(user)) s->Send(frame);
   } else if (e->type == events::type::kToDevice) {
     boost::json::object f = p;
     f.erase("to_user_id");
@@ -227,14 +233,21 @@ void Gateway::RelayTyping(const transport::Principal& who, const std::string& co
     auto members = ctx_.message_store.ActiveMembers(conversation_id);
     if (!members.ok()) return;
     bool member = false;
-    for (const auto& m : *members) member = member || m == who.user_id;
-    if (!member) return;  // not a member: nothing relayed, nothing said
-    Frame frame = MakeFrame(
-        {{"type", "typing"}, {"conversation_id", conversation_id}, {"user_id", who.user_id}});
+    boost::json::array recipients;
     for (const auto& m : *members) {
-      if (m == who.user_id) continue;
-      for (auto& s : hub_.ForUser(m)) s->Send(frame);
+      if (m == who.user_id) {
+        member = true;
+      } else {
+        recipients.emplace_back(m);
+      }
     }
+    if (!member) return;  // not a member: nothing relayed, nothing said
+    // Through the bus like every live frame, so members connected to other nodes see it too.
+    ctx_.bus.Publish(events::topic::kMessage,
+                     events::MakeEvent(events::type::kTyping, conversation_id,
+                                       {{"conversation_id", conversation_id},
+                                        {"user_id", who.user_id},
+                                        {"recipient_ids", std::move(recipients)}}));
   });
 }
 

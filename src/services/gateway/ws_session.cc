@@ -414,7 +414,17 @@ asio::awaitable<void> WsSession::Handle(std::string text) {
     }
     if (!ref.is_null()) Reply({{"type", "ack"}, {"ref", ref}});
   } else if (type == ClientFrameType::kTyping) {
-    gw_.RelayTyping(principal_, frame->conversation_id);
+    // Ephemeral and cluster-wide (a bus event): a connection relays at most kTypingPerSecond;
+    // the rest are dropped silently (a client repeats typing while the user types anyway).
+    const int64_t now = NowMs();
+    if (now - typing_window_start_ms_ >= 1000) {
+      typing_window_start_ms_ = now;
+      typing_in_window_ = 0;
+    }
+    if (typing_in_window_ < kTypingPerSecond) {
+      ++typing_in_window_;
+      gw_.RelayTyping(principal_, frame->conversation_id);
+    }
   } else {
     boost::json::object pong{{"type", "pong"}};
     if (!ref.is_null()) pong["ref"] = ref;

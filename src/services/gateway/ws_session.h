@@ -98,6 +98,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   std::deque<Out> outbox_;
   size_t outbox_bytes_ = 0;
   bool closed_ = false;
+  static constexpr int kTypingPerSecond = 5;  // typing frames relayed per connection per second
+  int typing_in_window_ = 0;
+  int64_t typing_window_start_ms_ = 0;
   bool replaying_ = true;
   std::vector<std::tuple<Frame, std::string, int64_t>> held_;  // live messages during replay
   std::vector<std::pair<Frame, int64_t>> held_to_device_;     // live to-device during replay
