@@ -40,6 +40,13 @@ KafkaConf NewConf() {
   KafkaConf conf(rd_kafka_conf_new());
   rd_kafka_conf_set_log_cb(conf.get(), OnLog);
   rd_kafka_conf_set_error_cb(conf.get(), OnError);
+  // Small requests leave at once: with Nagle's algorithm a produce or fetch can wait for the
+  // previous one's ACK (tens of ms under delayed ACKs).
+  char err[512];
+  if (rd_kafka_conf_set(conf.get(), "socket.nagle.disable", "true", err, sizeof err) !=
+      RD_KAFKA_CONF_OK) {
+    LogWarn("kafka: socket.nagle.disable refused", {{"error", err}});
+  }
   return conf;
 }
 

@@ -52,8 +52,10 @@ Status KafkaConsumer::Start() {
   PARLEY_TRY(SetConf(conf.get(), "enable.auto.offset.store", "false"));
   PARLEY_TRY(SetConf(conf.get(), "auto.commit.interval.ms", "1000"));
   PARLEY_TRY(SetConf(conf.get(), "auto.offset.reset", every_node ? "latest" : "earliest"));
-  // Chat latency: don't let the broker hold a fetch for long when little arrives.
-  PARLEY_TRY(SetConf(conf.get(), "fetch.wait.max.ms", "50"));
+  // A fetch the broker holds returns as soon as a record arrives (fetch.min.bytes is 1), so a
+  // long wait costs no latency; it only spaces the polls of a quiet topic (every consumer of
+  // every node polls every topic it follows).
+  PARLEY_TRY(SetConf(conf.get(), "fetch.wait.max.ms", "500"));
   // A dead node's partitions (kOneNode) move to the others within seconds, not 45 s.
   PARLEY_TRY(SetConf(conf.get(), "session.timeout.ms", "10000"));
   PARLEY_TRY(SetConf(conf.get(), "heartbeat.interval.ms", "2000"));
