@@ -135,7 +135,13 @@ void RegisterWriterMetrics(Metrics& m, const Store* store) {
 
 void Profile::RegisterMetrics(Metrics& m) const {
   const Owned& o = *owned_;
-  if (o.postgres) RegisterWriterMetrics(m, o.postgres.get());
+  if (const auto* pg = o.postgres.get()) {
+    RegisterWriterMetrics(m, pg);
+    m.CounterFn("parley_store_round_trips_total",
+                "Round trips of the PostgreSQL writer (statements and pipelines); per write: "
+                "divide by parley_store_committed_writes_total",
+                [pg] { return static_cast<double>(pg->writer_round_trips()); });
+  }
   if (o.sqlite) RegisterWriterMetrics(m, o.sqlite.get());
   if (const auto* c = o.cassandra_messages.get()) {
     m.HistogramRef("parley_cassandra_row_wait_seconds",

@@ -52,6 +52,10 @@ class GroupCommitQueue {
     std::function<void(const Status&)> complete;  // the commit's outcome
     std::chrono::steady_clock::time_point queued{};
     JobOptions options;
+    // Optional, for adapters that pipeline (PostgreSQL): send(&conn) sends the job's statement
+    // without waiting, and `run` then finishes with its answer; send(nullptr) forgets an answer
+    // an earlier attempt left unused, so that `run` runs the statement itself.
+    std::function<void(Conn*)> send;
   };
   using RunBatch = std::function<void(std::deque<Job>&)>;
 
@@ -92,7 +96,8 @@ class GroupCommitQueue {
   // Queues fn; `done` gets its result once the batch it ran in has committed, or the error of
   // the job or of the commit.
   template <typename T>
-  void Submit(std::function<Result<T>(Conn&)> fn, Done<T> done, JobOptions options = {}) {
+  void Submit(std::function<Result<T>(Conn&)> fn, Done<T> done, JobOptions options = {},
+              std::function<void(Conn*)> send = {}) {
     auto slot = std::make_shared<std::optional<Result<T>>>();
     Job job;
     job.run = [fn = std::move(fn), slot](Conn& c) -> Status {
@@ -111,6 +116,7 @@ class GroupCommitQueue {
       }
     };
     job.options = std::move(options);
+    job.send = std::move(send);
     Enqueue(std::move(job));
   }
 

@@ -164,6 +164,7 @@ Result<PgResult> PgConn::ExecOnce(std::string_view sql, const std::vector<PgPara
   if (it == prepared_.end()) {
     std::string name = "p";
     name += std::to_string(++statements_made_);
+    ++round_trips_;
     PGresult* pr = PQprepare(c_, name.c_str(), key.c_str(), 0, nullptr);
     if (!pr || PQresultStatus(pr) != PGRES_COMMAND_OK) {
       Error e = MapError(pr, sql);
@@ -182,6 +183,7 @@ Result<PgResult> PgConn::ExecOnce(std::string_view sql, const std::vector<PgPara
     }
     values.push_back(p ? p->c_str() : nullptr);
   }
+  ++round_trips_;
   PGresult* r = PQexecPrepared(c_, it->second.c_str(), static_cast<int>(values.size()),
                                values.data(), nullptr, nullptr, 0);
   if (!r) return MapError(nullptr, sql);
@@ -211,6 +213,7 @@ Result<PgResult> PgConn::ExecOnce(std::string_view sql, const std::vector<PgPara
 Status PgConn::Run(std::string_view sql) {
   if (!c_) return MakeError(ErrorCode::kUnavailable, "postgres: not connected");
   std::string text(sql);
+  ++round_trips_;
   PGresult* r = PQexec(c_, text.c_str());
   if (!r) return MapError(nullptr, sql);
   ExecStatusType st = PQresultStatus(r);
@@ -221,6 +224,108 @@ Status PgConn::Run(std::string_view sql) {
   }
   PQclear(r);
   last_sqlstate_.clear();
+  return OkStatus();
+}
+
+Status PgConn::BeginPipeline() {
+  if (!c_) return MakeError(ErrorCode::kUnavailable, "postgres: not connected");
+  if (PQenterPipelineMode(c_) != 1) return MapError(nullptr, "pipeline");
+  pipeline_.clear();
+  return OkStatus();
+}
+
+void PgConn::SendPipelined(std::string_view sql, const std::vector<PgParam>& params,
+                           std::function<void(Result<PgResult>)> on_answer) {
+  Pending p;
+  p.sql = std::string(sql);
+  p.on_answer = std::move(on_answer);
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& v : params) {
+    if (v && v->find('\0') != std::string::npos) {
+      p.not_sent = MakeError(ErrorCode::kInvalidArgument, "postgres: text value contains a NUL byte");
+      pipeline_.push_back(std::move(p));
+      return;
+    }
+    values.push_back(v ? v->c_str() : nullptr);
+  }
+  auto it = prepared_.find(p.sql);
+  std::string name;
+  if (it == prepared_.end()) {
+    name = "p" + std::to_string(++statements_made_);
+    if (PQsendPrepare(c_, name.c_str(), p.sql.c_str(), 0, nullptr) != 1) {
+      p.not_sent = MapError(nullptr, sql);
+      pipeline_.push_back(std::move(p));
+      return;
+    }
+    p.prepare = name;
+    prepared_.emplace(p.sql, name);  // forgotten again if the prepare fails
+  } else {
+    name = it->second;
+  }
+  if (PQsendQueryPrepared(c_, name.c_str(), static_cast<int>(values.size()), values.data(),
+                          nullptr, nullptr, 0) != 1) {
+    p.not_sent = MapError(nullptr, sql);
+  }
+  pipeline_.push_back(std::move(p));
+}
+
+// One command's answer: its result, then the NULL that ends it.
+Result<PgResult> PgConn::ReadPipelined(const Pending& p) {
+  PGresult* r = PQgetResult(c_);
+  if (!r) return MapError(nullptr, p.sql);
+  PgResult owned(r);
+  while (PGresult* extra = PQgetResult(c_)) PQclear(extra);  // up to the NULL
+  ExecStatusType st = PQresultStatus(r);
+  if (st == PGRES_PIPELINE_ABORTED) {
+    return MakeError(ErrorCode::kUnavailable,
+                     "postgres: " + p.sql.substr(0, 60) + ": pipeline aborted by an earlier statement");
+  }
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return MapError(r, p.sql);
+  return owned;
+}
+
+Status PgConn::FinishPipeline() {
+  std::vector<Pending> sent;
+  sent.swap(pipeline_);
+  ++round_trips_;
+  bool link_ok = PQpipelineSync(c_) == 1;
+  for (auto& p : sent) {
+    if (p.not_sent || !link_ok) {
+      p.on_answer(p.not_sent ? *p.not_sent : MapError(nullptr, p.sql));
+      if (!p.prepare.empty()) prepared_.erase(p.sql);
+      continue;
+    }
+    if (!p.prepare.empty()) {
+      auto prepared = ReadPipelined(p);
+      if (!prepared.ok()) {
+        prepared_.erase(p.sql);
+        // The query after it is answered too (aborted, or failing on the missing statement).
+        auto query = ReadPipelined(p);
+        (void)query;
+        p.on_answer(prepared.error());
+        continue;
+      }
+    }
+    auto answer = ReadPipelined(p);
+    if (answer.ok()) last_sqlstate_.clear();
+    p.on_answer(std::move(answer));
+  }
+  bool clean = link_ok;
+  if (clean) {
+    // The sync's own answer, then back to normal mode.
+    PGresult* sync = PQgetResult(c_);
+    clean = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    if (sync) PQclear(sync);
+    clean = clean && PQexitPipelineMode(c_) == 1;
+  }
+  if (!clean) {
+    // The connection's state is unknown: drop it (healthy() turns false; the owner reconnects).
+    PQfinish(c_);
+    c_ = nullptr;
+    prepared_.clear();
+    return MakeError(ErrorCode::kUnavailable, "postgres: pipeline did not end cleanly");
+  }
   return OkStatus();
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,15 +89,41 @@ class PgConn {
   // a savepoint, is accepted until then).
   bool in_failed_transaction() const;
 
+  // Pipeline mode: statements sent one after the other without waiting for each answer, answered
+  // together, in order, after FinishPipeline's sync (one round trip for all of them). Between
+  // BeginPipeline and FinishPipeline only SendPipelined may be called. A statement that fails
+  // aborts the ones after it up to the sync (their answers: kUnavailable "pipeline aborted");
+  // inside a transaction the transaction is then failed, as after any failed statement.
+  Status BeginPipeline();
+  // Queues one statement (prepared once per SQL text, like Exec); `on_answer` gets its result
+  // during FinishPipeline.
+  void SendPipelined(std::string_view sql, const std::vector<PgParam>& params,
+                     std::function<void(Result<PgResult>)> on_answer);
+  // Sends the sync, hands every queued statement its answer, and leaves pipeline mode. An error:
+  // the link broke (the answers not read get it too).
+  Status FinishPipeline();
+  // Round trips to the server so far (a statement, a script, a whole pipeline: one each).
+  uint64_t round_trips() const { return round_trips_; }
+
  private:
   explicit PgConn(pg_conn* c) : c_(c) {}
   Error MapError(pg_result* r, std::string_view sql);
   Result<PgResult> ExecOnce(std::string_view sql, const std::vector<PgParam>& params,
                             bool may_replan);
 
+  struct Pending {
+    std::string sql;        // for error messages
+    std::string prepare;    // statement name, when a PQsendPrepare precedes the query
+    std::optional<Error> not_sent;  // the send itself failed: the answer, with no result to read
+    std::function<void(Result<PgResult>)> on_answer;
+  };
+  Result<PgResult> ReadPipelined(const Pending& p);
+
   pg_conn* c_;
+  std::vector<Pending> pipeline_;  // sent, answers not read yet
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
   uint64_t statements_made_ = 0;                           // names statements p1, p2, ...
+  uint64_t round_trips_ = 0;
   std::string last_sqlstate_;
   bool saw_retryable_ = false;
 };

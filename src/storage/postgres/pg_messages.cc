@@ -19,18 +19,25 @@
 namespace parley::storage::postgres {
 namespace {
 
-Result<AppendResult> AppendTx(PgConn& c, const AppendRequest& req, const std::string& message_id,
-                              int64_t now) {
+constexpr const char* kAppendSql =
+    "SELECT o_outcome, o_conversation_id, o_seq, o_members FROM parley_append($1, $2, $3, $4, "
+    "$5, $6, $7, $8::bigint, $9, $10, $11, $12, $13, $14, $15::text[])";
+
+std::vector<PgParam> AppendParams(const AppendRequest& req, const std::string& message_id,
+                                  int64_t now) {
   const bool direct = req.direct_pair.has_value();
-  auto r = c.Exec(
-      "SELECT o_outcome, o_conversation_id, o_seq, o_members FROM parley_append($1, $2, $3, $4, "
-      "$5, $6, $7, $8::bigint, $9, $10, $11, $12, $13, $14, $15::text[])",
-      {P(req.conversation_id), direct ? P(req.direct_pair->first) : std::nullopt,
-       direct ? P(req.direct_pair->second) : std::nullopt, P(req.sender_id),
-       P(req.sender_device_id), P(req.client_msg_id), P(message_id), P(now),
-       P(req.content_type), P(req.encryption), P(req.body), msg::EncodeList(req.media_ids, false),
-       req.search_tokens ? msg::EncodeList(*req.search_tokens, true) : std::nullopt,
-       P(req.reply_to), req.media_ids.empty() ? std::nullopt : TextArray(req.media_ids)});
+  return {P(req.conversation_id), direct ? P(req.direct_pair->first) : std::nullopt,
+          direct ? P(req.direct_pair->second) : std::nullopt, P(req.sender_id),
+          P(req.sender_device_id), P(req.client_msg_id), P(message_id), P(now),
+          P(req.content_type), P(req.encryption), P(req.body),
+          msg::EncodeList(req.media_ids, false),
+          req.search_tokens ? msg::EncodeList(*req.search_tokens, true) : std::nullopt,
+          P(req.reply_to), req.media_ids.empty() ? std::nullopt : TextArray(req.media_ids)};
+}
+
+// parley_append's answer as the append's result.
+Result<AppendResult> FinishAppend(PgConn& c, Result<PgResult> r, const AppendRequest& req,
+                                  const std::string& message_id, int64_t now) {
   if (!r.ok()) return r.error();
   if (r->rows() != 1) return MakeError(ErrorCode::kInternal, "append returned no outcome");
   AppendResult out;
@@ -73,11 +80,15 @@ Result<AppendResult> AppendTx(PgConn& c, const AppendRequest& req, const std::st
 void PostgresStore::Append(AppendRequest req, Done<AppendResult> done) {
   JobOptions options;
   options.lock_keys = {req.conversation_id};
-  options.savepoint = false;  // parley_append refuses before it writes, and raises nothing
-  writer().Submit<AppendResult>(
-      [req = std::move(req)](PgConn& c) {
-        // The clock is read on each run (a retried batch takes a new time, as a new seq).
-        return AppendTx(c, req, NewUuidV7(), NowMs());
+  // The id and the time are taken once, at submit: a batch that runs again (after a conflict)
+  // rolled the first run back, so nothing of it was ever seen.
+  std::string message_id = NewUuidV7();
+  const int64_t now = NowMs();
+  std::vector<PgParam> params = AppendParams(req, message_id, now);
+  writer().SubmitStatement<AppendResult>(
+      kAppendSql, std::move(params),
+      [req = std::move(req), message_id, now](PgConn& c, Result<PgResult> r) {
+        return FinishAppend(c, std::move(r), req, message_id, now);
       },
       std::move(done), std::move(options));
 }

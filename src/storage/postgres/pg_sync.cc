@@ -155,15 +155,12 @@ Result<PendingPage> PostgresStore::Pending(std::string_view user_id, std::string
 
 namespace {
 
-Result<ReceiptChange> MarkReceiptTx(PgConn& c, const std::string& user_id,
-                                    const std::string& device_id,
-                                    const std::string& conversation_id, int64_t up_to_seq,
-                                    bool read, int64_t now) {
-  auto r = c.Exec(
-      "SELECT o_outcome, o_delivered_before, o_read_before, o_delivered, o_read, o_senders "
-      "FROM parley_mark_receipt($1, $2, $3, $4::bigint, $5::boolean, $6::bigint, $7::bigint)",
-      {P(conversation_id), P(user_id), P(device_id), P(up_to_seq), P(read), P(now),
-       P(kReceiptSenderWindow)});
+constexpr const char* kMarkSql =
+    "SELECT o_outcome, o_delivered_before, o_read_before, o_delivered, o_read, o_senders "
+    "FROM parley_mark_receipt($1, $2, $3, $4::bigint, $5::boolean, $6::bigint, $7::bigint)";
+
+// parley_mark_receipt's answer as the mark's result.
+Result<ReceiptChange> FinishMark(Result<PgResult> r, const std::string& user_id, int64_t now) {
   if (!r.ok()) return r.error();
   if (r->rows() != 1) return MakeError(ErrorCode::kInternal, "mark returned no outcome");
   switch (r->i64(0, 0)) {
@@ -195,11 +192,11 @@ void PostgresStore::MarkReceipt(std::string user_id, std::string device_id,
                                 int64_t now, Done<ReceiptChange> done) {
   JobOptions options;
   options.lock_keys = {conversation_id};
-  options.savepoint = false;  // parley_mark_receipt refuses before it writes
-  writer().Submit<ReceiptChange>(
-      [=](PgConn& c) {
-        return MarkReceiptTx(c, user_id, device_id, conversation_id, up_to_seq, read, now);
-      },
+  std::vector<PgParam> params = {P(conversation_id), P(user_id), P(device_id), P(up_to_seq),
+                                 P(read), P(now), P(kReceiptSenderWindow)};
+  writer().SubmitStatement<ReceiptChange>(
+      kMarkSql, std::move(params),
+      [user_id, now](PgConn&, Result<PgResult> r) { return FinishMark(std::move(r), user_id, now); },
       std::move(done), std::move(options));
 }
 

@@ -33,6 +33,7 @@ bool PgWriter::EnsureConnected() {
     return false;
   }
   conn_ = std::move(*conn);
+  conn_round_trips_ = 0;
   return true;
 }
 
@@ -51,8 +52,43 @@ Status PgWriter::LockKeys(const std::deque<Queue::Job>& batch) {
   return OkStatus();
 }
 
+// One job inside the batch's transaction. kCommitted here means "go on with the next job".
+PgWriter::Attempt PgWriter::RunJob(Queue::Job& job, bool savepoint_every_job) {
+  Status sp = OkStatus();
+  if (savepoint_every_job || job.options.savepoint) {
+    sp = conn_->Run("SAVEPOINT job");
+    if (sp.ok()) {
+      Status r = job.run(*conn_);
+      if (!r.ok()) sp = conn_->Run("ROLLBACK TO SAVEPOINT job");
+      if (sp.ok()) sp = conn_->Run("RELEASE SAVEPOINT job");
+    }
+  } else {
+    (void)job.run(*conn_);  // its result is kept by the job; a refusal leaves nothing behind
+  }
+  // A deadlock or serialization failure (even one a job swallowed), or a lost link: the
+  // transaction cannot commit as it is; roll it all back and run the batch again.
+  if (conn_->saw_retryable() || !conn_->healthy()) {
+    if (conn_->healthy()) (void)conn_->Run("ROLLBACK");
+    return Attempt::kRetry;
+  }
+  if (conn_->in_failed_transaction() && sp.ok()) {
+    // A job without a savepoint failed in SQL: the transaction is lost with everything the
+    // batch wrote; the batch runs again with savepoints, so that job fails alone.
+    (void)conn_->Run("ROLLBACK");
+    return Attempt::kUnsafe;
+  }
+  if (!sp.ok()) {
+    LogError("postgres savepoint failed", {{"error", sp.error().message}});
+    (void)conn_->Run("ROLLBACK");
+    return Attempt::kFailed;
+  }
+  return Attempt::kCommitted;
+}
+
 PgWriter::Attempt PgWriter::TryBatch(std::deque<Queue::Job>& batch, bool savepoint_every_job) {
   conn_->ClearRetryable();
+  for (auto& job : batch)
+    if (job.send) job.send(nullptr);  // answers an earlier attempt left unused are stale
   Status begin = conn_->Run("BEGIN");
   if (begin.ok()) begin = LockKeys(batch);  // held until COMMIT/ROLLBACK
   if (!begin.ok()) {
@@ -63,35 +99,28 @@ PgWriter::Attempt PgWriter::TryBatch(std::deque<Queue::Job>& batch, bool savepoi
     }
     return conn_->healthy() ? Attempt::kFailed : Attempt::kRetry;
   }
-  for (auto& job : batch) {
-    Status sp = OkStatus();
-    if (savepoint_every_job || job.options.savepoint) {
-      sp = conn_->Run("SAVEPOINT job");
-      if (sp.ok()) {
-        Status r = job.run(*conn_);
-        if (!r.ok()) sp = conn_->Run("ROLLBACK TO SAVEPOINT job");
-        if (sp.ok()) sp = conn_->Run("RELEASE SAVEPOINT job");
+  for (size_t i = 0; i < batch.size();) {
+    // Consecutive pipelinable jobs: their statements leave together and are answered together.
+    size_t end = i;
+    if (!savepoint_every_job) {
+      while (end < batch.size() && batch[end].send && end - i < kMaxPipeline) ++end;
+    }
+    if (end > i + 1) {
+      if (Status b = conn_->BeginPipeline(); !b.ok()) {
+        LogError("postgres pipeline failed", {{"error", b.error().message}});
+        return conn_->healthy() ? Attempt::kFailed : Attempt::kRetry;
       }
+      for (size_t j = i; j < end; ++j) batch[j].send(conn_.get());
+      Status finished = conn_->FinishPipeline();
+      if (!finished.ok()) return Attempt::kRetry;  // the link is gone; the batch runs again
     } else {
-      (void)job.run(*conn_);  // its result is kept by the job; a refusal leaves nothing behind
+      end = i + 1;
     }
-    // A deadlock or serialization failure (even one a job swallowed), or a lost link: the
-    // transaction cannot commit as it is; roll it all back and run the batch again.
-    if (conn_->saw_retryable() || !conn_->healthy()) {
-      if (conn_->healthy()) (void)conn_->Run("ROLLBACK");
-      return Attempt::kRetry;
+    for (size_t j = i; j < end; ++j) {
+      Attempt a = RunJob(batch[j], savepoint_every_job);
+      if (a != Attempt::kCommitted) return a;
     }
-    if (conn_->in_failed_transaction() && sp.ok()) {
-      // A job without a savepoint failed in SQL: the transaction is lost with everything the
-      // batch wrote; the batch runs again with savepoints, so that job fails alone.
-      (void)conn_->Run("ROLLBACK");
-      return Attempt::kUnsafe;
-    }
-    if (!sp.ok()) {
-      LogError("postgres savepoint failed", {{"error", sp.error().message}});
-      (void)conn_->Run("ROLLBACK");
-      return Attempt::kFailed;
-    }
+    i = end;
   }
   Status commit = conn_->Run("COMMIT");
   if (commit.ok()) return Attempt::kCommitted;
@@ -137,6 +166,10 @@ void PgWriter::RunBatch(std::deque<Queue::Job>& batch) {
   }
   batches_.fetch_add(1, std::memory_order_relaxed);
   jobs_.fetch_add(batch.size(), std::memory_order_relaxed);
+  if (conn_) {
+    round_trips_.fetch_add(conn_->round_trips() - conn_round_trips_, std::memory_order_relaxed);
+    conn_round_trips_ = conn_->round_trips();
+  }
   queue_.Complete(batch, outcome);
 }
 

@@ -29,7 +29,10 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "storage/group_commit.h"
 #include "storage/model.h"
@@ -40,6 +43,7 @@ namespace parley::storage::postgres {
 class PgWriter {
  public:
   static constexpr int kMaxAttempts = 8;
+  static constexpr size_t kMaxPipeline = 256;  // statements sent before their answers are read
 
   PgWriter(std::string url, size_t max_batch);
   ~PgWriter();
@@ -54,7 +58,35 @@ class PgWriter {
     queue_.Submit<T>(std::move(fn), std::move(done), std::move(options));
   }
 
+  // A job that is one statement, then `finish` with its answer (which may run more statements,
+  // e.g. to read what a duplicate points at). Must be savepoint-free (it refuses without
+  // writing, by its answer). Consecutive such jobs of a batch are pipelined: sent together,
+  // answered together, one round trip for all of them.
+  template <typename T>
+  void SubmitStatement(std::string sql, std::vector<PgParam> params,
+                       std::function<Result<T>(PgConn&, Result<PgResult>)> finish, Done<T> done,
+                       JobOptions options) {
+    options.savepoint = false;
+    auto answer = std::make_shared<std::optional<Result<PgResult>>>();
+    auto stmt = std::make_shared<const std::pair<std::string, std::vector<PgParam>>>(
+        std::move(sql), std::move(params));
+    auto send = [stmt, answer](PgConn* c) {
+      answer->reset();
+      if (!c) return;
+      c->SendPipelined(stmt->first, stmt->second,
+                       [answer](Result<PgResult> r) { answer->emplace(std::move(r)); });
+    };
+    auto run = [stmt, answer, finish = std::move(finish)](PgConn& c) -> Result<T> {
+      Result<PgResult> r = answer->has_value() ? std::move(**answer) : c.Exec(stmt->first, stmt->second);
+      answer->reset();
+      return finish(c, std::move(r));
+    };
+    queue_.Submit<T>(std::move(run), std::move(done), std::move(options), std::move(send));
+  }
+
   uint64_t batches() const { return batches_.load(std::memory_order_relaxed); }
+  // Round trips of the writer's connection (statements, scripts, pipelines), all batches.
+  uint64_t round_trips() const { return round_trips_.load(std::memory_order_relaxed); }
   // Per batch: transaction to commit. Per write: queued to committed.
   const Histogram& batch_seconds() const { return queue_.batch_seconds(); }
   const Histogram& write_seconds() const { return queue_.write_seconds(); }
@@ -68,6 +100,7 @@ class PgWriter {
   enum class Attempt { kCommitted, kRetry, kUnsafe, kFailed };
   void RunBatch(std::deque<Queue::Job>& batch);  // on the queue's writer thread
   Attempt TryBatch(std::deque<Queue::Job>& batch, bool savepoint_every_job);
+  Attempt RunJob(Queue::Job& job, bool savepoint_every_job);
   Status LockKeys(const std::deque<Queue::Job>& batch);
   bool EnsureConnected();
 
@@ -76,6 +109,8 @@ class PgWriter {
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> jobs_{0};
   std::atomic<uint64_t> retries_{0};
+  std::atomic<uint64_t> round_trips_{0};
+  uint64_t conn_round_trips_ = 0;  // writer thread: the current connection's count last seen
   Queue queue_;  // last: its threads stop first
 };
 

@@ -196,6 +196,67 @@ TEST_F(PgTest, BatchesWaitOnlyForTheKeysTheyShare) {
   w.Stop();
 }
 
+TEST_F(PgTest, StatementJobsOfABatchArePipelinedInOneRoundTrip) {
+  ASSERT_TRUE(conn_->Run("CREATE TABLE t(k BIGINT PRIMARY KEY)").ok());
+  PgWriter w(schema_->url(), 256);
+  constexpr int kJobs = 50;
+  std::atomic<int> ok{0};
+  std::promise<void> all;
+  std::atomic<int> left{kJobs};
+  for (int i = 0; i < kJobs; ++i) {
+    JobOptions o;
+    o.lock_keys = {"conversation-" + std::to_string(i % 5)};
+    w.SubmitStatement<int64_t>(
+        "INSERT INTO t VALUES ($1::bigint) RETURNING k", {P(int64_t{i})},
+        [](PgConn&, Result<PgResult> r) -> Result<int64_t> {
+          if (!r.ok()) return r.error();
+          return r->i64(0, 0);
+        },
+        [&, i](Result<int64_t> r) {
+          if (r.ok() && *r == i) ++ok;
+          if (--left == 0) all.set_value();
+        },
+        o);
+  }
+  ASSERT_TRUE(w.Start().ok());  // queued before Start: one batch
+  all.get_future().wait();
+  w.Stop();
+  EXPECT_EQ(ok.load(), kJobs);
+  EXPECT_EQ(w.batches(), 1u);
+  // BEGIN, the keys (prepared first: one more, on a new connection only), the pipeline of 50
+  // inserts (their prepare included), COMMIT.
+  EXPECT_EQ(w.round_trips(), 5u);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM t"), kJobs);
+}
+
+TEST_F(PgTest, AFailingStatementInAPipelineFailsAloneAfterARerun) {
+  ASSERT_TRUE(conn_->Run("CREATE TABLE t(k BIGINT PRIMARY KEY); INSERT INTO t VALUES (7)").ok());
+  PgWriter w(schema_->url(), 256);
+  std::vector<std::promise<Result<int64_t>>> done(10);
+  for (int i = 0; i < 10; ++i) {
+    w.SubmitStatement<int64_t>(
+        "INSERT INTO t VALUES ($1::bigint) RETURNING k", {P(int64_t{i + 3})},  // 7 is taken
+        [](PgConn&, Result<PgResult> r) -> Result<int64_t> {
+          if (!r.ok()) return r.error();
+          return r->i64(0, 0);
+        },
+        [&done, i](Result<int64_t> r) { done[i].set_value(std::move(r)); }, JobOptions{});
+  }
+  ASSERT_TRUE(w.Start().ok());
+  for (int i = 0; i < 10; ++i) {
+    auto r = done[i].get_future().get();
+    if (i + 3 == 7) {
+      ASSERT_FALSE(r.ok());
+      EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+    } else {
+      EXPECT_TRUE(r.ok()) << i << ": " << r.error().message;
+    }
+  }
+  w.Stop();
+  EXPECT_EQ(w.retries(), 0u);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM t"), 10);  // 7, and the nine others
+}
+
 TEST_F(PgTest, WriterGivesUpWithUnavailableAfterBoundedRetries) {
   PgWriter w(schema_->url(), 8);
   ASSERT_TRUE(w.Start().ok());

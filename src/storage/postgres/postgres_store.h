@@ -53,6 +53,7 @@ class PostgresStore final : public AuthStore,
 
   uint64_t commit_batches() const { return writer_ ? writer_->batches() : 0; }
   uint64_t committed_jobs() const { return writer_ ? writer_->jobs() : 0; }
+  uint64_t writer_round_trips() const { return writer_ ? writer_->round_trips() : 0; }
   // The writer's timings (see its header); nullptr before Open.
   const Histogram* batch_seconds() const { return writer_ ? &writer_->batch_seconds() : nullptr; }
   const Histogram* write_seconds() const { return writer_ ? &writer_->write_seconds() : nullptr; }
