@@ -13,6 +13,10 @@ export class LiveConnection {
   private stopped = false;
   private attempt = 0;
   private lastFailedEarly = false;
+  // An attempt is between its start and its socket (fetching the URL): a second one must not
+  // start beside it, and going offline meanwhile must stop it.
+  private connecting = false;
+  private offlineSince = 0; // bumped by every 'offline' event
   private timer: ReturnType<typeof setTimeout> | null = null;
   private nextRef = 1;
   private readonly pending = new Map<string, { resolve: (f: Frame) => void; reject: (e: Error) => void }>();
@@ -38,11 +42,12 @@ export class LiveConnection {
 
   /** The browser lost its network: drop the socket now rather than wait for a dead TCP timeout. */
   private onOffline = () => {
+    this.offlineSince++;
     this.ws?.close();
   };
 
   private onOnline = () => {
-    if (!this.connected) {
+    if (!this.connected && !this.connecting && !this.ws) {
       this.attempt = 0;
       if (this.timer) clearTimeout(this.timer);
       void this.connect();
@@ -50,12 +55,23 @@ export class LiveConnection {
   };
 
   private async connect(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.connecting) return;
+    this.timer = null;
+    this.connecting = true;
+    const offline = this.offlineSince;
     let url: string;
     try {
       url = await this.opts.url(this.lastFailedEarly);
     } catch (e) {
+      this.connecting = false;
       this.scheduleRetry(String((e as Error).message ?? e));
+      return;
+    }
+    this.connecting = false;
+    if (this.stopped) return;
+    if (this.offlineSince !== offline) {
+      // The network went away while the URL was fetched: this attempt would outlive it.
+      this.scheduleRetry('offline');
       return;
     }
     const ws = new WebSocket(url);
@@ -106,6 +122,7 @@ export class LiveConnection {
     console.debug(`live: ${detail}, retry #${this.attempt}`);
     this.opts.onState(false, detail);
     if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
     const base = Math.min(30000, 500 * 2 ** this.attempt++);
     this.timer = setTimeout(() => void this.connect(), base / 2 + Math.random() * (base / 2));
   }
