@@ -87,7 +87,7 @@ asio::awaitable<Status> CreateOne(const Endpoint& ep, Account& a, const std::str
   if (a.user_id.empty()) a.user_id = StringField(v, "user_id");
   if (a.access_token.empty() || a.user_id.empty()) {
     co_return Error{ExitCode::kSetupFailed,
-                    "login: response lacks user_id or access_token (API.md): " + l->body};
+                    "login: response lacks user_id or access_token (docs/api.md): " + l->body};
   }
   co_return Ok();
 }

@@ -27,7 +27,7 @@ Result<std::vector<Account>> CreateAccounts(const Endpoint& ep, int count, int c
 
 // The accounts as a text file, one per line: username, user_id, device_id, access_token
 // (tab-separated), so that a later run (after a server restart) can reuse them without logging
-// in again. Access tokens expire (≤ 15 min, API.md).
+// in again. Access tokens expire (≤ 15 min, docs/api.md).
 Status SaveAccounts(const std::vector<Account>& accounts, const std::string& path);
 Result<std::vector<Account>> LoadAccounts(const std::string& path);
 

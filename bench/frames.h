@@ -1,4 +1,4 @@
-// The WebSocket frames of API.md ("Real time") that the bench sends and reads. Outgoing frames
+// The WebSocket frames of docs/api.md ("WebSocket") that the bench sends and reads. Outgoing frames
 // are written by hand into a reused buffer (they are the hot path and contain only characters
 // the bench chose); incoming ones are read from a parsed boost::json object.
 #pragma once

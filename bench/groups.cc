@@ -46,7 +46,7 @@ asio::awaitable<Status> SetUpOne(const Endpoint& ep, const std::vector<Account>&
   g.conversation_id = Field(v, "conversation_id");
   if (ec || g.group_id.empty() || g.conversation_id.empty()) {
     co_return Error{ExitCode::kSetupFailed,
-                    "create-group: response lacks group_id or conversation_id (API.md): " +
+                    "create-group: response lacks group_id or conversation_id (docs/api.md): " +
                         r->body.substr(0, 200)};
   }
   for (; next < g.members.size(); ++next) {

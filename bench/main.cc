@@ -1,4 +1,4 @@
-// parley-bench: the load generator of Parley. A pure client of the public API (API.md); it
+// parley-bench: the load generator of Parley. A pure client of the public API (docs/api.md); it
 // never links the server. See bench/README.md and docs/benchmarks.md.
 #include <CLI/CLI.hpp>
 #include <iostream>

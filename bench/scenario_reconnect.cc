@@ -1,8 +1,8 @@
 // `reconnect`: a reconnect storm with offline catch-up. --users devices are paired into direct
 // conversations; in --away of the pairs device b disconnects, device a sends it --messages
 // messages (each acked, i.e. durable) while it is away, then every away device reconnects at
-// the same moment. On connect the server replays what is pending for the device (API.md: "then
-// everything pending for the device, as in get-messages"); the device marks delivered as it
+// the same moment. On connect the server replays what is pending for the device (everything
+// get-messages would return, docs/openapi.yaml `/v1/ws`); the device marks delivered as it
 // goes. Measured: connect -> ready of the reconnecting devices, the time from the storm's start
 // until each device holds all its missed messages, the time until all do, and the catch-up
 // throughput (missed messages / that time). Checked: every missed message arrives, none twice,

@@ -76,7 +76,7 @@ asio::awaitable<Status> WsConnection::Open(const Endpoint& ep, const std::string
   const json::value* type = obj ? obj->if_contains("type") : nullptr;
   if (!type || !type->is_string() || type->as_string() != "ready") {
     co_return Error{ExitCode::kSetupFailed,
-                    "GET /v1/ws: first frame is not {\"type\":\"ready\",...} (API.md): " +
+                    "GET /v1/ws: first frame is not {\"type\":\"ready\",...} (docs/api.md): " +
                         std::string(first.substr(0, 200))};
   }
   if (auto* u = obj->if_contains("user_id"); u && u->is_string()) ready_user_id_ = u->as_string();

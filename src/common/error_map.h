@@ -8,7 +8,7 @@
 
 namespace parley {
 
-// HTTP status of an error code, per API.md's table.
+// HTTP status of an error code, per the table in docs/openapi.yaml ("Errors").
 int HttpStatusOf(ErrorCode code);
 // The contract's string for an error code ("invalid_argument", …).
 std::string_view CodeName(ErrorCode code);

@@ -1,4 +1,4 @@
-// ApiClient: typed, synchronous calls for the whole Parley HTTP API (shared/API.md), with the
+// ApiClient: typed, synchronous calls for the whole Parley HTTP API (docs/api.md, docs/openapi.yaml), with the
 // session's tokens and their automatic refresh.
 //
 // Tokens: every authenticated call uses the current access token, refreshing it first when it

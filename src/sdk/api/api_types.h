@@ -1,4 +1,4 @@
-// The values of the Parley API as the SDK sees them (shared/API.md, docs/api.md), and their JSON
+// The values of the Parley API as the SDK sees them (docs/api.md, docs/openapi.yaml), and their JSON
 // readers. Readers are lenient about what the server sends (missing fields take defaults, unknown
 // fields are ignored), since the server is trusted to follow the contract and a newer server may
 // add fields.

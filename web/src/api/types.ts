@@ -1,4 +1,4 @@
-// Wire types of the Parley API (shared/API.md, docs/api.md), as the web client uses them.
+// Wire types of the Parley API (docs/api.md, docs/openapi.yaml), as the web client uses them.
 export interface LoginResult {
   user_id: string;
   device_id: string;
