@@ -387,3 +387,33 @@ def test_s3proxy_lifecycle(deploy_env):
         run(script, "stop", env=env, check=False)
     assert "not running" in run(script, "stop", env=env).stdout
     assert run(script, "status", env=env, check=False).returncode == 3
+
+
+def test_run_sh_passes_listen_and_data_dir_through():
+    """./run.sh with --listen and --data-dir of its own (it used to add its defaults too, and
+    parleyd refused the second --listen)."""
+    port = free_port()
+    data = tempfile.mkdtemp(prefix="parley-run-")
+    log = open(Path(data) / "run.log", "w+")
+    proc = subprocess.Popen([str(REPO / "run.sh"), "--listen", f"127.0.0.1:{port}",
+                             "--data-dir", data], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300  # setup and build are no-ops when done already
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"run.sh exited {proc.returncode}:\n{log.read()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("parleyd did not answer on the --listen address")
+        assert (Path(data) / "parley.db").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+        shutil.rmtree(data, ignore_errors=True)
