@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -105,8 +106,16 @@ class TestServer {
   void Kill() { Signal(SIGKILL); }
   // SIGTERM and reap: a clean shutdown.
   void Terminate() { Signal(SIGTERM); }
-  // Freezes / resumes the process (SIGSTOP / SIGCONT).
-  void Pause() { if (pid_ > 0) ::kill(pid_, SIGSTOP); }
+  // Freezes / resumes the process (SIGSTOP / SIGCONT). Pause returns once the process is stopped
+  // (a loaded machine may take a moment to stop every thread): nothing sent to it afterwards is
+  // processed before Resume.
+  void Pause() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGSTOP);
+    int status = 0;
+    while (::waitpid(pid_, &status, WUNTRACED) == -1 && errno == EINTR) {
+    }
+  }
   void Resume() { if (pid_ > 0) ::kill(pid_, SIGCONT); }
 
   bool Healthy() const {
