@@ -25,6 +25,19 @@ class Histogram {
     Observe(std::chrono::steady_clock::now() - start);
   }
 
+  // Observes the time from its construction to its destruction (every return of a scope).
+  class Timer {
+   public:
+    explicit Timer(Histogram& h) : h_(h), start_(std::chrono::steady_clock::now()) {}
+    ~Timer() { h_.ObserveSince(start_); }
+    Timer(const Timer&) = delete;
+    Timer& operator=(const Timer&) = delete;
+
+   private:
+    Histogram& h_;
+    std::chrono::steady_clock::time_point start_;
+  };
+
   struct Snapshot {
     std::array<uint64_t, kBuckets> buckets{};  // per bucket, not cumulative
     uint64_t count = 0;

@@ -47,6 +47,17 @@ TEST(Histogram, ConcurrentObserversLoseNothing) {
   EXPECT_EQ(total, 40000u);
 }
 
+TEST(Histogram, ATimerObservesItsScope) {
+  Histogram h;
+  {
+    Histogram::Timer t(h);
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  Histogram::Snapshot s = h.Read();
+  EXPECT_EQ(s.count, 1u);
+  EXPECT_GE(s.sum_seconds, 0.002);
+}
+
 TEST(Metrics, RendersAHistogramCumulativelyInSeconds) {
   Metrics m;
   Histogram& owned = m.NewHistogram("parley_test_seconds", "A test stage");

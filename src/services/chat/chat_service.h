@@ -37,8 +37,6 @@ class ChatService {
 
  private:
   using Awaitable = boost::asio::awaitable<transport::HttpResponse>;
-  boost::asio::awaitable<Result<storage::AppendResult>> SendTimed(const transport::Principal& who,
-                                                                  const boost::json::object& body);
   Awaitable SendMessage(transport::HttpRequest& req);
   Awaitable GetMessages(transport::HttpRequest& req);
   Awaitable History(transport::HttpRequest& req);

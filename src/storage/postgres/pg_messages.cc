@@ -38,25 +38,15 @@ std::vector<PgParam> AppendParams(const AppendRequest& req, const std::string& m
 // parley_append's answer as the append's result.
 Result<AppendResult> FinishAppend(PgConn& c, Result<PgResult> r, const AppendRequest& req,
                                   const std::string& message_id, int64_t now) {
-  if (!r.ok()) return r.error();
-  if (r->rows() != 1) return MakeError(ErrorCode::kInternal, "append returned no outcome");
+  auto outcome = msg::FunctionOutcome(r, "append", 1);
+  if (!outcome.ok()) return outcome.error();
   AppendResult out;
-  switch (r->i64(0, 0)) {
-    case 0:
-      break;
-    case 1: {
-      auto first = msg::MessageAt(c, r->str(0, 1), r->i64(0, 2));
-      if (!first.ok()) return first.error();
-      out.message = std::move(*first);
-      out.duplicate = true;
-      return out;
-    }
-    case 2:
-      return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
-    case 3:
-      return MakeError(ErrorCode::kNotFound, "no such conversation");
-    default:
-      return MakeError(ErrorCode::kInternal, "append returned an unknown outcome");
+  if (*outcome == 1) {  // a duplicate: the first send of (device, client_msg_id)
+    auto first = msg::MessageAt(c, r->str(0, 1), r->i64(0, 2));
+    if (!first.ok()) return first.error();
+    out.message = std::move(*first);
+    out.duplicate = true;
+    return out;
   }
   Message& m = out.message;
   m.message_id = message_id;

@@ -56,6 +56,17 @@ PgParam EncodeList(const std::vector<std::string>& items, bool keep_empty) {
   return boost::json::serialize(a);
 }
 
+Result<int64_t> FunctionOutcome(const Result<PgResult>& r, std::string_view what,
+                                int64_t last_ok) {
+  if (!r.ok()) return r.error();
+  if (r->rows() != 1) return MakeError(ErrorCode::kInternal, std::string(what) + " returned no outcome");
+  const int64_t outcome = r->i64(0, 0);
+  if (outcome >= 0 && outcome <= last_ok) return outcome;
+  if (outcome == 2) return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
+  if (outcome == 3) return MakeError(ErrorCode::kNotFound, "no such conversation");
+  return MakeError(ErrorCode::kInternal, std::string(what) + " returned an unknown outcome");
+}
+
 Result<std::vector<std::string>> MemberIds(PgConn& c, std::string_view conversation_id) {
   auto r = c.Exec(
       "SELECT user_id FROM conversation_members WHERE conversation_id = $1 AND left_seq IS NULL "

@@ -29,6 +29,11 @@ PgParam EncodeList(const std::vector<std::string>& items, bool keep_empty);
 // The strings of a JSON list (EncodeList's, or json_agg's); anything else decodes as empty.
 std::vector<std::string> DecodeList(const std::string& text);
 
+// The outcome (column 0 of the one row) of parley_append / parley_mark_receipt: a code from 0 to
+// `last_ok` is returned for the caller; 2 (not a member) is kForbidden, 3 (no such
+// conversation) kNotFound; any other code, or no row, kInternal naming `what`.
+Result<int64_t> FunctionOutcome(const Result<PgResult>& r, std::string_view what, int64_t last_ok);
+
 // Active members of a conversation, by user id.
 Result<std::vector<std::string>> MemberIds(PgConn& c, std::string_view conversation_id);
 // The message at (conversation, seq); kNotFound if none.

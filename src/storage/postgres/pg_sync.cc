@@ -161,18 +161,8 @@ constexpr const char* kMarkSql =
 
 // parley_mark_receipt's answer as the mark's result.
 Result<ReceiptChange> FinishMark(Result<PgResult> r, const std::string& user_id, int64_t now) {
-  if (!r.ok()) return r.error();
-  if (r->rows() != 1) return MakeError(ErrorCode::kInternal, "mark returned no outcome");
-  switch (r->i64(0, 0)) {
-    case 0:
-      break;
-    case 2:
-      return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
-    case 3:
-      return MakeError(ErrorCode::kNotFound, "no such conversation");
-    default:
-      return MakeError(ErrorCode::kInternal, "mark returned an unknown outcome");
-  }
+  auto outcome = msg::FunctionOutcome(r, "mark", 0);
+  if (!outcome.ok()) return outcome.error();
   ReceiptChange out;
   out.at = now;
   out.delivered_seq = r->i64(0, 3);
