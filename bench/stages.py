@@ -5,7 +5,7 @@ buckets.
 
   bench/stages.py [--node URL ...] -- COMMAND [ARGS ...]
   bench/stages.py --node http://127.0.0.1:18081 --node http://127.0.0.1:18082 \\
-      --node http://127.0.0.1:18083 -- build/bench/parley-bench --url http://127.0.0.1:58080 \\
+      --node http://127.0.0.1:18083 -- build/bench/parley-bench --url http://127.0.0.1:28080 \\
       --users 20 direct --rate 100
 
 Without --node it reads http://127.0.0.1:8080. The command's output passes through; the table

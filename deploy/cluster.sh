@@ -11,12 +11,12 @@ Usage: deploy/cluster.sh up|down|status
 A local scale-out Parley for development and tests:
   up       deploy/dev.sh up (PostgreSQL, Redis, Kafka, OpenSearch, Cassandra, S3Proxy), then parleyd nodes 1..N
            (deploy/node.sh, 127.0.0.1:18081..), then nginx on 127.0.0.1:\$PARLEY_LB_PORT
-           (deploy/nginx.sh) in front of them. Clients use http://127.0.0.1:58080.
+           (deploy/nginx.sh) in front of them. Clients use http://127.0.0.1:28080.
   down     the reverse: nginx, the nodes, the engines (data is kept)
   status   the status of every part
 
 Environment: PARLEY_CLUSTER_NODES (default 3, at most 9), PARLEYD_BIN (default build/parleyd),
-PARLEY_NODE_BASE_PORT (18080), PARLEY_LB_PORT (58080), PARLEY_DEPLOY_DIR, and those of
+PARLEY_NODE_BASE_PORT (18080), PARLEY_LB_PORT (28080), PARLEY_DEPLOY_DIR, and those of
 deploy/dev.sh, deploy/node.sh and deploy/nginx.sh (see their --help).
 EOF2
 }

@@ -26,12 +26,12 @@ state under \$PARLEY_DEPLOY_DIR (default <repo>/.deploy). Development and tests 
              PARLEY_TEST_CASSANDRA_URL cassandra://cassandra:cassandra@127.0.0.1:\$PARLEY_CASSANDRA_PORT/parley
              PARLEY_TEST_S3_URL        s3://parley:parley-dev-secret@127.0.0.1:\$PARLEY_S3_PORT/parley-media
 
-Environment: PARLEY_DEPLOY_DIR, PARLEY_PG_PORT (55432), PARLEY_REDIS_PORT (56379),
-PARLEY_KAFKA_PORT (59092; the broker's port is deploy/kafka/kafka.sh's), and
+Environment: PARLEY_DEPLOY_DIR, PARLEY_PG_PORT (25432), PARLEY_REDIS_PORT (26379),
+PARLEY_KAFKA_PORT (29092; the broker's port is deploy/kafka/kafka.sh's), and
 PARLEY_DEV_SKIP_KAFKA=1 to leave Kafka out (e.g. when only PostgreSQL/Redis are needed),
-PARLEY_OPENSEARCH_PORT (59200) and PARLEY_DEV_SKIP_OPENSEARCH=1 to leave OpenSearch out,
-PARLEY_CASSANDRA_PORT (59042) and PARLEY_DEV_SKIP_CASSANDRA=1 to leave Cassandra out,
-PARLEY_S3_PORT (59000) and PARLEY_DEV_SKIP_S3=1 to leave the object store (S3Proxy) out.
+PARLEY_OPENSEARCH_PORT (29200) and PARLEY_DEV_SKIP_OPENSEARCH=1 to leave OpenSearch out,
+PARLEY_CASSANDRA_PORT (29042) and PARLEY_DEV_SKIP_CASSANDRA=1 to leave Cassandra out,
+PARLEY_S3_PORT (29000) and PARLEY_DEV_SKIP_S3=1 to leave the object store (S3Proxy) out.
 EOF2
 }
 

@@ -13,10 +13,10 @@ esac
 export PARLEY_DEPLOY_DIR
 
 # Default ports (non-default on purpose, so nothing collides with system services).
-: "${PARLEY_PG_PORT:=55432}"
-: "${PARLEY_REDIS_PORT:=56379}"
-: "${PARLEY_KAFKA_PORT:=59092}"
-: "${PARLEY_LB_PORT:=58080}"
+: "${PARLEY_PG_PORT:=25432}"
+: "${PARLEY_REDIS_PORT:=26379}"
+: "${PARLEY_KAFKA_PORT:=29092}"
+: "${PARLEY_LB_PORT:=28080}"
 export PARLEY_PG_PORT PARLEY_REDIS_PORT PARLEY_KAFKA_PORT PARLEY_LB_PORT
 
 SCRIPT_NAME="$(basename "$0" .sh)"

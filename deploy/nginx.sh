@@ -22,7 +22,7 @@ space-separated), else 127.0.0.1:18081 127.0.0.1:18082 127.0.0.1:18083.
 
 Environment:
   PARLEY_DEPLOY_DIR     state directory (default <repo>/.deploy); nginx prefix \$PARLEY_DEPLOY_DIR/nginx
-  PARLEY_LB_PORT        listening port on 127.0.0.1 (default 58080)
+  PARLEY_LB_PORT        listening port on 127.0.0.1 (default 28080)
   PARLEY_LB_UPSTREAMS   upstream list (see above)
   PARLEY_LB_MAX_BODY    client_max_body_size (default 101m: parleyd's 100 MiB upload limit + 1 MiB)
   PARLEY_LB_WORKERS     worker_processes (default 2)

@@ -125,8 +125,8 @@ cmd_start() {
       export PARLEY_MESSAGES
     fi
     if [[ "${PARLEY_DEV_SKIP_OPENSEARCH:-0}" != 1 ]]; then
-      args+=(--search "${PARLEY_NODE_SEARCH:-opensearch://127.0.0.1:${PARLEY_OPENSEARCH_PORT:-59200}}")
-      args+=(--ship-logs "${PARLEY_NODE_SHIP_LOGS:-opensearch://127.0.0.1:${PARLEY_OPENSEARCH_PORT:-59200}}")
+      args+=(--search "${PARLEY_NODE_SEARCH:-opensearch://127.0.0.1:${PARLEY_OPENSEARCH_PORT:-29200}}")
+      args+=(--ship-logs "${PARLEY_NODE_SHIP_LOGS:-opensearch://127.0.0.1:${PARLEY_OPENSEARCH_PORT:-29200}}")
     fi
     if [[ "${PARLEY_DEV_SKIP_S3:-0}" != 1 ]]; then
       PARLEY_MEDIA_STORE="${PARLEY_NODE_MEDIA_STORE:-$(bash "$DEPLOY_SRC/s3proxy/s3proxy.sh" url)}"

@@ -19,7 +19,7 @@ authentication on loopback, no TLS).
 
 Environment:
   PARLEY_DEPLOY_DIR   state directory (default <repo>/.deploy); data in \$PARLEY_DEPLOY_DIR/postgres
-  PARLEY_PG_PORT      TCP port on 127.0.0.1 (default 55432)
+  PARLEY_PG_PORT      TCP port on 127.0.0.1 (default 25432)
   PARLEY_PG_BIN       PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
   PARLEY_PG_READY_TIMEOUT  seconds to wait for readiness (default 60)
 Run as root, the server runs as the 'postgres' OS user (initdb refuses root).

@@ -19,7 +19,7 @@ persistence is off: a restart starts empty.
 
 Environment:
   PARLEY_DEPLOY_DIR   state directory (default <repo>/.deploy); files in \$PARLEY_DEPLOY_DIR/redis
-  PARLEY_REDIS_PORT   TCP port on 127.0.0.1 (default 56379)
+  PARLEY_REDIS_PORT   TCP port on 127.0.0.1 (default 26379)
   PARLEY_REDIS_READY_TIMEOUT  seconds to wait for readiness (default 20)
 EOF
 }

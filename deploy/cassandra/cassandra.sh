@@ -10,9 +10,9 @@
 #
 # Environment:
 #   PARLEY_DEPLOY_DIR                 state root (default: <repo>/.deploy); Cassandra uses $it/cassandra/
-#   PARLEY_CASSANDRA_PORT             CQL native protocol on 127.0.0.1 (default 59042)
-#   PARLEY_CASSANDRA_STORAGE_PORT     inter-node port (default 59700; one node, but it binds it)
-#   PARLEY_CASSANDRA_JMX_PORT         local JMX (default 59799)
+#   PARLEY_CASSANDRA_PORT             CQL native protocol on 127.0.0.1 (default 29042)
+#   PARLEY_CASSANDRA_STORAGE_PORT     inter-node port (default 29700; one node, but it binds it)
+#   PARLEY_CASSANDRA_JMX_PORT         local JMX (default 29799)
 #   PARLEY_CASSANDRA_START_TIMEOUT    seconds to wait for CQL connections (default 120)
 #   PARLEY_CASSANDRA_HEAP             JVM heap (default 768m; the machine has 2 cores and is shared)
 #
@@ -33,9 +33,9 @@ conf="$cdir/cassandra.yaml"
 logback_conf="$cdir/logback.xml"
 log="$cdir/cassandra.log"
 pidfile="$cdir/cassandra.pid"
-port="${PARLEY_CASSANDRA_PORT:-59042}"
-sport="${PARLEY_CASSANDRA_STORAGE_PORT:-59700}"
-jmx_port="${PARLEY_CASSANDRA_JMX_PORT:-59799}"
+port="${PARLEY_CASSANDRA_PORT:-29042}"
+sport="${PARLEY_CASSANDRA_STORAGE_PORT:-29700}"
+jmx_port="${PARLEY_CASSANDRA_JMX_PORT:-29799}"
 start_timeout="${PARLEY_CASSANDRA_START_TIMEOUT:-120}"
 heap="${PARLEY_CASSANDRA_HEAP:-768m}"
 

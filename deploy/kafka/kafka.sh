@@ -9,8 +9,8 @@
 #
 # Environment:
 #   PARLEY_DEPLOY_DIR              state root (default: <repo>/.deploy); Kafka uses $it/kafka/
-#   PARLEY_KAFKA_PORT              client listener on 127.0.0.1 (default 59092)
-#   PARLEY_KAFKA_CONTROLLER_PORT   KRaft controller listener (default 59093)
+#   PARLEY_KAFKA_PORT              client listener on 127.0.0.1 (default 29092)
+#   PARLEY_KAFKA_CONTROLLER_PORT   KRaft controller listener (default 29093)
 #   PARLEY_KAFKA_PARTITIONS        partitions of each topic created (default 6)
 #   PARLEY_KAFKA_START_TIMEOUT     seconds to wait for the broker to accept connections (default 90)
 #   PARLEY_KAFKA_HEAP              JVM heap (default 512m; the machine has 2 cores and is shared)
@@ -31,8 +31,8 @@ conf="$kdir/server.properties"
 log4j_conf="$kdir/log4j2.properties"
 log="$kdir/kafka.log"
 pidfile="$kdir/kafka.pid"
-port="${PARLEY_KAFKA_PORT:-59092}"
-cport="${PARLEY_KAFKA_CONTROLLER_PORT:-59093}"
+port="${PARLEY_KAFKA_PORT:-29092}"
+cport="${PARLEY_KAFKA_CONTROLLER_PORT:-29093}"
 partitions="${PARLEY_KAFKA_PARTITIONS:-6}"
 start_timeout="${PARLEY_KAFKA_START_TIMEOUT:-90}"
 heap="${PARLEY_KAFKA_HEAP:-512m}"

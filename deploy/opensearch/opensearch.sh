@@ -21,8 +21,8 @@ authentication), HTTP on 127.0.0.1 only, state under \$PARLEY_DEPLOY_DIR/opensea
 
 Environment:
   PARLEY_DEPLOY_DIR                   state root (default <repo>/.deploy); uses \$it/opensearch/
-  PARLEY_OPENSEARCH_PORT              HTTP port on 127.0.0.1 (default 59200)
-  PARLEY_OPENSEARCH_TRANSPORT_PORT    transport port on 127.0.0.1 (default 59300)
+  PARLEY_OPENSEARCH_PORT              HTTP port on 127.0.0.1 (default 29200)
+  PARLEY_OPENSEARCH_TRANSPORT_PORT    transport port on 127.0.0.1 (default 29300)
   PARLEY_OPENSEARCH_HEAP              JVM heap (default 512m)
   PARLEY_OPENSEARCH_START_TIMEOUT     seconds to wait for the cluster health (default 120)
   PARLEY_OPENSEARCH_USER              OS user the node runs as when started as root (OpenSearch
@@ -42,8 +42,8 @@ logs="$odir/logs"
 tmp="$odir/tmp"
 log="$odir/opensearch.log"  # the node's stdout and stderr
 pidfile="$odir/opensearch.pid"
-port="${PARLEY_OPENSEARCH_PORT:-59200}"
-tport="${PARLEY_OPENSEARCH_TRANSPORT_PORT:-59300}"
+port="${PARLEY_OPENSEARCH_PORT:-29200}"
+tport="${PARLEY_OPENSEARCH_TRANSPORT_PORT:-29300}"
 heap="${PARLEY_OPENSEARCH_HEAP:-512m}"
 start_timeout="${PARLEY_OPENSEARCH_START_TIMEOUT:-120}"
 run_user="${PARLEY_OPENSEARCH_USER:-nobody}"

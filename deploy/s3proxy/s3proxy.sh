@@ -22,7 +22,7 @@ for development and tests (NOT for production: fixed credentials, plain HTTP).
 
 Environment:
   PARLEY_DEPLOY_DIR         state directory (default <repo>/.deploy); files in \$PARLEY_DEPLOY_DIR/s3proxy
-  PARLEY_S3_PORT            TCP port on 127.0.0.1 (default 59000)
+  PARLEY_S3_PORT            TCP port on 127.0.0.1 (default 29000)
   PARLEY_S3_BUCKET          bucket created at start (default parley-media)
   PARLEY_S3_ACCESS_KEY      access key (default parley)
   PARLEY_S3_SECRET_KEY      secret key (default parley-dev-secret)
@@ -38,7 +38,7 @@ S3_DATA="$S3_DIR/data"
 S3_CONF="$S3_DIR/s3proxy.conf"
 S3_PID="$S3_DIR/s3proxy.pid"
 S3_LOG="$S3_DIR/s3proxy.log"
-S3_PORT="${PARLEY_S3_PORT:-59000}"
+S3_PORT="${PARLEY_S3_PORT:-29000}"
 S3_BUCKET="${PARLEY_S3_BUCKET:-parley-media}"
 S3_ACCESS="${PARLEY_S3_ACCESS_KEY:-parley}"
 S3_SECRET="${PARLEY_S3_SECRET_KEY:-parley-dev-secret}"

@@ -1,5 +1,5 @@
 // KafkaBus against a real broker: two buses in one process stand for two parleyd nodes.
-// Needs PARLEY_TEST_KAFKA_BROKERS (e.g. 127.0.0.1:59092 from deploy/kafka/kafka.sh start); every
+// Needs PARLEY_TEST_KAFKA_BROKERS (e.g. 127.0.0.1:29092 from deploy/kafka/kafka.sh start); every
 // test fails, never skips, without it. Each run creates its own topics (parley-test-<run>-…) and
 // consumer groups, and deletes the topics at the end.
 #include "events/kafka_bus.h"
@@ -157,7 +157,7 @@ class KafkaBusScaleout : public ::testing::Test {
     const char* b = std::getenv("PARLEY_TEST_KAFKA_BROKERS");
     if (!b || !*b) {
       FAIL() << "PARLEY_TEST_KAFKA_BROKERS is not set: run deploy/kafka/kafka.sh start, then "
-                "PARLEY_TEST_KAFKA_BROKERS=127.0.0.1:59092";
+                "PARLEY_TEST_KAFKA_BROKERS=127.0.0.1:29092";
     }
     brokers_ = b;
     run_ = NewUuidV4().substr(0, 8);

@@ -67,12 +67,29 @@ def test_every_script_has_help():
         assert p.returncode == 2, script
 
 
+def test_default_ports_are_outside_the_ephemeral_range():
+    # An engine's default port inside Linux's ephemeral range (32768-60999 by default) can be held
+    # by any outgoing connection when the engine starts: "Address already in use" at random.
+    import re
+    defaults = {}
+    for script in DEPLOY.rglob("*.sh"):
+        for name, port in re.findall(r"(PARLEY_[A-Z0-9_]*PORT)[:][-=](\d+)", script.read_text()):
+            defaults[f"{script.name}:{name}"] = int(port)
+    assert len(defaults) >= 12, defaults
+    low = 32768
+    rng = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    if rng.exists():
+        low = min(low, int(rng.read_text().split()[0]))
+    inside = {k: v for k, v in defaults.items() if v >= low}
+    assert not inside, f"default ports inside the ephemeral range (from {low}): {inside}"
+
+
 def test_dev_env_prints_the_test_variables(deploy_env):
     out = run("dev.sh", "env", env=deploy_env).stdout
     pg, redis = deploy_env["PARLEY_PG_PORT"], deploy_env["PARLEY_REDIS_PORT"]
     assert f"export PARLEY_TEST_POSTGRES_URL=postgres://parley@127.0.0.1:{pg}/parley" in out
     assert f"export PARLEY_TEST_REDIS_URL=redis://127.0.0.1:{redis}" in out
-    assert "export PARLEY_TEST_KAFKA_BROKERS=127.0.0.1:59092" in out
+    assert "export PARLEY_TEST_KAFKA_BROKERS=127.0.0.1:29092" in out
 
 
 @pytest.mark.skipif(not (PG_BIN / "initdb").exists(), reason="PostgreSQL 15 not installed")
@@ -323,7 +340,7 @@ def test_node_start_failure_prints_the_log_tail(deploy_env, tmp_path):
     p = run("node.sh", "start", "1", env=env, check=False)
     assert p.returncode == 1
     assert "boom: cannot reach the store" in p.stderr
-    for flag in ("--store postgres://parley@127.0.0.1:", "--bus kafka://127.0.0.1:59092",
+    for flag in ("--store postgres://parley@127.0.0.1:", "--bus kafka://127.0.0.1:29092",
                  "--cluster redis://127.0.0.1:", "--node-id node1", "--secrets-dir",
                  "--search opensearch://127.0.0.1:", "--ship-logs opensearch://127.0.0.1:"):
         assert flag in p.stderr, flag

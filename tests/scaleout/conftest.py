@@ -201,8 +201,8 @@ class Cluster:
             self.tmp = None
             self.deploy_dir = Path(os.environ.get("PARLEY_DEPLOY_DIR", REPO_ROOT / ".deploy"))
             ports = {k: os.environ.get(k, d) for k, d in (
-                ("PARLEY_PG_PORT", "55432"), ("PARLEY_REDIS_PORT", "56379"),
-                ("PARLEY_KAFKA_PORT", "59092"), ("PARLEY_LB_PORT", "58080"),
+                ("PARLEY_PG_PORT", "25432"), ("PARLEY_REDIS_PORT", "26379"),
+                ("PARLEY_KAFKA_PORT", "29092"), ("PARLEY_LB_PORT", "28080"),
                 ("PARLEY_NODE_BASE_PORT", "18080"))}
             if "PARLEY_KAFKA_CONTROLLER_PORT" in os.environ:
                 ports["PARLEY_KAFKA_CONTROLLER_PORT"] = os.environ["PARLEY_KAFKA_CONTROLLER_PORT"]

@@ -789,7 +789,7 @@ def test_search_is_shared_by_every_node(cluster, nodes, new_user):
         assert search(on(carol, n), word) == [] and search(on(carol, n), token) == []
     if not cluster.search_on_opensearch:
         return
-    port = cluster.env.get("PARLEY_OPENSEARCH_PORT", "59200")
+    port = cluster.env.get("PARLEY_OPENSEARCH_PORT", "29200")
     for m in (plain, e2ee):
         doc = f"{conv}:{m['seq']}"
         r = requests.post(f"http://127.0.0.1:{port}/parley-messages-*/_search",

@@ -176,10 +176,10 @@ TEST(CqlProtocol, ValuesRoundTrip) {
 }
 
 TEST(CqlUrl, Parses) {
-  auto u = ParseCqlUrl("cassandra://cassandra:p%40ss@127.0.0.1:59042/parley");
+  auto u = ParseCqlUrl("cassandra://cassandra:p%40ss@127.0.0.1:29042/parley");
   ASSERT_TRUE(u.ok()) << u.error().message;
   EXPECT_EQ(u->host, "127.0.0.1");
-  EXPECT_EQ(u->port, 59042);
+  EXPECT_EQ(u->port, 29042);
   EXPECT_EQ(u->user, "cassandra");
   EXPECT_EQ(u->password, "p@ss");
   EXPECT_EQ(u->keyspace, "parley");

@@ -6,16 +6,16 @@ namespace parley::storage::s3 {
 namespace {
 
 TEST(ParseS3Url, HostPortBucketAndCredentials) {
-  auto u = ParseS3Url("s3://parley:parley-dev-secret@127.0.0.1:59000/parley-media");
+  auto u = ParseS3Url("s3://parley:parley-dev-secret@127.0.0.1:29000/parley-media");
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->host, "127.0.0.1");
-  EXPECT_EQ(u->port, 59000);
+  EXPECT_EQ(u->port, 29000);
   EXPECT_EQ(u->bucket, "parley-media");
   EXPECT_EQ(u->credentials.access_key, "parley");
   EXPECT_EQ(u->credentials.secret_key, "parley-dev-secret");
   EXPECT_EQ(u->credentials.region, "us-east-1");
-  EXPECT_EQ(u->authority(), "127.0.0.1:59000");
-  EXPECT_EQ(u->Redacted(), "s3://parley:***@127.0.0.1:59000/parley-media");
+  EXPECT_EQ(u->authority(), "127.0.0.1:29000");
+  EXPECT_EQ(u->Redacted(), "s3://parley:***@127.0.0.1:29000/parley-media");
 
   auto d = ParseS3Url("s3://AK:SK@objects.internal/media.bucket/?region=eu-west-3");
   ASSERT_TRUE(d.ok());
