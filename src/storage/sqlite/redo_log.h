@@ -62,8 +62,9 @@ class RedoLog {
   RedoLog(const RedoLog&) = delete;
   RedoLog& operator=(const RedoLog&) = delete;
 
-  // Opens (creating) the log file.
-  Status Open(const std::string& path);
+  // Opens (creating) the log file. Without `sync`, Append does not wait for the disk (durable on
+  // a process crash, not on power loss: `--sqlite-synchronous normal`).
+  Status Open(const std::string& path, bool sync = true);
   // Every intact record from the start, in order.
   Result<std::vector<RedoRecord>> Read();
   // Encodes one record onto `batch` (then passed to Append).
@@ -79,6 +80,7 @@ class RedoLog {
   Status Grow(uint64_t need);
 
   int fd_ = -1;
+  bool sync_ = true;
   std::string path_;
   uint64_t end_ = 0;        // where the next batch goes
   uint64_t allocated_ = 0;  // the file's size, all of it written
