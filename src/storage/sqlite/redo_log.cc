@@ -87,9 +87,8 @@ RedoLog::~RedoLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Status RedoLog::Open(const std::string& path, bool sync) {
+Status RedoLog::Open(const std::string& path) {
   path_ = path;
-  sync_ = sync;
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) return IoError("open " + path, errno);
   struct stat st {};
@@ -172,7 +171,7 @@ Status RedoLog::Append(std::string_view batch) {
     if (n < 0) return IoError("write " + path_, errno);
     done += static_cast<size_t>(n);
   }
-  if (sync_ && ::fdatasync(fd_) != 0) return IoError("fdatasync " + path_, errno);
+  if (::fdatasync(fd_) != 0) return IoError("fdatasync " + path_, errno);
   end_ += batch.size();
   return OkStatus();
 }

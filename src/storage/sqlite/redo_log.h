@@ -62,9 +62,8 @@ class RedoLog {
   RedoLog(const RedoLog&) = delete;
   RedoLog& operator=(const RedoLog&) = delete;
 
-  // Opens (creating) the log file. Without `sync`, Append does not wait for the disk (durable on
-  // a process crash, not on power loss: `--sqlite-synchronous normal`).
-  Status Open(const std::string& path, bool sync = true);
+  // Opens (creating) the log file.
+  Status Open(const std::string& path);
   // Every intact record from the start, in order.
   Result<std::vector<RedoRecord>> Read();
   // Encodes one record onto `batch` (then passed to Append).
@@ -80,7 +79,6 @@ class RedoLog {
   Status Grow(uint64_t need);
 
   int fd_ = -1;
-  bool sync_ = true;
   std::string path_;
   uint64_t end_ = 0;        // where the next batch goes
   uint64_t allocated_ = 0;  // the file's size, all of it written

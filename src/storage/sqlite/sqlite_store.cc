@@ -25,7 +25,6 @@ Status SqliteStore::Open() {
   if (options_.commit_every.count() > 0) {
     redo.path = options_.path + "-redo";
     redo.commit_every = options_.commit_every;
-    redo.sync = options_.synchronous != "normal";
   }
   writer_ = std::make_unique<GroupCommitWriter>(std::move(*conn), options_.max_batch,
                                                 options_.faults, std::move(redo));

@@ -29,7 +29,7 @@ Status GroupCommitWriter::Start() {
         "CREATE TABLE IF NOT EXISTS redo_applied(id INTEGER PRIMARY KEY CHECK (id = 0), "
         "lsn INTEGER NOT NULL); INSERT OR IGNORE INTO redo_applied VALUES (0, 0)"));
     log_ = std::make_unique<RedoLog>();
-    PARLEY_TRY(log_->Open(redo_options_.path, redo_options_.sync));
+    PARLEY_TRY(log_->Open(redo_options_.path));
     PARLEY_TRY(Recover());
     const uint64_t replayed = next_lsn_ - 1 - committed_lsn_.load();
     PARLEY_TRY(Commit());

@@ -59,7 +59,6 @@ struct WriteFaults {
 
 struct RedoOptions {
   std::string path;  // the log file; empty: no log, every batch commits
-  bool sync = true;  // fdatasync each append (false: --sqlite-synchronous normal)
   std::chrono::milliseconds commit_every{10};
   uint64_t max_log_bytes = 32u << 20;
 };
