@@ -55,8 +55,6 @@ Status Validate(const Config& c) {
     return bad("push_retry_base_ms must be 1-600000");
   if (c.sqlite_synchronous != "full" && c.sqlite_synchronous != "normal")
     return bad("sqlite_synchronous must be full or normal");
-  if (c.sqlite_commit_every_ms < 0 || c.sqlite_commit_every_ms > 1000)
-    return bad("sqlite_commit_every_ms must be 0-1000");
   auto starts = [](const std::string& v, std::string_view p) { return v.rfind(p, 0) == 0; };
   if (c.store != "sqlite" && !starts(c.store, "sqlite:///") && !starts(c.store, "postgres://") &&
       !starts(c.store, "postgresql://"))
@@ -100,7 +98,6 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "log_level") str(&c->log_level);
     else if (key == "issuer") str(&c->issuer);
     else if (key == "sqlite_synchronous") str(&c->sqlite_synchronous);
-    else if (key == "sqlite_commit_every_ms") i64(&c->sqlite_commit_every_ms);
     else if (key == "web_root") str(&c->web_root);
     else if (key == "store") str(&c->store);
     else if (key == "bus") str(&c->bus);

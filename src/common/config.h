@@ -42,9 +42,6 @@ struct Config {
   size_t max_one_time_prekeys = 1000;  // stored per device
   bool allow_plaintext = true;         // accept encryption "none"
   std::string sqlite_synchronous = "full";
-  // Sends and receipt marks are durable in the SQLite store's redo log at once and committed to
-  // the database this often (storage/sqlite/writer.h); 0 = no log, a commit per batch.
-  int sqlite_commit_every_ms = 10;
 
   // Adapters (DESIGN.md "Deployment profiles"), chosen by URI. The defaults are the embedded
   // profile: SQLite under data_dir, the in-process bus, in-memory presence and rate limits.

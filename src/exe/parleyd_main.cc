@@ -167,11 +167,6 @@ int main(int argc, char** argv) {
   app.add_option("--sqlite-synchronous", cfg.sqlite_synchronous,
                  "full (durable on power loss) or normal (durable on process crash)")
       ->envname("PARLEY_SQLITE_SYNCHRONOUS")->capture_default_str();
-  app.add_option("--sqlite-commit-every-ms", cfg.sqlite_commit_every_ms,
-                 "Sends and receipt marks are durable in a redo log (DATA_DIR/parley.db-redo) "
-                 "before they are acknowledged and committed to the database this often (0-1000; "
-                 "0 = no log, a commit per batch of writes)")
-      ->envname("PARLEY_SQLITE_COMMIT_EVERY_MS")->capture_default_str();
   app.add_option("--rate-signup-per-min", cfg.rate_signup_per_min, "Signups per address per minute (0 = unlimited)")
       ->envname("PARLEY_RATE_SIGNUP_PER_MIN")->capture_default_str();
   app.add_option("--rate-login-per-min", cfg.rate_login_per_min,

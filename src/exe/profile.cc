@@ -142,16 +142,7 @@ void Profile::RegisterMetrics(Metrics& m) const {
                 "divide by parley_store_committed_writes_total",
                 [pg] { return static_cast<double>(pg->writer_round_trips()); });
   }
-  if (const auto* s = o.sqlite.get()) {
-    RegisterWriterMetrics(m, s);
-    m.CounterFn("parley_store_commits_total",
-                "Transactions the SQLite writer committed (batches made durable in the redo log "
-                "are committed together, every --sqlite-commit-every-ms)",
-                [s] { return static_cast<double>(s->commits()); });
-    m.CounterFn("parley_store_log_appends_total",
-                "Batches the SQLite writer made durable by appending them to its redo log",
-                [s] { return static_cast<double>(s->log_appends()); });
-  }
+  if (o.sqlite) RegisterWriterMetrics(m, o.sqlite.get());
   if (const auto* c = o.cassandra_messages.get()) {
     m.HistogramRef("parley_cassandra_row_wait_seconds",
                    "An appended message's PostgreSQL commit to a Cassandra writer thread taking it",
@@ -205,7 +196,6 @@ Result<std::unique_ptr<Profile>> Profile::Open(const Config& cfg,
                                              : cfg.store.substr(std::string_view("sqlite://").size());
     storage::sqlite::SqliteOptions options{path, cfg.sqlite_synchronous};
     options.faults = faults;
-    options.commit_every = std::chrono::milliseconds(cfg.sqlite_commit_every_ms);
     o.sqlite = std::make_unique<storage::sqlite::SqliteStore>(options);
     if (Status st = o.sqlite->Open(); !st.ok())
       return MakeError(st.error().code, "cannot open the database: " + st.error().message);

@@ -65,13 +65,6 @@ class GroupCommitQueue {
   GroupCommitQueue(const GroupCommitQueue&) = delete;
   GroupCommitQueue& operator=(const GroupCommitQueue&) = delete;
 
-  // Before Start: while no job is queued, the writer thread calls `tick` every `every`, until it
-  // returns false (then again after the next batch).
-  void SetIdleTick(std::chrono::milliseconds every, std::function<bool()> tick) {
-    idle_every_ = every;
-    idle_tick_ = std::move(tick);
-  }
-
   // Starts the writer and completion threads (thread names: at most 15 characters).
   void Start(const char* writer_name, const char* completion_name) {
     completion_thread_ = std::thread([this, completion_name] {
@@ -157,18 +150,10 @@ class GroupCommitQueue {
 
   void Loop() {
     std::deque<Job> batch;
-    bool tick_again = true;
     while (true) {
       {
         std::unique_lock lock(mu_);
-        auto ready = [&] { return stopping_ || !queue_.empty(); };
-        if (!idle_tick_ || !tick_again) {
-          cv_.wait(lock, ready);
-        } else if (!cv_.wait_for(lock, idle_every_, ready)) {
-          lock.unlock();
-          tick_again = idle_tick_();
-          continue;
-        }
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty() && stopping_) {
           exited_ = true;
           return;
@@ -182,7 +167,6 @@ class GroupCommitQueue {
       run_batch_(batch);
       batch_seconds_.ObserveSince(started);
       batch.clear();
-      tick_again = true;
     }
   }
 
@@ -206,8 +190,6 @@ class GroupCommitQueue {
 
   const size_t max_batch_;
   const RunBatch run_batch_;
-  std::chrono::milliseconds idle_every_{0};
-  std::function<bool()> idle_tick_;  // set before Start
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;  // guarded by mu_

@@ -6,11 +6,6 @@
 #include "storage/sqlite/conn.h"
 
 namespace parley::storage::sqlite {
-namespace {
-// The most frames the writer copies itself to start the WAL over (each costs it ~7 us, and the
-// acks behind it wait): more, and another background pass goes first.
-constexpr int kMaxCatchUpPages = 256;
-}  // namespace
 
 WalCheckpointer::~WalCheckpointer() { Stop(); }
 
@@ -87,7 +82,7 @@ void WalCheckpointer::AfterBatch() {
                    backfilled_.load(std::memory_order_relaxed);
   // (Past 4x the threshold the writer copies them itself regardless: the WAL must stay bounded
   // even when the background passes cannot keep up.)
-  if (left > kMaxCatchUpPages && wal_pages_.load(std::memory_order_relaxed) < 4 * threshold_pages_) {
+  if (left > threshold_pages_ / 4 && wal_pages_.load(std::memory_order_relaxed) < 4 * threshold_pages_) {
     bool wake = false;
     {
       std::lock_guard lock(mu_);

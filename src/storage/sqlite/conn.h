@@ -4,13 +4,11 @@
 
 #include <sqlite3.h>
 
-#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -71,20 +69,9 @@ class SqliteConn {
   Stmt Prepare(const char* sql);
   sqlite3* raw() { return db_; }
 
-  // For jobs of a writer with a redo log (writer.h): a job whose writes are exactly what
-  // replaying (type, payload) on the same state writes says so here, once per write it logs. The
-  // writer then logs the payload instead of committing at once. Ignored on a connection without a
-  // sink (readers, a replay).
-  void Redo(uint8_t type, std::string payload) {
-    if (redo_sink_) redo_sink_->emplace_back(type, std::move(payload));
-  }
-  using RedoSink = std::vector<std::pair<uint8_t, std::string>>;
-  void SetRedoSink(RedoSink* sink) { redo_sink_ = sink; }
-
  private:
   explicit SqliteConn(sqlite3* db) : db_(db) {}
   sqlite3* db_;
-  RedoSink* redo_sink_ = nullptr;
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };
 

@@ -39,7 +39,7 @@ void SqliteStore::RecordAudit(AuditEntry e, Done<int64_t> done) {
 }
 
 Result<std::vector<AuditEntry>> SqliteStore::ListAudit(const AuditQuery& q) {
-  auto cr = CommittedReader();
+  auto cr = Reader();
   if (!cr.ok()) return cr.error();
   Stmt s = (*cr)->Prepare(
       "SELECT id, at, actor_user_id, actor_device_id, action, target, address, details "

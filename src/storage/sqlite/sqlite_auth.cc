@@ -64,7 +64,7 @@ void SqliteStore::CreateUser(User user, Done<Unit> done) {
 }
 
 Result<User> SqliteStore::GetUser(std::string_view user_id) {
-  auto c = CommittedReader();
+  auto c = Reader();
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare(
       "SELECT user_id, username, display_name, password_hash, profile_pic_url, status, "
@@ -74,7 +74,7 @@ Result<User> SqliteStore::GetUser(std::string_view user_id) {
 }
 
 Result<User> SqliteStore::GetUserByUsername(std::string_view username) {
-  auto c = CommittedReader();
+  auto c = Reader();
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare(
       "SELECT user_id, username, display_name, password_hash, profile_pic_url, status, "
@@ -121,7 +121,7 @@ void SqliteStore::CreateDevice(Device device, Done<Unit> done) {
 }
 
 Result<Device> SqliteStore::GetDevice(std::string_view device_id) {
-  auto c = CommittedReader();
+  auto c = Reader();
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare(
       "SELECT device_id, user_id, device_name, created_at, last_seen_at, revoked_at "
@@ -134,7 +134,7 @@ Result<Device> SqliteStore::GetDevice(std::string_view device_id) {
 }
 
 Result<std::vector<Device>> SqliteStore::ListDevices(std::string_view user_id) {
-  auto c = CommittedReader();
+  auto c = Reader();
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare(
       "SELECT device_id, user_id, device_name, created_at, last_seen_at, revoked_at "
@@ -176,7 +176,7 @@ void SqliteStore::RevokeDevice(std::string user_id, std::string device_id, Done<
 }
 
 Result<std::vector<std::string>> SqliteStore::ListRevokedDevices() {
-  auto c = CommittedReader();
+  auto c = Reader();
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare("SELECT device_id FROM devices WHERE revoked_at IS NOT NULL");
   return s.Texts();
@@ -297,7 +297,7 @@ void SqliteStore::DenyAccessToken(std::string jti, int64_t expires_at, Done<Unit
 }
 
 Result<std::vector<std::string>> SqliteStore::ListDeniedAccessTokens(int64_t now) {
-  auto c = CommittedReader();
+  auto c = Reader();
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare("SELECT jti FROM denied_tokens WHERE expires_at >= ?");
   s.Bind(1, now);

@@ -81,7 +81,7 @@ void SqliteStore::ClaimKeys(std::string user_id, KeyClaim how, Done<std::vector<
 }
 
 Result<int64_t> SqliteStore::CountOneTimePrekeys(std::string_view device_id) {
-  auto c = CommittedReader();
+  auto c = Reader();
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare("SELECT COUNT(*) FROM one_time_prekeys WHERE device_id = ?");
   s.Bind(1, device_id);

@@ -99,7 +99,7 @@ void SqliteStore::InsertMedia(Media m, Done<Unit> done) {
 }
 
 Result<Media> SqliteStore::GetMedia(std::string_view media_id) {
-  auto cr = CommittedReader();
+  auto cr = Reader();
   if (!cr.ok()) return cr.error();
   Stmt s = (*cr)->Prepare(
       "SELECT media_id, uploader_id, media_type, media_url, message_id, created_at, size, sha256, "
@@ -161,7 +161,7 @@ void SqliteStore::LinkMessage(std::string media_id, std::string uploader_id,
 }
 
 Result<std::vector<std::string>> SqliteStore::PendingThumbnails(int limit) {
-  auto cr = CommittedReader();
+  auto cr = Reader();
   if (!cr.ok()) return cr.error();
   Stmt s = (*cr)->Prepare(
       "SELECT media_id FROM media WHERE thumb_state = 1 ORDER BY created_at LIMIT ?");

@@ -72,9 +72,7 @@ std::optional<std::string> EncodeList(const std::vector<std::string>& items, boo
 }
 
 
-// `now` and `message_id` are chosen by the caller so that a replay (below) writes the same row.
-Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req, int64_t now,
-                              const std::string& message_id) {
+Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req) {
   AppendResult out;
   {
     Stmt d = c.Prepare(
@@ -92,6 +90,7 @@ Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req, int64_t n
       return out;
     }
   }
+  int64_t now = NowMs();
   int64_t seq = 0;
   {
     // Takes the next seq if the sender is an active member: one statement on the common path.
@@ -130,7 +129,7 @@ Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req, int64_t n
     seq = 1;
   }
   Message& m = out.message;
-  m.message_id = message_id;
+  m.message_id = NewUuidV7();
   m.conversation_id = req.conversation_id;
   m.seq = seq;
   m.sender_id = req.sender_id;
@@ -194,101 +193,12 @@ Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req, int64_t n
   return out;
 }
 
-void PutList(RedoBuffer& b, const std::vector<std::string>& items) {
-  b.I64(static_cast<int64_t>(items.size()));
-  for (const auto& i : items) b.Str(i);
-}
-
-Result<std::vector<std::string>> GetList(RedoReader& r) {
-  auto n = r.I64();
-  if (!n.ok()) return n.error();
-  if (*n < 0 || *n > 100000) return MakeError(ErrorCode::kInternal, "redo record: bad list length");
-  std::vector<std::string> out;
-  for (int64_t i = 0; i < *n; ++i) {
-    auto s = r.Str();
-    if (!s.ok()) return s.error();
-    out.push_back(std::move(*s));
-  }
-  return out;
-}
-
-// The redo record of an append: its request, time and message id.
-std::string EncodeAppend(const AppendRequest& req, int64_t now, const std::string& message_id) {
-  RedoBuffer b;
-  b.I64(now).Str(message_id).Str(req.conversation_id).Bool(req.direct_pair.has_value());
-  if (req.direct_pair) b.Str(req.direct_pair->first).Str(req.direct_pair->second);
-  b.Str(req.sender_id).Str(req.sender_device_id).Str(req.client_msg_id).Str(req.content_type)
-      .Str(req.encryption).Str(req.body);
-  PutList(b, req.media_ids);
-  b.Bool(req.search_tokens.has_value());
-  if (req.search_tokens) PutList(b, *req.search_tokens);
-  b.Bool(req.reply_to.has_value());
-  if (req.reply_to) b.Str(*req.reply_to);
-  return b.bytes();
-}
-
-Status ReplayAppend(SqliteConn& c, RedoReader& r) {
-  AppendRequest req;
-  auto now = r.I64();
-  auto id = r.Str();
-  auto conv = r.Str();
-  auto direct = r.Bool();
-  if (!now.ok() || !id.ok() || !conv.ok() || !direct.ok()) {
-    return MakeError(ErrorCode::kInternal, "redo record: short append");
-  }
-  req.conversation_id = std::move(*conv);
-  if (*direct) {
-    auto a = r.Str();
-    auto b = r.Str();
-    if (!a.ok() || !b.ok()) return MakeError(ErrorCode::kInternal, "redo record: short append");
-    req.direct_pair = {std::move(*a), std::move(*b)};
-  }
-  for (std::string* field : {&req.sender_id, &req.sender_device_id, &req.client_msg_id,
-                             &req.content_type, &req.encryption, &req.body}) {
-    auto v = r.Str();
-    if (!v.ok()) return v.error();
-    *field = std::move(*v);
-  }
-  auto media = GetList(r);
-  if (!media.ok()) return media.error();
-  req.media_ids = std::move(*media);
-  auto has_tokens = r.Bool();
-  if (!has_tokens.ok()) return has_tokens.error();
-  if (*has_tokens) {
-    auto tokens = GetList(r);
-    if (!tokens.ok()) return tokens.error();
-    req.search_tokens = std::move(*tokens);
-  }
-  auto has_reply = r.Bool();
-  if (!has_reply.ok()) return has_reply.error();
-  if (*has_reply) {
-    auto reply = r.Str();
-    if (!reply.ok()) return reply.error();
-    req.reply_to = std::move(*reply);
-  }
-  if (!r.done()) return MakeError(ErrorCode::kInternal, "redo record: trailing bytes in append");
-  auto res = AppendTx(c, req, *now, *id);
-  if (!res.ok()) return res.error();
-  return OkStatus();
-}
-
 }  // namespace
 
 void SqliteStore::Append(AppendRequest req, Done<AppendResult> done) {
   writer_->Submit<AppendResult>(
-      [req = std::move(req)](SqliteConn& c) -> Result<AppendResult> {
-        const int64_t now = NowMs();
-        std::string id = NewUuidV7();
-        auto res = AppendTx(c, req, now, id);
-        if (res.ok() && !res->duplicate) c.Redo(kRedoAppend, EncodeAppend(req, now, id));
-        return res;
-      },
-      std::move(done));
+      [req = std::move(req)](SqliteConn& c) { return AppendTx(c, req); }, std::move(done));
 }
-
-namespace detail {
-Status ReplayAppendRecord(SqliteConn& c, RedoReader& r) { return ReplayAppend(c, r); }
-}  // namespace detail
 
 Result<Conversation> SqliteStore::GetConversation(std::string_view conversation_id) {
   auto c = Reader();

@@ -44,7 +44,7 @@ void SqliteStore::SetPushEndpoint(PushEndpoint p, Done<Unit> done) {
 }
 
 Result<std::vector<PushEndpoint>> SqliteStore::ListPushEndpoints() {
-  auto cr = CommittedReader();
+  auto cr = Reader();
   if (!cr.ok()) return cr.error();
   Stmt s = (*cr)->Prepare(
       "SELECT p.device_id, p.user_id, p.endpoint FROM push_endpoints p "
@@ -74,7 +74,7 @@ void SqliteStore::AddNotification(Notification n, Done<int64_t> done) {
 
 Result<std::vector<Notification>> SqliteStore::ListNotifications(const std::string& user_id,
                                                                  int64_t before_id, int limit) {
-  auto cr = CommittedReader();
+  auto cr = Reader();
   if (!cr.ok()) return cr.error();
   Stmt s = (*cr)->Prepare(
       "SELECT id, user_id, title, body, data, created_at FROM notifications "

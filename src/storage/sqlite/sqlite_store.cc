@@ -21,15 +21,8 @@ Status SqliteStore::Open() {
   PARLEY_TRY(MigrateNotify(**conn));
   PARLEY_TRY(MigrateGroups(**conn));
   PARLEY_TRY(MigrateMedia(**conn));
-  RedoOptions redo;
-  if (options_.commit_every.count() > 0) {
-    redo.path = options_.path + "-redo";
-    redo.commit_every = options_.commit_every;
-  }
   writer_ = std::make_unique<GroupCommitWriter>(std::move(*conn), options_.max_batch,
-                                                options_.faults, std::move(redo));
-  writer_->RegisterReplay(kRedoAppend, detail::ReplayAppendRecord);
-  writer_->RegisterReplay(kRedoMark, detail::ReplayMarkRecord);
+                                                options_.faults);
   PARLEY_TRY(writer_->Start());
   return OkStatus();
 }
@@ -39,12 +32,6 @@ void SqliteStore::Close() {
 }
 
 Result<SqliteConn*> SqliteStore::Reader() {
-  if (!writer_) return MakeError(ErrorCode::kUnavailable, "store is not open");
-  PARLEY_TRY(writer_->AwaitVisible());
-  return CommittedReader();
-}
-
-Result<SqliteConn*> SqliteStore::CommittedReader() {
   thread_local std::unordered_map<uint64_t, std::unique_ptr<SqliteConn>> readers;
   auto it = readers.find(instance_id_);
   if (it != readers.end()) return it->second.get();
@@ -56,7 +43,7 @@ Result<SqliteConn*> SqliteStore::CommittedReader() {
 }
 
 Status SqliteStore::Ping() {
-  auto c = CommittedReader();
+  auto c = Reader();
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare("SELECT 1");
   auto r = s.Step();

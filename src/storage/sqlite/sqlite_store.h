@@ -5,8 +5,6 @@
 // gets its own read-only connection (WAL lets readers run beside the writer).
 #pragma once
 
-#include <chrono>
-#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -26,15 +24,8 @@ struct SqliteOptions {
   std::string path;                   // the database file; created if absent
   std::string synchronous = "full";   // full (durable on power loss) or normal
   size_t max_batch = 4096;            // writes per group commit
-  // Sends and receipt marks are made durable in a redo log (`path` + "-redo") and committed to
-  // the database every `commit_every` (writer.h); 0 = no log, every batch commits.
-  std::chrono::milliseconds commit_every{10};
   WriteFaults faults;                 // tests only
 };
-
-// Record types of the writer's redo log.
-inline constexpr uint8_t kRedoAppend = 1;
-inline constexpr uint8_t kRedoMark = 2;
 
 class SqliteStore final : public AuthStore,
                           public KeyStore,
@@ -51,14 +42,8 @@ class SqliteStore final : public AuthStore,
   Status Open();
   // Drains queued writes and stops the writer.
   void Close();
-  // Tests: closes as a killed process would leave the files (GroupCommitWriter::AbandonForTest).
-  void AbandonForTest() {
-    if (writer_) writer_->AbandonForTest();
-  }
 
   uint64_t commit_batches() const { return writer_ ? writer_->batches() : 0; }
-  uint64_t commits() const { return writer_ ? writer_->commits() : 0; }
-  uint64_t log_appends() const { return writer_ ? writer_->log_appends() : 0; }
   uint64_t committed_jobs() const { return writer_ ? writer_->jobs() : 0; }
   // The writer's timings (see its header); nullptr before Open.
   const Histogram* batch_seconds() const { return writer_ ? &writer_->batch_seconds() : nullptr; }
@@ -144,13 +129,8 @@ class SqliteStore final : public AuthStore,
   Result<std::vector<std::string>> PendingThumbnails(int limit) override;
 
  private:
-  // This thread's read-only connection, opened on first use, once every write acknowledged so
-  // far is visible (GroupCommitWriter::AwaitVisible): for reads of what sends and receipt marks
-  // write (messages, conversations, members, cursors, receipts, message media).
+  // This thread's read-only connection, opened on first use.
   Result<SqliteConn*> Reader();
-  // The same connection without waiting: for tables only committed batches write (users,
-  // devices, tokens, keys, audit, notifications, media).
-  Result<SqliteConn*> CommittedReader();
 
   const SqliteOptions options_;
   const uint64_t instance_id_;  // tells this store's thread-local connections from another's
@@ -173,9 +153,6 @@ extern const char* const kMessageColumns;
 Result<std::vector<std::string>> MemberIds(SqliteConn& c, std::string_view conversation_id);
 // The message at (conversation, seq); kNotFound if none.
 Result<Message> MessageAt(SqliteConn& c, std::string_view conversation_id, int64_t seq);
-// Replays of the redo log's records (kRedoAppend, kRedoMark).
-Status ReplayAppendRecord(SqliteConn& c, RedoReader& r);
-Status ReplayMarkRecord(SqliteConn& c, RedoReader& r);
 }  // namespace detail
 
 }  // namespace parley::storage::sqlite

@@ -161,11 +161,11 @@ Result<PendingPage> SqliteStore::Pending(std::string_view user_id, std::string_v
   return page;
 }
 
-namespace {
-
-Result<ReceiptChange> MarkTx(SqliteConn& c, const std::string& user_id,
-                             const std::string& device_id, const std::string& conversation_id,
-                             int64_t up_to_seq, bool read, int64_t now) {
+void SqliteStore::MarkReceipt(std::string user_id, std::string device_id,
+                              std::string conversation_id, int64_t up_to_seq, bool read,
+                              int64_t now, Done<ReceiptChange> done) {
+  writer_->Submit<ReceiptChange>(
+      [=](SqliteConn& c) -> Result<ReceiptChange> {
         ReceiptChange out;
         out.at = now;
         int64_t joined = 0, delivered = 0, read_seq = 0, last_seq = 0, cursor = -1;
@@ -241,46 +241,6 @@ Result<ReceiptChange> MarkTx(SqliteConn& c, const std::string& user_id,
           out.recipient_ids.push_back(user_id);
         }
         return out;
-}
-
-std::string EncodeMark(const std::string& user_id, const std::string& device_id,
-                       const std::string& conversation_id, int64_t up_to_seq, bool read,
-                       int64_t now) {
-  RedoBuffer b;
-  b.Str(user_id).Str(device_id).Str(conversation_id).I64(up_to_seq).Bool(read).I64(now);
-  return b.bytes();
-}
-
-}  // namespace
-
-namespace detail {
-Status ReplayMarkRecord(SqliteConn& c, RedoReader& r) {
-  auto user = r.Str();
-  auto device = r.Str();
-  auto conv = r.Str();
-  auto up_to = r.I64();
-  auto read = r.Bool();
-  auto now = r.I64();
-  if (!user.ok() || !device.ok() || !conv.ok() || !up_to.ok() || !read.ok() || !now.ok() ||
-      !r.done()) {
-    return MakeError(ErrorCode::kInternal, "redo record: malformed receipt mark");
-  }
-  auto res = MarkTx(c, *user, *device, *conv, *up_to, *read, *now);
-  if (!res.ok()) return res.error();
-  return OkStatus();
-}
-}  // namespace detail
-
-void SqliteStore::MarkReceipt(std::string user_id, std::string device_id,
-                              std::string conversation_id, int64_t up_to_seq, bool read,
-                              int64_t now, Done<ReceiptChange> done) {
-  writer_->Submit<ReceiptChange>(
-      [=](SqliteConn& c) -> Result<ReceiptChange> {
-        auto res = MarkTx(c, user_id, device_id, conversation_id, up_to_seq, read, now);
-        if (res.ok()) {
-          c.Redo(kRedoMark, EncodeMark(user_id, device_id, conversation_id, up_to_seq, read, now));
-        }
-        return res;
       },
       std::move(done));
 }
