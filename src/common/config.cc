@@ -24,6 +24,12 @@ Status Validate(const Config& c) {
   if (ec != std::errc() || ptr != c.listen.data() + c.listen.size() || p > 65535)
     return bad("listen port must be 0-65535");
   if (c.data_dir.empty()) return bad("data_dir must not be empty");
+  if (!c.admin_usernames.empty()) {
+    return bad(
+        "--admin / admin_usernames no longer grant the admin role (whoever signed a listed name up "
+        "first became an admin); give it to an existing account with `parleyd admin grant NAME` "
+        "(same --data-dir or --store), or create one with `parleyd admin create-user`");
+  }
   if (c.threads < 0 || c.threads > 256) return bad("threads must be 0-256");
   if (c.blocking_threads < 1 || c.blocking_threads > 256) return bad("blocking_threads must be 1-256");
   if (c.access_token_ttl_s < 1 || c.access_token_ttl_s > 900)

@@ -67,7 +67,9 @@ struct Config {
 
   int push_max_attempts = 4;     // per push, the first try included
   int push_retry_base_ms = 1000;  // back-off: base, 4×base, 16×base
-  std::vector<std::string> admin_usernames;  // these users are admins (granted at start/signup)
+  // Refused by Validate (it granted the admin role to whoever signed a listed name up first):
+  // kept so that an old --admin or admin_usernames fails with a message saying what to do.
+  std::vector<std::string> admin_usernames;
   // The browser client's files (web/dist) served at `/`: "" = web/dist of the source tree the
   // binary was built in, if present; "off" = none.
   std::string web_root;

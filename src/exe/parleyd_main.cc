@@ -185,7 +185,9 @@ int main(int argc, char** argv) {
                  "Directory of the web client served at / (default: web/dist of the source tree, "
                  "if built; \"off\" = none)")
       ->envname("PARLEY_WEB_ROOT");
-  app.add_option("--admin", cfg.admin_usernames, "Username to treat as an admin (repeatable)")
+  app.add_option("--admin", cfg.admin_usernames,
+                 "Refused: use `parleyd admin grant NAME` (an existing account) or `parleyd admin "
+                 "create-user`")
       ->envname("PARLEY_ADMINS")->delimiter(',');
   std::string admin_user, admin_password, admin_display;
   CLI::App* admin = app.add_subcommand("admin", "Administration against --data-dir");

@@ -113,6 +113,13 @@ class ParleyServer:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def grant_admin(self, username: str):
+        """The operator's way to make an admin: `parleyd admin grant` on this server's data
+        directory (while it runs; the grant applies to its next request)."""
+        p = subprocess.run([str(PARLEYD), "admin", "grant", username, "--data-dir",
+                            str(self.data_dir)], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, f"admin grant {username}: {p.returncode}\n{p.stdout}{p.stderr}"
+
     def kill(self):
         """SIGKILL, as a crash would."""
         if self.alive():

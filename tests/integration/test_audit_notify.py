@@ -11,7 +11,7 @@ from conftest import (ParleyServer, assert_error, expect_status, free_port, logi
                       signup, unique_username)
 
 ADMIN = unique_username("boss")
-SERVER_ARGS = ["--admin", ADMIN, "--push-retry-base-ms", "50", "--push-max-attempts", "3"]
+SERVER_ARGS = ["--push-retry-base-ms", "50", "--push-max-attempts", "3"]
 
 
 class PushReceiver:
@@ -59,6 +59,7 @@ def receiver():
 def admin(api, server):
     from conftest import User
     _, password, _ = signup(api, ADMIN)
+    server.grant_admin(ADMIN)
     return User(api, server, ADMIN, password, login(api, ADMIN, password))
 
 
@@ -225,6 +226,35 @@ def test_admin_create_user_command(tmp_path):
         api = Api(srv)
         admin = User(api, srv, name, "long enough pw", login(api, name, "long enough pw"))
         expect_status(admin.get("/v1/admin/audit"), 200)
+    finally:
+        srv.stop()
+
+
+def test_the_admin_role_cannot_be_claimed_by_signing_up(tmp_path):
+    """Issue: a name listed in --admin became an admin for whoever signed it up first. --admin and
+    admin_usernames are refused at start with what to do instead; a signup is never an admin; an
+    operator grants the role to an existing account."""
+    import subprocess
+    from conftest import PARLEYD, Api, User
+    for extra in (["--admin", "boss"], ["--config", str(tmp_path / "p.toml")]):
+        (tmp_path / "p.toml").write_text('admin_usernames = ["boss"]\n')
+        out = subprocess.run([str(PARLEYD), "--listen", "127.0.0.1:0", "--data-dir",
+                              str(tmp_path / "d"), *extra], capture_output=True, text=True,
+                             timeout=30)
+        assert out.returncode != 0, extra
+        assert "parleyd admin grant" in out.stderr, out.stderr
+    srv = ParleyServer(tmp_path / "data").start()
+    try:
+        api = Api(srv)
+        name = unique_username("claim")
+        _, pw, _ = signup(api, name)
+        u = User(api, srv, name, pw, login(api, name, pw))
+        expect_status(u.get("/v1/admin/audit"), 403)
+        srv.grant_admin(name)
+        expect_status(u.get("/v1/admin/audit"), 200)   # the operator's grant, at once
+        missing = subprocess.run([str(PARLEYD), "admin", "grant", "nobody_here", "--data-dir",
+                                  str(srv.data_dir)], capture_output=True, text=True, timeout=30)
+        assert missing.returncode != 0 and "no user" in missing.stderr
     finally:
         srv.stop()
 

@@ -25,7 +25,6 @@ import websocket
 from conftest import WS, User, expect_status, frame_error_code, login, poll, record_figure, signup
 
 ADMIN = "authz_admin"
-SERVER_ARGS = ["--admin", ADMIN]
 
 ACTORS = ["outsider", "removed", "late_joiner", "other_users_device", "revoked_device"]
 TALLY = {"checked": 0, "denied": 0, "not_applicable": 0, "failures": []}
@@ -47,6 +46,7 @@ class World:
         self.alice, self.bob = mk("az_alice"), mk("az_bob")
         carol, dave, erin, frank = mk("az_carol"), mk("az_dave"), mk("az_erin"), mk("az_frank")
         _, pw, _ = signup(api, ADMIN)
+        server.grant_admin(ADMIN)
         self.admin = User(api, server, ADMIN, pw, login(api, ADMIN, pw))
         revoked = self.bob.new_device("to be revoked")
 

@@ -842,6 +842,7 @@ def test_logs_of_every_node_are_searchable_by_an_admin(cluster, nodes, new_user)
     api1 = Api(n1.base)
     r = api1.post("/v1/signup", {"username": ADMIN, "password": ADMIN_PASSWORD})
     assert r.status_code in (201, 409), r.text   # 409: an earlier test run made it
+    cluster.grant_admin(ADMIN)                   # before anything reads (caches) the user
     admin = User(api1, n1, ADMIN, ADMIN_PASSWORD, login(api1, ADMIN, ADMIN_PASSWORD))
 
     def logs(n, **params):

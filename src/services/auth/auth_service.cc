@@ -1,7 +1,5 @@
 #include "services/auth/auth_service.h"
 
-#include <future>
-
 #include "common/async.h"
 #include "common/encoding.h"
 #include "common/ids.h"
@@ -57,14 +55,6 @@ Status AuthService::Start() {
   if (!revoked.ok()) return revoked.error();
   auto denied = ctx_.auth_store.ListDeniedAccessTokens(NowMs());
   if (!denied.ok()) return denied.error();
-  for (const auto& name : ctx_.config.admin_usernames) {
-    auto u = ctx_.auth_store.GetUserByUsername(name);
-    if (!u.ok() || u->is_admin) continue;
-    std::promise<Result<Unit>> granted;
-    ctx_.auth_store.SetAdmin(u->user_id, true, [&](Result<Unit> r) { granted.set_value(std::move(r)); });
-    if (auto r = granted.get_future().get(); !r.ok()) return r.error();
-    LogInfo("admin granted from config", {{"user_id", u->user_id}});
-  }
   {
     std::unique_lock lock(mu_);
     revoked_devices_.insert(revoked->begin(), revoked->end());
@@ -197,7 +187,7 @@ AuthService::Awaitable AuthService::Signup(HttpRequest& req) {
   u.password_hash = *hash;
   u.status = "online";
   u.created_at = NowMs();
-  for (const auto& admin : ctx_.config.admin_usernames) u.is_admin = u.is_admin || admin == u.username;
+  // Never an admin: the role comes only from an operator (`parleyd admin grant`).
   auto created = co_await AwaitDone<Unit>(
       [&](auto done) { ctx_.auth_store.CreateUser(u, std::move(done)); });
   if (!created.ok()) co_return ErrorResponse(created.error());
