@@ -78,6 +78,10 @@ def test_audit_records_security_actions(admin, new_user, api):
     assert_error(api.post("/v1/login", {"username": u.username, "password": "wrong password"}), 401)
     r1 = expect_status(api.post("/v1/refresh-token", {"refresh_token": u.refresh_token}), 200)
     assert_error(api.post("/v1/refresh-token", {"refresh_token": u.refresh_token}), 401)
+    # The reuse ended the device's sessions: its owner logs in again (same device).
+    from conftest import User
+    u = User(api, u.server, u.username, u.password,
+             login(api, u.username, u.password, device_id=u.device_id))
     second = u.new_device("tablet")
     expect_status(u.delete(f"/v1/devices/{second.device_id}"), 204)
     assert r1["refresh_token"]

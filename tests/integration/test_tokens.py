@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from conftest import (PARLEYD, Api, ParleyServer, assert_error, expect_status, login, make_user,
-                      record_figure)
+from conftest import (PARLEYD, WS, Api, ParleyServer, assert_error, expect_status, login,
+                      make_user, record_figure)
 from jwtutil import (b64url_encode, decode_jwt, ed25519_public, ed25519_sign,
                      encode_segment, hs256, make_jwt)
 
@@ -173,6 +173,71 @@ def test_refresh_reuse_revokes_every_refresh_token_of_the_device(api, new_user):
     assert_error(refresh(api, rotated), 401)               # its successor
     assert_error(refresh(api, second), 401)                # a sibling from another login
     expect_status(refresh(api, other_device.refresh_token), 200)   # other devices untouched
+
+
+# --- a WebSocket ends with its credentials ------------------------------------------------------
+
+def close_code(ws: WS, timeout=5.0):
+    """The code of the server's close frame (frames before it are skipped); None if the socket
+    stays open for `timeout`."""
+    import websocket
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        ws.conn.settimeout(left)
+        try:
+            op, data = ws.conn.recv_data(control_frame=True)
+        except websocket.WebSocketTimeoutException:
+            return None
+        except websocket.WebSocketConnectionClosedException:
+            return -1
+        if op == websocket.ABNF.OPCODE_CLOSE:
+            return int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+    return None
+
+
+def test_logout_closes_the_websockets_opened_with_that_token(api, new_user):
+    u, peer = new_user("wsout"), new_user("wspeer")
+    second = login(api, u.username, u.password, device_id=u.device_id)   # same device
+    ws1 = u.ws()
+    ws2 = WS.connect(u.server.ws_url, second["access_token"])
+    expect_status(u.post("/v1/logout"), 204)
+    assert close_code(ws1) == 4003                      # logged out
+    peer.send(to=u, body="after logout")
+    ws2.wait_type("message", lambda f: f["message"]["body"] == "after logout")   # still served
+
+
+def test_a_websocket_is_not_served_past_its_token_expiry(tmp_path):
+    srv = ParleyServer(tmp_path / "data", ["--access-token-ttl", "2"]).start()
+    try:
+        api = Api(srv)
+        u, peer = make_user(api, srv, "wsexp"), make_user(api, srv, "wspeer")
+        ws = u.ws()
+        time.sleep(2.5)
+        peer = peer.__class__(api, srv, peer.username, peer.password,
+                              login(api, peer.username, peer.password, device_id=peer.device_id))
+        sent = peer.send(to=u, body="after expiry")
+        assert close_code(ws) == 4002                   # token expired; the message not on it
+        u2 = u.__class__(api, srv, u.username, u.password,
+                         login(api, u.username, u.password, device_id=u.device_id))
+        fresh = u2.ws()                                 # a fresh token gets it
+        got = fresh.wait_type("message", lambda f: f["message"]["body"] == "after expiry")
+        assert got["message"]["message_id"] == sent["message_id"]
+    finally:
+        srv.stop()
+
+
+def test_refresh_reuse_ends_the_devices_sessions(api, new_user):
+    u, other = new_user("wsreuse"), new_user("wsother")
+    ws = u.ws()
+    other_ws = other.ws()
+    rotated = expect_status(refresh(api, u.refresh_token), 200)
+    assert_error(refresh(api, u.refresh_token), 401)   # reuse: a thief and the owner both hold it
+    assert close_code(ws) == 4001                      # sessions revoked
+    assert_error(whoami(api, u.access_token), 401)     # access tokens issued before: refused
+    assert_error(whoami(api, rotated["access_token"]), 401)
+    assert close_code(other_ws, timeout=0.5) is None   # another user's session untouched
+    again = login(api, u.username, u.password, device_id=u.device_id)   # the owner logs in again
+    expect_status(whoami(api, again["access_token"]), 200)
 
 
 def test_concurrent_refreshes_exactly_one_wins(server, new_user):

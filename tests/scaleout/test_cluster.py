@@ -269,6 +269,30 @@ def test_presence_counts_connections_across_nodes(nodes, new_user):
 
 # --- 4. device revocation -----------------------------------------------------------------------
 
+def test_logout_and_refresh_reuse_end_websockets_on_every_node(nodes, new_user):
+    """A WebSocket ends with its credentials whichever node it is on: logout on node 1 closes
+    the socket opened with that token on node 3 (4003); a reused refresh token on node 1 closes
+    the device's socket on node 2 (4001) and its access tokens are refused on every node."""
+    n1, n2, n3 = nodes[1], nodes[2], nodes[3]
+    carol = new_user(1, "carol")
+    ws3 = on(carol, n3).ws()
+    expect_status(carol.post("/v1/logout"), 204)                        # on node 1
+    code = close_code(ws3, DELIVERY_TIMEOUT_S)
+    assert code == 4003, f"the logged-out token's WebSocket on node 3 ended with {code!r}"
+
+    dave = new_user(1, "dave")
+    ws2 = on(dave, n2).ws()
+    api1 = Api(n1.base)
+    expect_status(api1.post("/v1/refresh-token", {"refresh_token": dave.refresh_token}), 200)
+    assert_error(api1.post("/v1/refresh-token", {"refresh_token": dave.refresh_token}), 401)
+    code = close_code(ws2, DELIVERY_TIMEOUT_S)
+    assert code == 4001, f"the reused device's WebSocket on node 2 ended with {code!r}"
+    for n in nodes:
+        poll(lambda n=n: on(dave, n).get("/v1/devices").status_code == 401,
+             timeout=DELIVERY_TIMEOUT_S, interval=0.1,
+             what=f"dave's old access token refused on {n.name}")
+
+
 def test_revoked_device_is_cut_off_on_every_node(nodes, new_user):
     n1, n2, n3 = nodes[1], nodes[2], nodes[3]
     bob = new_user(1, "bob")

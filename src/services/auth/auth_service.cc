@@ -79,11 +79,37 @@ void AuthService::OnAuthEvent(const events::Event& e) {
       fresh = revoked_devices_.insert(id).second;
     }
     if (fresh)
-      for (const auto& cb : on_revoked_) cb(id);
+      for (const auto& cb : on_revoked_) cb(id, "device revoked");
   } else if (e.type == events::type::kAccessTokenDenied && jti && jti->is_string()) {
-    std::unique_lock lock(mu_);
-    denied_jtis_.insert(std::string(jti->as_string()));
+    std::string id(jti->as_string());
+    bool fresh;
+    {
+      std::unique_lock lock(mu_);
+      fresh = denied_jtis_.insert(id).second;
+    }
+    if (fresh)
+      for (const auto& cb : on_denied_) cb(e.key, id);
+  } else if (e.type == events::type::kDeviceSessionsRevoked && device && device->is_string()) {
+    const auto* before = e.payload.if_contains("before_s");
+    if (before && before->is_int64()) RevokeSessions(std::string(device->as_string()), before->as_int64());
   }
+}
+
+void AuthService::RevokeSessions(const std::string& device_id, int64_t before_s) {
+  bool fresh;
+  {
+    std::unique_lock lock(mu_);
+    int64_t& at = sessions_revoked_before_[device_id];
+    fresh = before_s > at;
+    at = std::max(at, before_s);
+    // Forget marks no token they refuse can still be valid for.
+    const int64_t now_s = NowMs() / 1000;
+    std::erase_if(sessions_revoked_before_, [&](const auto& kv) {
+      return kv.second + auth::kMaxAccessTokenTtlS + 60 < now_s;
+    });
+  }
+  if (fresh)
+    for (const auto& cb : on_revoked_) cb(device_id, "sessions revoked");
 }
 
 Result<transport::Principal> AuthService::Authenticate(std::string_view token) const {
@@ -95,6 +121,9 @@ Result<transport::Principal> AuthService::Authenticate(std::string_view token) c
       return MakeError(ErrorCode::kUnauthenticated, "device revoked");
     if (denied_jtis_.count(claims->jti))
       return MakeError(ErrorCode::kUnauthenticated, "token revoked");
+    auto revoked_before = sessions_revoked_before_.find(claims->did);
+    if (revoked_before != sessions_revoked_before_.end() && claims->iat < revoked_before->second)
+      return MakeError(ErrorCode::kUnauthenticated, "sessions revoked");
   }
   if (shared_) {
     auto revoked = shared_->IsRevoked(claims->did, claims->jti);
@@ -138,7 +167,15 @@ void AuthService::Register(transport::Router& r) {
 
 std::string AuthService::AccessToken(const std::string& user_id, const std::string& device_id) const {
   int64_t now = NowMs() / 1000;
-  return signer_.Sign({user_id, device_id, NewUuidV4(), now, now + ctx_.config.access_token_ttl_s});
+  int64_t iat = now;
+  {
+    // After a refresh-token reuse, tokens issued up to the end of that second are refused
+    // (iat has whole seconds): one issued to the owner's new login counts from there.
+    std::shared_lock lock(mu_);
+    auto it = sessions_revoked_before_.find(device_id);
+    if (it != sessions_revoked_before_.end()) iat = std::max(iat, it->second);
+  }
+  return signer_.Sign({user_id, device_id, NewUuidV4(), iat, iat + ctx_.config.access_token_ttl_s});
 }
 
 boost::asio::awaitable<Result<boost::json::object>> AuthService::IssueTokens(
@@ -279,13 +316,23 @@ AuthService::Awaitable AuthService::Refresh(HttpRequest& req) {
   switch (outcome->kind) {
     case Kind::kRotated:
       break;
-    case Kind::kReused:
+    case Kind::kReused: {
+      // Whoever holds the device's access tokens (the thief or the owner) loses them too: the
+      // tokens issued until now are refused and the WebSockets opened with them close, here and
+      // (through the event) on every node. The owner logs in again.
+      const int64_t before_s = NowMs() / 1000 + 1;
+      RevokeSessions(outcome->device_id, before_s);
+      ctx_.bus.Publish(events::topic::kAuth,
+                       events::MakeEvent(events::type::kDeviceSessionsRevoked, outcome->user_id,
+                                         {{"device_id", outcome->device_id},
+                                          {"before_s", before_s}}));
       LogWarn("refresh token reuse: device sessions revoked",
               {{"device_id", outcome->device_id}, {"remote", req.remote_address}});
       PublishAudit(ctx_.bus, {"token.reuse", outcome->user_id, outcome->device_id,
                               outcome->device_id, req.remote_address, {}});
       co_return ErrorResponse(MakeError(ErrorCode::kUnauthenticated,
                                         "refresh token already used; sessions revoked"));
+    }
     default:
       co_return ErrorResponse(
           MakeError(ErrorCode::kUnauthenticated, "invalid or expired refresh token"));
@@ -308,6 +355,7 @@ AuthService::Awaitable AuthService::Logout(HttpRequest& req) {
     std::unique_lock lock(mu_);
     denied_jtis_.insert(p.jti);
   }
+  for (const auto& cb : on_denied_) cb(p.user_id, p.jti);  // its WebSockets close
   // Until the token expires (a minute of clock skew on top).
   co_await ShareRevocation(false, p.jti, std::max<int64_t>(1, p.exp * 1000 - NowMs()) + 60'000);
   ctx_.bus.Publish(events::topic::kAuth,
@@ -366,7 +414,7 @@ AuthService::Awaitable AuthService::DeleteDevice(HttpRequest& req) {
   }
   // For as long as an access token issued before now can be valid (a minute of skew on top).
   co_await ShareRevocation(true, *id, (ctx_.config.access_token_ttl_s + 60) * 1000);
-  for (const auto& cb : on_revoked_) cb(*id);
+  for (const auto& cb : on_revoked_) cb(*id, "device revoked");
   ctx_.bus.Publish(events::topic::kAuth,
                    events::MakeEvent(events::type::kDeviceRevoked, req.principal->user_id,
                                      {{"user_id", req.principal->user_id}, {"device_id", *id}}));

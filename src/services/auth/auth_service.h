@@ -16,6 +16,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "services/auth/jwt.h"
@@ -34,12 +35,20 @@ class AuthService {
   Status Start();
   void Register(transport::Router& router);
 
-  // Thread-safe. kUnauthenticated unless the token is valid, unexpired, not logged out and its
-  // device not revoked.
+  // Thread-safe. kUnauthenticated unless the token is valid, unexpired, not logged out, not
+  // issued before its device's sessions were revoked (refresh-token reuse), and its device not
+  // revoked.
   Result<transport::Principal> Authenticate(std::string_view token) const;
-  // Called (on an unspecified thread) when a device is revoked, to close its connections.
-  void OnDeviceRevoked(std::function<void(const std::string& device_id)> callback) {
+  // Before Start. Called (on an unspecified thread; also for what another node did) when
+  // credentials end, so that connections opened with them close: a device revoked, or all its
+  // sessions (refresh-token reuse)...
+  void OnDeviceRevoked(
+      std::function<void(const std::string& device_id, const char* reason)> callback) {
     on_revoked_.push_back(std::move(callback));
+  }
+  // ...or one access token logged out (`jti`, of `user_id`).
+  void OnTokenDenied(std::function<void(const std::string& user_id, const std::string& jti)> cb) {
+    on_denied_.push_back(std::move(cb));
   }
   const auth::JwtSigner& signer() const { return signer_; }
 
@@ -70,7 +79,13 @@ class AuthService {
 
   std::unordered_set<std::string> revoked_devices_;  // guarded by mu_
   std::unordered_set<std::string> denied_jtis_;      // guarded by mu_
-  std::vector<std::function<void(const std::string&)>> on_revoked_;
+  // device_id -> tokens issued before this (seconds) are refused; guarded by mu_. Kept for as
+  // long as such a token can live, in memory: a restart forgets it (the refresh tokens stay
+  // revoked in the store).
+  std::unordered_map<std::string, int64_t> sessions_revoked_before_;
+  void RevokeSessions(const std::string& device_id, int64_t before_s);
+  std::vector<std::function<void(const std::string&, const char*)>> on_revoked_;
+  std::vector<std::function<void(const std::string&, const std::string&)>> on_denied_;
   storage::RevocationList* const shared_;
   mutable std::atomic<int64_t> last_shared_warn_ms_{0};
 };

@@ -84,8 +84,13 @@ void Gateway::Start() {
                        Frame frame = MakeFrame({{"type", "notification"}, {"notification", *n}});
                        for (auto& s : hub_.ForUser(e->key)) s->Send(frame);
                      });
-  auth_.OnDeviceRevoked([this](const std::string& device_id) {
-    for (auto& s : hub_.ForDevice(device_id)) s->Close(4001, "device revoked");
+  // Connections end with their credentials (docs/api.md, WebSocket close codes).
+  auth_.OnDeviceRevoked([this](const std::string& device_id, const char* reason) {
+    for (auto& s : hub_.ForDevice(device_id)) s->Close(kCloseRevoked, reason);
+  });
+  auth_.OnTokenDenied([this](const std::string& user_id, const std::string& jti) {
+    for (auto& s : hub_.ForUser(user_id))
+      if (s->principal().jti == jti) s->Close(kCloseLoggedOut, "logged out");
   });
 }
 

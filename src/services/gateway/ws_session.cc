@@ -182,7 +182,14 @@ void WsSession::EnqueueMessage(Frame frame, const std::string& conversation_id, 
   Enqueue({std::move(frame)});
 }
 
+bool WsSession::CloseIfExpired() {
+  if (NowMs() < principal_.exp * 1000) return false;
+  Close(kCloseTokenExpired, "token expired");
+  return true;
+}
+
 void WsSession::Enqueue(Out out) {
+  if (CloseIfExpired()) return;  // its messages stay pending for the next connection
   outbox_bytes_ += out.frame->size();
   outbox_.push_back(std::move(out));
   if (outbox_bytes_ > gw_.ctx().config.ws_max_outbox_bytes) {
@@ -339,6 +346,7 @@ asio::awaitable<void> WsSession::ReadLoop() {
       ReplyError(nullptr, MakeError(ErrorCode::kInvalidArgument, "frames must be JSON text"));
       continue;
     }
+    if (CloseIfExpired()) co_return;
     std::string text = beast::buffers_to_string(buffer.data());
     buffer.consume(buffer.size());
     ++inflight_;

@@ -4,6 +4,9 @@
 // Order of a connection: `ready`, then everything pending (replayed in pages), then live frames.
 // Live messages that arrive during the replay are held and sent after it, skipping any seq the
 // replay already sent, so each conversation reaches the device in seq order.
+// A session serves only while its credentials are valid: it is closed when its device or the
+// device's sessions are revoked, when its token is logged out (on any node), and at the first
+// frame to or from it after its token expired (the client reconnects with a fresh one).
 // Outgoing frames queue in an outbox; the write loop moves everything queued into one socket
 // write per event-loop turn (up to kMaxWriteBytes in flight). A client that lets the outbox grow
 // past ws_max_outbox_bytes is disconnected (1008) and gets its messages on the next connection:
@@ -32,6 +35,12 @@ namespace parley::services {
 
 class Gateway;
 using Frame = std::shared_ptr<const std::string>;
+
+// Close codes of a session whose credentials ended (docs/api.md): its device or all its device's
+// sessions revoked; the access token it was opened with expired; that token logged out.
+inline constexpr uint16_t kCloseRevoked = 4001;
+inline constexpr uint16_t kCloseTokenExpired = 4002;
+inline constexpr uint16_t kCloseLoggedOut = 4003;
 // A frame serialized once, shared by every session it goes to.
 Frame MakeFrame(const boost::json::object& o);
 // {"type":"message","message":MESSAGE}, serialized without copying the message's JSON first.
@@ -68,6 +77,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     Frame frame;
   };
   // On the session's thread:
+  // Whether the access token the session was opened with has expired: then it is closed
+  // (kCloseTokenExpired) instead of serving the next frame either way.
+  bool CloseIfExpired();
   void Enqueue(Out out);
   void EnqueueMessage(Frame frame, const std::string& conversation_id, int64_t seq);
   // Live delivery in seq order (ws_session_order.cc). With several nodes, a conversation's events

@@ -11,11 +11,11 @@ class FakeSocket {
   constructor(readonly url: string) {
     FakeSocket.all.push(this);
   }
-  close(): void {
+  close(code = 1006): void {
     if (this.closed) return;
     this.closed = true;
     this.readyState = 3;
-    this.onclose?.({ code: 1006 });
+    this.onclose?.({ code });
   }
   ready(): void {
     this.readyState = 1;
@@ -31,6 +31,7 @@ describe('LiveConnection', () => {
     vi.stubGlobal('WebSocket', Object.assign(FakeSocket, { OPEN: 1 }));
   });
   afterEach(() => {
+    vi.useRealTimers();
     vi.unstubAllGlobals();
   });
 
@@ -47,6 +48,34 @@ describe('LiveConnection', () => {
       pending: () => waiting.length,
     };
   }
+
+  it('refreshes the token before reconnecting when the server closed for its expiry (4002)', async () => {
+    vi.useFakeTimers();
+    const asked: boolean[] = [];
+    const live = new LiveConnection({
+      url: async (refresh: boolean) => {
+        asked.push(refresh);
+        return 'ws://x/' + asked.length;
+      },
+      onFrame: () => {},
+      onState: () => {},
+    });
+    // Runs the clock until the connection has opened its n-th socket (its retry delay is random).
+    const socket = async (n: number) => {
+      for (let ms = 0; FakeSocket.all.length < n && ms < 60000; ms += 50) {
+        await vi.advanceTimersByTimeAsync(50);
+      }
+      return FakeSocket.all[n - 1];
+    };
+    live.start();
+    (await socket(1)).ready();
+    FakeSocket.all[0].close(4002);
+    (await socket(2)).ready();
+    FakeSocket.all[1].close(1006); // a plain drop after that: no refresh needed
+    await socket(3);
+    expect(asked).toEqual([false, true, false]);
+    live.stop();
+  });
 
   it('starts no second attempt beside one still fetching its URL', async () => {
     const urls = deferredUrls();

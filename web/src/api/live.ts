@@ -110,7 +110,8 @@ export class LiveConnection {
       clearTimeout(handshake);
       if (this.ws !== ws) return;
       this.ws = null;
-      if (!ready) this.lastFailedEarly = true; // e.g. a 401 at the upgrade: refresh the token first
+      // A 401 at the upgrade, or the server's 4002 (the token expired): refresh the token first.
+      if (!ready || ev.code === 4002) this.lastFailedEarly = true;
       this.connected = false;
       for (const p of this.pending.values()) p.reject(new Error('disconnected'));
       this.pending.clear();
