@@ -1,5 +1,7 @@
 #include "common/config.h"
 
+#include "common/net_filter.h"
+
 #include <toml++/toml.h>
 
 #include <charconv>
@@ -59,6 +61,8 @@ Status Validate(const Config& c) {
   if (c.push_max_attempts < 1 || c.push_max_attempts > 20) return bad("push_max_attempts must be 1-20");
   if (c.push_retry_base_ms < 1 || c.push_retry_base_ms > 600000)
     return bad("push_retry_base_ms must be 1-600000");
+  for (const auto& n : c.push_allow_networks)
+    if (auto parsed = ParseNetwork(n); !parsed.ok()) return bad("push_allow_networks: " + parsed.error().message);
   if (c.sqlite_synchronous != "full" && c.sqlite_synchronous != "normal")
     return bad("sqlite_synchronous must be full or normal");
   auto starts = [](const std::string& v, std::string_view p) { return v.rfind(p, 0) == 0; };
@@ -138,10 +142,12 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "rate_login_per_min") i64(&c->rate_login_per_min);
     else if (key == "rate_send_per_min") i64(&c->rate_send_per_min);
     else if (key == "rate_upload_per_min") i64(&c->rate_upload_per_min);
-    else if (key == "admin_usernames" || key == "ws_allowed_origins" || key == "trusted_proxies") {
-      auto& list = key == "admin_usernames"    ? c->admin_usernames
-                   : key == "ws_allowed_origins" ? c->ws_allowed_origins
-                                                 : c->trusted_proxies;
+    else if (key == "admin_usernames" || key == "ws_allowed_origins" || key == "trusted_proxies" ||
+             key == "push_allow_networks") {
+      auto& list = key == "admin_usernames"      ? c->admin_usernames
+                   : key == "ws_allowed_origins"   ? c->ws_allowed_origins
+                   : key == "push_allow_networks" ? c->push_allow_networks
+                                                  : c->trusted_proxies;
       const toml::array* arr = v.as_array();
       if (!arr) unknown = key;
       else for (const auto& e : *arr) { if (auto x = e.value<std::string>()) list.push_back(*x); else unknown = key; }

@@ -67,6 +67,9 @@ struct Config {
 
   int push_max_attempts = 4;     // per push, the first try included
   int push_retry_base_ms = 1000;  // back-off: base, 4×base, 16×base
+  // Networks (CIDR or single addresses) push endpoints may reach besides public addresses
+  // (common/net_filter.h): e.g. an internal push gateway. Empty: public addresses only.
+  std::vector<std::string> push_allow_networks;
   // Refused by Validate (it granted the admin role to whoever signed a listed name up first):
   // kept so that an old --admin or admin_usernames fails with a message saying what to do.
   std::vector<std::string> admin_usernames;

@@ -176,6 +176,11 @@ int main(int argc, char** argv) {
       ->envname("PARLEY_RATE_SEND_PER_MIN")->capture_default_str();
   app.add_option("--rate-upload-per-min", cfg.rate_upload_per_min, "Uploads per user per minute (0 = unlimited)")
       ->envname("PARLEY_RATE_UPLOAD_PER_MIN")->capture_default_str();
+  app.add_option("--push-allow-networks", cfg.push_allow_networks,
+                 "Networks (CIDR or addresses, comma-separated) push endpoints may reach besides "
+                 "public addresses, e.g. an internal push gateway; loopback, private, link-local "
+                 "and other non-public addresses are refused otherwise")
+      ->envname("PARLEY_PUSH_ALLOW_NETWORKS")->delimiter(',');
   app.add_option("--push-max-attempts", cfg.push_max_attempts, "Tries per push notification")
       ->envname("PARLEY_PUSH_MAX_ATTEMPTS")->capture_default_str();
   app.add_option("--push-retry-base-ms", cfg.push_retry_base_ms,
@@ -295,7 +300,7 @@ int main(int argc, char** argv) {
   services::SearchService search(ctx, search_index);
   search.Start();
   services::NotifyService notify(
-      ctx, profile.notify(), {cfg.push_max_attempts, cfg.push_retry_base_ms},
+      ctx, profile.notify(), services::PushOptions::From(cfg),
       [&gateway, &profile](const std::string& u, const std::string& d) {
         // Online on any node (the registry), or at least here if the registry cannot say.
         auto online = profile.registry().DeviceOnline(u, d);

@@ -7,11 +7,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import (ParleyServer, assert_error, expect_status, free_port, login, poll,
-                      signup, unique_username)
+from conftest import (ParleyServer, assert_error, expect_status, free_port, login, make_user,
+                      poll, signup, unique_username)
 
 ADMIN = unique_username("boss")
-SERVER_ARGS = ["--push-retry-base-ms", "50", "--push-max-attempts", "3"]
+# The push receivers of these tests listen on 127.0.0.1: allowed here only (refused by default).
+SERVER_ARGS = ["--push-retry-base-ms", "50", "--push-max-attempts", "3",
+               "--push-allow-networks", "127.0.0.1"]
 
 
 class PushReceiver:
@@ -209,6 +211,41 @@ def test_register_push_validates_and_unregisters(new_user, receiver):
     alice.send(to=u, body="after unregister")
     time.sleep(0.5)
     assert receiver.requests == []
+
+
+def test_push_endpoints_cannot_reach_internal_addresses(tmp_path):
+    """Issue: the server POSTed to any endpoint, its own engines and cloud metadata included.
+    By default an endpoint written as a non-public address is refused at registration (400),
+    and a name resolving only to such addresses gets no push (counted as refused); only an
+    operator's --push-allow-networks opens a network."""
+    r = PushReceiver()
+    srv = ParleyServer(tmp_path / "data", ["--push-retry-base-ms", "50"]).start()
+    try:
+        from conftest import Api
+        api = Api(srv)
+        alice, bob = make_user(api, srv, "sa"), make_user(api, srv, "sb")
+        for bad in [r.url, f"http://127.0.0.2:{r.port}/x", "http://169.254.169.254/latest/meta-data",
+                    f"http://[::1]:{r.port}/x", "http://10.0.0.5/push", "http://192.168.1.1/",
+                    f"http://[::ffff:127.0.0.1]:{r.port}/x", "http://0.0.0.0/", "https://100.64.0.1/"]:
+            assert_error(bob.post("/v1/register-push", {"endpoint": bad}), 400)
+        # A name is judged at each push on what it resolves to: localhost is loopback.
+        expect_status(bob.post("/v1/register-push",
+                               {"endpoint": f"http://localhost:{r.port}/push/x"}), 204)
+        alice.send(to=bob, body="to an offline device")
+        poll(lambda: metric(srv, "parley_push_refused_total") >= 1, what="the push refused")
+        time.sleep(0.3)
+        assert r.requests == [], "a push reached a loopback address"
+    finally:
+        srv.stop()
+        r.close()
+
+
+def metric(srv, name):
+    import requests
+    for line in requests.get(srv.base + "/metrics", timeout=5).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def test_admin_create_user_command(tmp_path):

@@ -1,5 +1,6 @@
 #include "services/notify/notify_service.h"
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 #include <boost/url.hpp>
@@ -8,6 +9,7 @@
 #include "common/ids.h"
 #include "common/json_fields.h"
 #include "common/log.h"
+#include "common/net_filter.h"
 #include "common/time.h"
 #include "services/audit/audit_event.h"
 #include "services/audit/audit_service.h"
@@ -42,7 +44,11 @@ boost::json::object NotificationJson(const storage::Notification& n) {
 NotifyService::NotifyService(
     Context& ctx, storage::NotifyStore& store, PushOptions push,
     std::function<bool(const std::string&, const std::string&)> device_online)
-    : ctx_(ctx), store_(store), sender_(push, ctx.metrics), device_online_(std::move(device_online)) {}
+    : ctx_(ctx),
+      store_(store),
+      push_allow_(push.allow),
+      sender_(push, ctx.metrics),
+      device_online_(std::move(device_online)) {}
 
 Status NotifyService::Start() {
   auto all = store_.ListPushEndpoints();
@@ -163,6 +169,19 @@ NotifyService::Awaitable NotifyService::RegisterPush(HttpRequest& req) {
         u->has_userinfo()) {
       co_return ErrorResponse(MakeError(ErrorCode::kInvalidArgument,
                                         "endpoint must be an http or https URL (or empty to remove)"));
+    }
+    // An address written in the URL is judged now; a name, at each push (on what it resolves
+    // to then).
+    if (u->host_type() == boost::urls::host_type::ipv4 ||
+        u->host_type() == boost::urls::host_type::ipv6) {
+      boost::system::error_code ec;
+      auto address = boost::asio::ip::make_address(std::string(u->host_address()), ec);
+      if (ec || !DestinationAllowed(address, push_allow_)) {
+        co_return ErrorResponse(MakeError(
+            ErrorCode::kInvalidArgument,
+            "endpoint must be a public address (loopback, private, link-local and other "
+            "internal addresses are refused)"));
+      }
     }
   }
   const auto& who = *req.principal;

@@ -29,10 +29,22 @@ PushSender::PushSender(PushOptions options, Metrics& metrics)
       tls_(asio::ssl::context::tls_client),
       sent_(metrics.Counter("parley_push_sent_total", "Push POSTs answered 2xx")),
       failed_(metrics.Counter("parley_push_failed_total", "Pushes given up after retries")),
-      dropped_(metrics.Counter("parley_push_dropped_total", "Pushes dropped: queue full")) {
+      dropped_(metrics.Counter("parley_push_dropped_total", "Pushes dropped: queue full")),
+      refused_(metrics.Counter("parley_push_refused_total",
+                               "Pushes refused: the endpoint resolves only to addresses that are "
+                               "neither public nor in --push-allow-networks")) {
   boost::system::error_code ec;
   tls_.set_default_verify_paths(ec);
   tls_.set_verify_mode(asio::ssl::verify_peer);
+}
+
+PushOptions PushOptions::From(const Config& cfg) {
+  PushOptions o;
+  o.max_attempts = cfg.push_max_attempts;
+  o.retry_base_ms = cfg.push_retry_base_ms;
+  for (const auto& n : cfg.push_allow_networks)
+    if (auto parsed = ParseNetwork(n); parsed.ok()) o.allow.push_back(*parsed);
+  return o;
 }
 
 PushSender::~PushSender() { Stop(); }
@@ -80,6 +92,12 @@ asio::awaitable<void> PushSender::Deliver(std::shared_ptr<Pending> p) {
     } catch (const std::exception& e) {
       LogWarn("push failed", {{"device_id", p->device_id}, {"error", e.what()}});
     }
+    if (status == kRefused) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      LogWarn("push endpoint refused: no public or allowed address",
+              {{"device_id", p->device_id}});
+      break;
+    }
     if (status >= 200 && status < 300) {
       sent_.fetch_add(1, std::memory_order_relaxed);
       attempt = 0;
@@ -115,8 +133,13 @@ asio::awaitable<int> PushSender::PostOnce(const std::string& endpoint, const std
   auto timeout = std::chrono::milliseconds(options_.timeout_ms);
 
   tcp::resolver resolver(io_);
-  auto [rec, results] = co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
+  auto [rec, resolved] = co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
   if (rec) co_return -1;
+  // Only to the addresses checked here (the connection uses this list, not a second lookup).
+  std::vector<tcp::endpoint> results;
+  for (const auto& r : resolved)
+    if (DestinationAllowed(r.endpoint().address(), options_.allow)) results.push_back(r.endpoint());
+  if (results.empty()) co_return kRefused;
 
   http::request<http::string_body> req{http::verb::post, target, 11};
   req.set(http::field::host, host);

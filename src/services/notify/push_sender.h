@@ -2,6 +2,9 @@
 // retries and exponential back-off, coalescing: a device with a push still queued gets the newest
 // payload instead of a second push. Endpoints that answer 404 or 410 are reported as gone.
 // Bounded: at most `max_queue` devices waiting; beyond that new pushes are dropped and counted.
+// Only to allowed addresses: the endpoint's name is resolved and the connection goes only to the
+// resolved addresses that are public or in `allow` (none: the push is refused and counted, never
+// retried). No redirects are followed; each attempt is bounded in time, the answer in size.
 // Thread-safe (Enqueue posts to the sender's thread).
 #pragma once
 
@@ -14,8 +17,11 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
+#include "common/config.h"
 #include "common/metrics.h"
+#include "common/net_filter.h"
 
 namespace parley::services {
 
@@ -24,6 +30,9 @@ struct PushOptions {
   int retry_base_ms = 1000;  // waits base, 4×base, 16×base, …
   int timeout_ms = 5000;     // per attempt: resolve, connect, TLS, write, read
   size_t max_queue = 10000;
+  // Besides public addresses (common/net_filter.h), the only ones an endpoint may reach.
+  std::vector<Network> allow;
+  static PushOptions From(const Config& cfg);  // cfg validated
 };
 
 class PushSender {
@@ -40,7 +49,9 @@ class PushSender {
  private:
   struct Pending;
   boost::asio::awaitable<void> Deliver(std::shared_ptr<Pending> p);
-  // The HTTP status of one POST, or -1 if it never got an answer.
+  // The HTTP status of one POST, -1 if it never got an answer, kRefused if no address of the
+  // endpoint may be reached.
+  static constexpr int kRefused = -2;
   boost::asio::awaitable<int> PostOnce(const std::string& endpoint, const std::string& body);
 
   const PushOptions options_;
@@ -52,6 +63,7 @@ class PushSender {
   std::atomic<uint64_t>& sent_;
   std::atomic<uint64_t>& failed_;
   std::atomic<uint64_t>& dropped_;
+  std::atomic<uint64_t>& refused_;
 };
 
 }  // namespace parley::services
