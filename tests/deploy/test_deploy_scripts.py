@@ -294,6 +294,19 @@ def test_nginx_lifecycle_websocket_and_failover(deploy_env):
             assert body["headers"]["host"] == f"127.0.0.1:{lb}"
         assert seen == {"b1", "b2", "b3"}
 
+        # Query strings (a WebSocket's access_token, a signed media link) stay out of the log.
+        secret = "tok" + os.urandom(8).hex()
+        status, _ = http("GET", f"http://127.0.0.1:{lb}/v1/ws-probe?access_token={secret}&sig=s")
+        assert status == 200
+        log = Path(deploy_env["PARLEY_DEPLOY_DIR"]) / "nginx/logs/access.log"
+        for _ in range(50):   # nginx writes the line after answering
+            if log.exists() and "/v1/ws-probe" in log.read_text():
+                break
+            time.sleep(0.05)
+        text = log.read_text()
+        assert "GET /v1/ws-probe HTTP/1.1" in text, text[-500:]
+        assert secret not in text
+
         # A body larger than nginx's 1 MiB default passes (uploads).
         big = os.urandom(5 << 20)
         status, body = http("POST", f"http://127.0.0.1:{lb}/v1/upload", data=big,
