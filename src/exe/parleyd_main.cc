@@ -307,6 +307,10 @@ int main(int argc, char** argv) {
         return online.ok() ? *online : gateway.DeviceOnline(u, d);
       });
   if (Status st = notify.Start(); !st.ok()) return Fail(st.error().message);
+  using Revoked = services::AuthService::Revoked;
+  auth.OnDeviceRevoked([&notify](const std::string& device_id, Revoked what) {
+    if (what == Revoked::kDevice) notify.ForgetDevice(device_id);  // on every node
+  });
   // Every service has subscribed: start consuming (Kafka joins its consumer groups here).
   if (Status st = profile.StartBus(); !st.ok()) return Fail(st.error().message);
 

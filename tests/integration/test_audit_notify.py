@@ -202,6 +202,16 @@ def test_gone_endpoint_is_dropped(new_user):
         r.close()
 
 
+def test_a_revoked_device_gets_no_more_pushes(new_user, receiver):
+    alice, bob = new_user("rva"), new_user("rvb")
+    phone = bob.new_device("lost phone")
+    expect_status(phone.post("/v1/register-push", {"endpoint": receiver.url}), 204)
+    expect_status(bob.delete(f"/v1/devices/{phone.device_id}"), 204)
+    alice.send(to=bob, body="after the phone was removed")
+    time.sleep(0.8)
+    assert receiver.requests == [], "a push went to a removed device's endpoint"
+
+
 def test_register_push_validates_and_unregisters(new_user, receiver):
     u, alice = new_user("rp"), new_user("ra2")
     for bad in ["ftp://x/y", "not a url", "http://", "javascript:alert(1)", 5, "h" * 3000]:

@@ -79,7 +79,7 @@ void AuthService::OnAuthEvent(const events::Event& e) {
       fresh = revoked_devices_.insert(id).second;
     }
     if (fresh)
-      for (const auto& cb : on_revoked_) cb(id, "device revoked");
+      for (const auto& cb : on_revoked_) cb(id, Revoked::kDevice);
   } else if (e.type == events::type::kAccessTokenDenied && jti && jti->is_string()) {
     std::string id(jti->as_string());
     bool fresh;
@@ -109,7 +109,7 @@ void AuthService::RevokeSessions(const std::string& device_id, int64_t before_s)
     });
   }
   if (fresh)
-    for (const auto& cb : on_revoked_) cb(device_id, "sessions revoked");
+    for (const auto& cb : on_revoked_) cb(device_id, Revoked::kSessions);
 }
 
 Result<transport::Principal> AuthService::Authenticate(std::string_view token) const {
@@ -414,7 +414,7 @@ AuthService::Awaitable AuthService::DeleteDevice(HttpRequest& req) {
   }
   // For as long as an access token issued before now can be valid (a minute of skew on top).
   co_await ShareRevocation(true, *id, (ctx_.config.access_token_ttl_s + 60) * 1000);
-  for (const auto& cb : on_revoked_) cb(*id, "device revoked");
+  for (const auto& cb : on_revoked_) cb(*id, Revoked::kDevice);
   ctx_.bus.Publish(events::topic::kAuth,
                    events::MakeEvent(events::type::kDeviceRevoked, req.principal->user_id,
                                      {{"user_id", req.principal->user_id}, {"device_id", *id}}));

@@ -42,8 +42,9 @@ class AuthService {
   // Before Start. Called (on an unspecified thread; also for what another node did) when
   // credentials end, so that connections opened with them close: a device revoked, or all its
   // sessions (refresh-token reuse)...
+  enum class Revoked { kDevice, kSessions };
   void OnDeviceRevoked(
-      std::function<void(const std::string& device_id, const char* reason)> callback) {
+      std::function<void(const std::string& device_id, Revoked what)> callback) {
     on_revoked_.push_back(std::move(callback));
   }
   // ...or one access token logged out (`jti`, of `user_id`).
@@ -84,7 +85,7 @@ class AuthService {
   // revoked in the store).
   std::unordered_map<std::string, int64_t> sessions_revoked_before_;
   void RevokeSessions(const std::string& device_id, int64_t before_s);
-  std::vector<std::function<void(const std::string&, const char*)>> on_revoked_;
+  std::vector<std::function<void(const std::string&, Revoked)>> on_revoked_;
   std::vector<std::function<void(const std::string&, const std::string&)>> on_denied_;
   storage::RevocationList* const shared_;
   mutable std::atomic<int64_t> last_shared_warn_ms_{0};

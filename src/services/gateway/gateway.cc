@@ -85,7 +85,9 @@ void Gateway::Start() {
                        for (auto& s : hub_.ForUser(e->key)) s->Send(frame);
                      });
   // Connections end with their credentials (docs/api.md, WebSocket close codes).
-  auth_.OnDeviceRevoked([this](const std::string& device_id, const char* reason) {
+  auth_.OnDeviceRevoked([this](const std::string& device_id, AuthService::Revoked what) {
+    const char* reason =
+        what == AuthService::Revoked::kDevice ? "device revoked" : "sessions revoked";
     for (auto& s : hub_.ForDevice(device_id)) s->Close(kCloseRevoked, reason);
   });
   auth_.OnTokenDenied([this](const std::string& user_id, const std::string& jti) {

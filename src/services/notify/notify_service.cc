@@ -50,6 +50,16 @@ NotifyService::NotifyService(
       sender_(push, ctx.metrics),
       device_online_(std::move(device_online)) {}
 
+void NotifyService::ForgetDevice(const std::string& device_id) {
+  std::lock_guard lock(mu_);
+  for (auto it = endpoints_.begin(); it != endpoints_.end(); ++it) {
+    if (it->second.erase(device_id)) {
+      if (it->second.empty()) endpoints_.erase(it);
+      return;
+    }
+  }
+}
+
 Status NotifyService::Start() {
   auto all = store_.ListPushEndpoints();
   if (!all.ok()) return all.error();

@@ -33,6 +33,9 @@ class NotifyService {
   // Loads the endpoints, subscribes to the bus, starts the sender.
   Status Start();
   void Stop();
+  // A revoked device gets no more pushes (its endpoint is forgotten here; the store stops
+  // listing it). Thread-safe.
+  void ForgetDevice(const std::string& device_id);
   void Register(transport::Router& router);
 
  private:
