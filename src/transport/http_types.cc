@@ -2,7 +2,9 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "common/encoding.h"
 #include "common/error_map.h"
+#include "common/log.h"
 
 namespace parley::transport {
 
@@ -20,9 +22,16 @@ HttpResponse EmptyResponse(int status) {
   return r;
 }
 
+std::string ClientMessage(const Error& error) {
+  if (error.code != ErrorCode::kInternal) return error.message;
+  std::string ref = HexEncode(RandomBytes(4));
+  LogError("internal error answered", {{"ref", ref}, {"error", error.message}});
+  return "internal error (ref " + ref + ")";
+}
+
 HttpResponse ErrorResponse(const Error& error) {
   boost::json::object body{
-      {"error", {{"code", CodeName(error.code)}, {"message", error.message}}}};
+      {"error", {{"code", CodeName(error.code)}, {"message", ClientMessage(error)}}}};
   HttpResponse r = JsonResponse(HttpStatusOf(error.code), body);
   if (error.code == ErrorCode::kRateLimited)
     r.headers.emplace_back("Retry-After", std::to_string(std::max<int64_t>(1, error.retry_after_s)));

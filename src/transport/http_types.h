@@ -62,5 +62,8 @@ HttpResponse JsonResponse(int status, const boost::json::value& body);
 HttpResponse EmptyResponse(int status);
 // {"error":{"code","message"}} with the status of its code.
 HttpResponse ErrorResponse(const Error& error);
+// The message a client may see: an internal error's own text (SQL, file paths, a library's
+// words) goes to the log with a short reference, the client gets "internal error (ref R)".
+std::string ClientMessage(const Error& error);
 
 }  // namespace parley::transport

@@ -204,8 +204,9 @@ void WsSession::Enqueue(Out out) {
 void WsSession::Reply(const boost::json::object& frame) { Enqueue({MakeFrame(frame)}); }
 
 void WsSession::ReplyError(const boost::json::value& ref, const Error& e) {
-  boost::json::object f{{"type", "error"},
-                        {"error", {{"code", CodeName(e.code)}, {"message", e.message}}}};
+  boost::json::object f{
+      {"type", "error"},
+      {"error", {{"code", CodeName(e.code)}, {"message", transport::ClientMessage(e)}}}};
   if (!ref.is_null()) f["ref"] = ref;
   Reply(f);
 }
