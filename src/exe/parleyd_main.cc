@@ -170,7 +170,8 @@ int main(int argc, char** argv) {
   app.add_option("--rate-signup-per-min", cfg.rate_signup_per_min, "Signups per address per minute (0 = unlimited)")
       ->envname("PARLEY_RATE_SIGNUP_PER_MIN")->capture_default_str();
   app.add_option("--rate-login-per-min", cfg.rate_login_per_min,
-                 "Logins per address and per username per minute (0 = unlimited)")
+                 "Logins per address and per username per minute (0 = unlimited; a login "
+                 "naming one of the account's own devices is not counted per username)")
       ->envname("PARLEY_RATE_LOGIN_PER_MIN")->capture_default_str();
   app.add_option("--rate-send-per-min", cfg.rate_send_per_min, "Messages per user per minute (0 = unlimited)")
       ->envname("PARLEY_RATE_SEND_PER_MIN")->capture_default_str();

@@ -71,6 +71,33 @@ def test_password_guessing_hits_the_login_limit(start):
     assert api.post("/v1/login", {"username": name, "password": password}).status_code == 429
 
 
+def test_guessing_from_many_addresses_cannot_lock_the_owner_out(start):
+    """The per-username bound stops guessing spread over many addresses, but a login naming one
+    of the account's own devices (its device_id) is not subject to it."""
+    limit = 5
+    srv, api = start("--rate-login-per-min", str(limit), "--trusted-proxies", "127.0.0.1")
+    name, password, _ = signup(api, unique_username("owner"))
+    first = expect_status(api.post("/v1/login", {"username": name, "password": password},
+                                   headers={"X-Forwarded-For": "10.9.0.1"}), 200)
+    statuses = [api.post("/v1/login", {"username": name, "password": f"guess-{i}"},
+                         headers={"X-Forwarded-For": f"10.1.0.{i}"}).status_code
+                for i in range(1, 30)]
+    assert statuses.count(429) >= 20, statuses          # the account's budget is spent
+    owner = {"X-Forwarded-For": "10.9.0.2"}                # the owner, from an address of hers
+    assert api.post("/v1/login", {"username": name, "password": password},
+                    headers=owner).status_code == 429      # a new device: still bounded
+    again = api.post("/v1/login", {"username": name, "password": password,
+                                   "device_id": first["device_id"]}, headers=owner)
+    assert again.status_code == 200, again.text           # her own device logs in
+    # A device_id of another account does not lift the bound.
+    other, other_pw, _ = signup(api, unique_username("other"))
+    other_dev = expect_status(api.post("/v1/login", {"username": other, "password": other_pw},
+                                       headers={"X-Forwarded-For": "10.8.0.1"}), 200)["device_id"]
+    assert api.post("/v1/login", {"username": name, "password": "guess-x",
+                                  "device_id": other_dev},
+                    headers={"X-Forwarded-For": "10.7.0.1"}).status_code == 429
+
+
 # --- oversized bodies ----------------------------------------------------------------------------
 
 def _raw_upload_head(srv, token, length=None, chunked=False):

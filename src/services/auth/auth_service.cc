@@ -246,9 +246,22 @@ AuthService::Awaitable AuthService::Login(HttpRequest& req) {
   auto device_id = f.Uuid("device_id", false);
   if (!f.ok()) co_return ErrorResponse(f.error());
   auto username = NormalizeUsername(*raw_name);
-  // Password guessing: bounded per address and per target account.
+  // Password guessing: bounded per address and per target account. The per-account bound does
+  // not apply to a login that names one of the account's own devices (device_id: known only to
+  // that device), so that guessing from many addresses cannot lock the owner out.
   int64_t wait = ctx_.limits.login_per_address->Allow(req.remote_address);
-  if (!wait && username) wait = ctx_.limits.login_per_username->Allow(*username);
+  if (!wait && username) {
+    bool own_device = false;
+    if (device_id) {
+      own_device = co_await OnPool(ctx_.blocking, [&] {
+        auto dev = ctx_.auth_store.GetDevice(*device_id);
+        if (!dev.ok() || dev->revoked) return false;
+        auto owner = ctx_.auth_store.GetUser(dev->user_id);
+        return owner.ok() && owner->username == *username;
+      });
+    }
+    if (!own_device) wait = ctx_.limits.login_per_username->Allow(*username);
+  }
   if (wait) co_return ErrorResponse(RateLimited(wait));
   auto user = co_await OnPool(ctx_.blocking, [&]() -> Result<storage::User> {
     if (!username) return MakeError(ErrorCode::kNotFound, "no such user");
