@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/config.h"
+#include "common/secret_file.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/time.h"
@@ -243,8 +244,8 @@ int main(int argc, char** argv) {
   auto opened = exe::Profile::Open(cfg, faults);
   if (!opened.ok()) return Fail(opened.error().message);
   exe::Profile& profile = **opened;
-  std::filesystem::create_directories(profile.secrets_dir(), fec);  // media: the profile's
-  if (fec) return Fail("cannot create " + profile.secrets_dir() + ": " + fec.message());
+  // The keys' directory (media's: the profile's); created 0700.
+  if (Status st = EnsurePrivateDir(profile.secrets_dir()); !st.ok()) return Fail(st.error().message);
   // The search index: per node (DATA_DIR/search.db; every node indexes every message event, so a
   // search answers on any node) or OpenSearch, shared (--search).
   // Log shipping first: from here on every line of this node also goes to OpenSearch.

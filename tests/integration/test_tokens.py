@@ -328,6 +328,30 @@ def test_signing_key_rotation_keeps_old_tokens_until_they_expire(own_server):
     expect_status(whoami(api3, again["access_token"]), 200)
 
 
+def test_key_files_others_may_read_are_refused_and_the_secrets_dir_is_private(own_server,
+                                                                               tmp_path):
+    import subprocess
+    secrets = tmp_path / "new" / "secrets"
+    srv = own_server()
+    srv.stop()
+    key = srv.data_dir / "jwt_ed25519.key"
+    key.chmod(0o644)
+    out = subprocess.run([str(PARLEYD), "--listen", "127.0.0.1:0", "--data-dir",
+                          str(srv.data_dir)], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert f"chmod 600 {key}" in out.stderr, out.stderr
+    key.chmod(0o600)
+    srv2 = own_server(srv.data_dir)   # starts again once fixed
+    expect_status(Api(srv2.base).get("/healthz"), 200)
+    srv3 = ParleyServer(tmp_path / "d3", ["--secrets-dir", str(secrets)]).start()
+    try:
+        assert (secrets.stat().st_mode & 0o777) == 0o700
+        assert (secrets / "jwt_ed25519.key").stat().st_mode & 0o777 == 0o600
+        assert (secrets / "media_url.key").stat().st_mode & 0o777 == 0o600
+    finally:
+        srv3.stop()
+
+
 def test_replaced_key_file_invalidates_old_tokens(own_server):
     srv = own_server()
     api = Api(srv.base)

@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
-#include <fstream>
 
 #include "common/encoding.h"
 #include "common/ids.h"
+#include "common/secret_file.h"
 
 namespace parley::auth {
 namespace {
@@ -64,27 +64,21 @@ JwtSigner JwtSigner::FromSeed(std::string_view seed32, std::string issuer) {
 
 namespace {
 
-// The 32-byte seed in `path`: nullopt if the file does not exist, an error if it is not a seed.
+// The 32-byte seed in `path`: nullopt if the file does not exist, an error if it is not a seed
+// or other users may access it.
 Result<std::optional<std::string>> ReadSeed(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::optional<std::string>();
-  std::string seed{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (seed.empty()) return std::optional<std::string>();
-  if (seed.size() != crypto_sign_SEEDBYTES) {
+  auto seed = ReadSecretFile(path);
+  if (!seed.ok() || !seed->has_value()) return seed;
+  if ((*seed)->size() != crypto_sign_SEEDBYTES) {
     return MakeError(ErrorCode::kInternal, path + " is not a 32-byte Ed25519 seed");
   }
-  return std::optional<std::string>(std::move(seed));
+  return seed;
 }
 
 // Writes a new random seed to `path` (mode 0600), which must not exist.
 Result<std::string> WriteNewSeed(const std::string& path) {
   std::string seed = RandomBytes(crypto_sign_SEEDBYTES);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0) return MakeError(ErrorCode::kUnavailable, "cannot create " + path);
-  bool ok = ::write(fd, seed.data(), seed.size()) == static_cast<ssize_t>(seed.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) return MakeError(ErrorCode::kUnavailable, "cannot write " + path);
+  PARLEY_TRY(WriteNewSecretFile(path, seed));
   return seed;
 }
 

@@ -1,16 +1,13 @@
 #include "services/media/url_signer.h"
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cassert>
 #include <charconv>
-#include <fstream>
-#include <iterator>
 
 #include "common/encoding.h"
+#include "common/secret_file.h"
 
 namespace parley::services {
 namespace {
@@ -28,19 +25,14 @@ UrlSigner::UrlSigner(std::string_view key32) {
 }
 
 Result<UrlSigner> UrlSigner::LoadOrCreate(const std::string& key_path) {
+  auto stored = ReadSecretFile(key_path);
+  if (!stored.ok()) return stored.error();
   std::string key;
-  {
-    std::ifstream in(key_path, std::ios::binary);
-    if (in) key.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  if (key.empty()) {
+  if (stored->has_value()) {
+    key = std::move(**stored);
+  } else {
     key = RandomBytes(kKeyBytes);
-    int fd = ::open(key_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return MakeError(ErrorCode::kUnavailable, "cannot create " + key_path);
-    bool ok = ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&
-              ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) return MakeError(ErrorCode::kUnavailable, "cannot write " + key_path);
+    PARLEY_TRY(WriteNewSecretFile(key_path, key));
   }
   if (key.size() != kKeyBytes) {
     return MakeError(ErrorCode::kInternal, key_path + " is not a 32-byte key");
