@@ -82,6 +82,9 @@ struct Config {
   int64_t rate_login_per_min = 30;           // per address, and per username
   int64_t rate_send_per_min = 6000;          // per user (100/s)
   int64_t rate_upload_per_min = 60;          // per user
+  // One-time prekeys one user may take from another user's devices per minute; past it the
+  // bundles come without one (X3DH without it), so a stranger cannot drain them.
+  int64_t rate_claim_per_min = 10;
 
   // Derived from `listen`.
   std::string host() const;

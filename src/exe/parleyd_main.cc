@@ -178,6 +178,10 @@ int main(int argc, char** argv) {
       ->envname("PARLEY_RATE_SEND_PER_MIN")->capture_default_str();
   app.add_option("--rate-upload-per-min", cfg.rate_upload_per_min, "Uploads per user per minute (0 = unlimited)")
       ->envname("PARLEY_RATE_UPLOAD_PER_MIN")->capture_default_str();
+  app.add_option("--rate-claim-per-min", cfg.rate_claim_per_min,
+                 "One-time prekeys a user may take from another user's devices per minute; past "
+                 "it key bundles come without one (0 = unlimited)")
+      ->envname("PARLEY_RATE_CLAIM_PER_MIN")->capture_default_str();
   app.add_option("--push-allow-networks", cfg.push_allow_networks,
                  "Networks (CIDR or addresses, comma-separated) push endpoints may reach besides "
                  "public addresses, e.g. an internal push gateway; loopback, private, link-local "

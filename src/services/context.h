@@ -31,12 +31,15 @@ struct RateLimits {
         login_per_username(make("login_user", Per(c.rate_login_per_min), Per(c.rate_login_per_min))),
         send_per_user(make("send_user", Per(c.rate_send_per_min),
                            static_cast<double>(std::min<int64_t>(200, c.rate_send_per_min)))),
-        upload_per_user(make("upload_user", Per(c.rate_upload_per_min), Per(c.rate_upload_per_min))) {}
+        upload_per_user(make("upload_user", Per(c.rate_upload_per_min), Per(c.rate_upload_per_min))),
+        claim_per_pair(make("claim_pair", Per(c.rate_claim_per_min), Per(c.rate_claim_per_min))) {}
   std::unique_ptr<storage::SharedRateLimiter> signup_per_address;
   std::unique_ptr<storage::SharedRateLimiter> login_per_address;
   std::unique_ptr<storage::SharedRateLimiter> login_per_username;
   std::unique_ptr<storage::SharedRateLimiter> send_per_user;
   std::unique_ptr<storage::SharedRateLimiter> upload_per_user;
+  // Key "claimer user id:target user id".
+  std::unique_ptr<storage::SharedRateLimiter> claim_per_pair;
 
  private:
   static double Per(int64_t v) { return static_cast<double>(v); }

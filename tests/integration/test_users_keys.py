@@ -167,6 +167,30 @@ def test_claim_one_time_prekeys_until_exhausted(new_user):
     assert d["signed_prekey"] == bundle["signed_prekey"]
 
 
+def test_a_stranger_cannot_drain_one_time_prekeys(tmp_path):
+    """Issue: GET /v1/keys/{user} handed out one-time prekeys to anyone without limit. Past
+    --rate-claim-per-min claims per (claimer, target), bundles come without one; other claimers
+    are unaffected."""
+    from conftest import Api, ParleyServer, make_user
+    srv = ParleyServer(tmp_path / "data", ["--rate-claim-per-min", "3"]).start()
+    try:
+        api = Api(srv)
+        owner, stranger, friend = (make_user(api, srv, p) for p in ("own", "str", "fri"))
+        assert owner.put("/v1/keys", key_bundle(20)).status_code == 204
+        got = []
+        for _ in range(10):
+            d = expect_status(stranger.get(f"/v1/keys/{owner.user_id}"), 200)["devices"][0]
+            got.append(d.get("one_time_prekey") is not None)
+            assert d["signed_prekey"]["key_id"] == 7   # a session can still start
+        assert got == [True] * 3 + [False] * 7, got
+        assert prekey_count(owner) == 17
+        d = expect_status(friend.get(f"/v1/keys/{owner.user_id}"), 200)["devices"][0]
+        assert d.get("one_time_prekey") is not None
+        assert prekey_count(owner) == 16
+    finally:
+        srv.stop()
+
+
 def test_keys_for_every_device(new_user):
     owner, peer = new_user(), new_user()
     second = owner.new_device()

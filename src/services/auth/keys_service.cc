@@ -108,6 +108,11 @@ boost::asio::awaitable<HttpResponse> KeysService::Claim(HttpRequest& req) {
     if (!d) co_return ErrorResponse(MakeError(ErrorCode::kInvalidArgument, "device_id must be a UUID"));
     how.device_id = *d;
   }
+  // One-time prekeys are a bounded resource of the target's devices: past the claimer's budget
+  // for this user, the bundles come without one (the contract's `one_time_prekey?`).
+  if (how.claim && ctx_.limits.claim_per_pair->Allow(req.principal->user_id + ":" + *id) > 0) {
+    how.claim = false;
+  }
   auto keys = co_await AwaitDone<std::vector<storage::DeviceKeys>>(
       [&](auto done) { ctx_.key_store.ClaimKeys(*id, how, std::move(done)); });
   if (!keys.ok()) co_return ErrorResponse(keys.error());
