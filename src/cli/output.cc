@@ -87,6 +87,8 @@ std::string Output::MessageLine(sdk::Client& c, const sdk::LocalMessage& m) cons
   if (auto d = sdk::ParseMediaDescriptor(m.media_json))
     return head + who + ": [file " + d->file_name + ", " + std::to_string(d->size) + " bytes, " +
            d->media_type + "] (parley get-file " + m.message_id + ")";
+  // Sent without end-to-end encryption: the server could read it, and the line says so.
+  if (m.encryption == "none") return head + who + ": [not encrypted] " + *m.plaintext;
   return head + who + ": " + *m.plaintext;
 }
 

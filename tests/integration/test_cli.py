@@ -97,6 +97,21 @@ def test_readme_walk_direct_messages(person):
     assert any(c["kind"] == "direct" and c["title"] == bob.username for c in convs)
 
 
+def test_a_message_sent_without_encryption_is_marked(person, server):
+    from conftest import Api, login
+    bob, mallory = person("plainb"), person("plainm")
+    api = Api(server)
+    token = login(api, mallory.username, PASSWORD)["access_token"]
+    r = api.post("/v1/send-message", {"to_user_id": bob.user_id, "client_msg_id": str(uuid.uuid4()),
+                                      "encryption": "none", "body": "plain words from mallory"},
+                 token=token)
+    assert r.status_code == 201, r.text
+    line = [l for l in bob.run("sync").stdout.splitlines() if "plain words from mallory" in l]
+    assert line and "[not encrypted] plain words from mallory" in line[0], line
+    msgs = [m for m in bob.json("history", mallory.username) if m.get("type") == "message"]
+    assert [m["encryption"] for m in msgs] == ["none"], msgs
+
+
 def test_profile_is_private_and_options_may_follow_the_command(person):
     alice = person("alice")
     profile = alice.home / alice.username

@@ -55,6 +55,34 @@ export default () =>
       },
     ],
     [
+      'a message sent without end-to-end encryption is marked as such',
+      async ({ server, users: { bob } }) => {
+        // Mallory talks to the API directly and sends plaintext (the server accepts it by
+        // default); Bob's client must not show it as if it were encrypted.
+        const api = async (path, body, token) => {
+          const r = await fetch(server.api + path, {
+            method: body ? 'POST' : 'GET',
+            headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+            body: body ? JSON.stringify(body) : undefined,
+          });
+          if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+          return r.status === 204 ? {} : r.json();
+        };
+        await api('/v1/signup', { username: 'mallory', password: 'correct horse battery', display_name: 'Mallory' });
+        const m = await api('/v1/login', { username: 'mallory', password: 'correct horse battery' });
+        const target = await api('/v1/users?username=bob', null, m.access_token);
+        await api('/v1/send-message', { to_user_id: target.user_id, client_msg_id: crypto.randomUUID(), encryption: 'none', body: 'plaintext from mallory' }, m.access_token);
+        await openConversation(bob, 'Mallory');
+        await seesMessage(bob, 'plaintext from mallory');
+        const bubble = bob.page.locator('[data-testid=message]', { hasText: 'plaintext from mallory' });
+        await expectText(bubble.getByTestId('plain-marker'), 'Not encrypted');
+        // Bob's own (encrypted) conversation with Alice carries no such marker.
+        await openConversation(bob, 'Alice');
+        await seesMessage(bob, 'Hi Alice! Got it.');
+        assert((await bob.page.getByTestId('plain-marker').count()) === 0, 'an encrypted message marked as plaintext');
+      },
+    ],
+    [
       'safety numbers match on both sides',
       async ({ users: { alice, bob } }) => {
         await alice.page.getByTestId('open-safety').click();

@@ -480,6 +480,7 @@ export class ParleyClient {
       if (live) void this.group(m.conversation_id, true).catch(() => undefined);
     } else if (m.encryption !== ENCRYPTION_E2EE_V1) {
       base.text = m.body;
+      base.plain = true; // the server (and anyone who could read it there) saw this text
       words = normalizeWords(m.body);
     } else if (m.sender_id === this.me.userId && m.sender_device_id === this.me.deviceId) {
       base.text = 'Sent from this browser (the text is not kept on the server)';

@@ -15,6 +15,8 @@ export interface LocalMessage {
   media?: MediaDescriptor;
   thumbnail?: Thumbnail;
   system?: boolean;
+  /** Sent without end-to-end encryption (`encryption: "none"`): shown marked as such. */
+  plain?: boolean;
   state: 'ok' | 'pending' | 'failed' | 'outbox';
   error?: string;
   body?: string; // kept while pending (waiting for a sender key) or in the outbox

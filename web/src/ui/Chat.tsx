@@ -252,10 +252,15 @@ function Bubble({ m, prev, client, group }: { m: LocalMessage; prev?: LocalMessa
   const tick = mine ? client.tickFor(m) : null;
   return (
     <div class={mine ? 'bubble-row mine' : 'bubble-row'} data-testid="message" data-seq={m.seq} data-state={m.state}>
-      <div class={`bubble ${m.state}`}>
+      <div class={`bubble ${m.state}${m.plain ? ' plain' : ''}`}>
         {showName && <div class="sender">{client.name(m.sender_id)}</div>}
         {m.media ? <MediaView m={m} client={client} /> : <div class="text" data-testid="message-text">{m.state === 'pending' ? <i>Waiting for this message’s key…</i> : m.state === 'failed' ? <i title={m.error}>This message could not be decrypted.</i> : m.text}</div>}
         <div class="meta">
+          {m.plain && (
+            <span class="plain-marker" data-testid="plain-marker" title="Sent without end-to-end encryption: the server could read it">
+              Not encrypted
+            </span>
+          )}
           {timeLabel(m.created_at)}
           {tick && (
             <span class={`tick ${tick}`} data-testid="tick" data-tick={tick} title={tick}>
