@@ -249,7 +249,12 @@ TEST_F(SdkApi, PresenceAndNotifications) {
   ASSERT_EQ(s->size(), 1u);
   EXPECT_EQ((*s)[0].user_id, a.user_id);
   EXPECT_FALSE((*s)[0].status.empty());  // "offline" while no device is connected
-  ASSERT_OK(a.api->RegisterPush("http://127.0.0.1:9/push"));
+  // The server pushes only to public addresses: a loopback literal is refused, a name is kept
+  // (resolved at each push).
+  auto loopback = a.api->RegisterPush("http://127.0.0.1:9/push");
+  ASSERT_FALSE(loopback.ok());
+  EXPECT_EQ(loopback.error().code, ErrorCode::kInvalidArgument);
+  ASSERT_OK(a.api->RegisterPush("https://push.example.com/device/1"));
   ASSERT_OK(a.api->Notifications());
 }
 
