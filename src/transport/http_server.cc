@@ -182,12 +182,18 @@ asio::awaitable<void> LingeringClose(beast::tcp_stream& stream) {
 }
 
 // The BodyReader of a streaming route: reads the body with a buffer_body parser straight into
-// the handler's buffer. Sends "100 Continue" first if the client asked for it.
+// the handler's buffer. Sends "100 Continue" first if the client asked for it. Each read must
+// make progress within the request timeout, and, past that first timeout, the body must average
+// at least kMinBodyBytesPerS: a client trickling a few bytes per timeout cannot hold the
+// connection (and the upload's slot) forever.
 class StreamingBody final : public BodyReader {
  public:
+  static constexpr uint64_t kMinBodyBytesPerS = 1024;
+
   StreamingBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                 http::request_parser<http::buffer_body>& parser, int timeout_ms)
-      : stream_(stream), buffer_(buffer), parser_(parser), timeout_ms_(timeout_ms) {
+      : stream_(stream), buffer_(buffer), parser_(parser), timeout_ms_(timeout_ms),
+        started_(std::chrono::steady_clock::now()) {
     auto it = parser_.get().find(http::field::expect);
     expect_continue_ = it != parser_.get().end() && beast::iequals(it->value(), "100-continue");
   }
@@ -219,6 +225,15 @@ class StreamingBody final : public BodyReader {
         co_return Fail(MakeError(ErrorCode::kInvalidArgument, "request body ended early or stalled"));
       }
       if (ec) co_return Fail(MakeError(ErrorCode::kInvalidArgument, "malformed request body"));
+      received_ += got;
+      const auto elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now() - started_)
+                                  .count();
+      if (!parser_.is_done() && elapsed_ms > timeout_ms_ &&
+          received_ * 1000 < kMinBodyBytesPerS * static_cast<uint64_t>(elapsed_ms)) {
+        co_return Fail(MakeError(ErrorCode::kInvalidArgument,
+                                 "request body too slow (under 1 KiB/s on average)"));
+      }
       if (got > 0 || parser_.is_done()) co_return got;
     }
   }
@@ -240,6 +255,8 @@ class StreamingBody final : public BodyReader {
   beast::flat_buffer& buffer_;
   http::request_parser<http::buffer_body>& parser_;
   const int timeout_ms_;
+  const std::chrono::steady_clock::time_point started_;
+  uint64_t received_ = 0;
   bool expect_continue_ = false;
   std::optional<Error> error_;
 };

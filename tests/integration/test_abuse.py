@@ -196,6 +196,34 @@ def test_chunked_upload_stops_at_the_limit(start):
     expect_status(u.get("/v1/devices"), 200)
 
 
+def test_a_trickling_upload_is_cut_off(start):
+    """Each read of a body must make progress within the request timeout, and past that first
+    timeout the body must average at least 1 KiB/s: 64 bytes every 0.25 s (256 B/s, always
+    within the per-read timeout) no longer holds the connection for as long as the client likes."""
+    srv, api = start("--request-timeout-ms", "2000")
+    u = make_user(api, srv, "trickle")
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    sock.sendall(_raw_upload_head(srv, u.access_token, length=1 << 20))
+    status_box = []
+    reader = threading.Thread(target=lambda: status_box.append(_read_status(sock, 30)), daemon=True)
+    reader.start()
+    t0 = time.monotonic()
+    try:
+        while reader.is_alive() and time.monotonic() - t0 < 15:
+            sock.sendall(b"\1" * 64)
+            time.sleep(0.25)
+    except OSError:
+        pass
+    ended_s = time.monotonic() - t0
+    reader.join(10)
+    sock.close()
+    record_figure("trickling_upload", bytes_per_s=256, request_timeout_ms=2000,
+                  answered_after_s=round(ended_s, 1), status=status_box[0] if status_box else None)
+    assert ended_s < 6, f"the server still read the trickle after {ended_s:.1f} s"
+    assert status_box and status_box[0] == 400, status_box
+    expect_status(u.get("/v1/devices"), 200)
+
+
 # --- WebSocket Origin -----------------------------------------------------------------------------
 
 def _upgrade_status(srv, token, origin=None, host=None):
