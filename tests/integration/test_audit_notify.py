@@ -250,6 +250,42 @@ def test_push_endpoints_cannot_reach_internal_addresses(tmp_path):
         r.close()
 
 
+def test_push_reaches_an_allowed_ipv6_literal_endpoint(tmp_path):
+    """An endpoint written as an IPv6 literal (http://[::1]:port/…) is resolved without its
+    brackets: it used to fail at every attempt."""
+    import socket as _socket
+
+    class V6Server(ThreadingHTTPServer):
+        address_family = _socket.AF_INET6
+
+    got = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = V6Server(("::1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    srv = ParleyServer(tmp_path / "data", ["--push-allow-networks", "::1"]).start()
+    try:
+        from conftest import Api
+        api = Api(srv)
+        alice, bob = make_user(api, srv, "v6a"), make_user(api, srv, "v6b")
+        url = f"http://[::1]:{httpd.server_address[1]}/push"
+        expect_status(bob.post("/v1/register-push", {"endpoint": url}), 204)
+        alice.send(to=bob, body="to an offline device")
+        poll(lambda: got or None, what="a push on the IPv6 endpoint")
+    finally:
+        srv.stop()
+        httpd.shutdown()
+
+
 def metric(srv, name):
     import requests
     for line in requests.get(srv.base + "/metrics", timeout=5).text.splitlines():

@@ -126,14 +126,17 @@ asio::awaitable<int> PushSender::PostOnce(const std::string& endpoint, const std
   auto url = boost::urls::parse_absolute_uri(endpoint);
   if (!url) co_return -1;
   bool tls = url->scheme() == "https";
-  std::string host(url->host());
+  // The address or name to resolve (an IPv6 literal without its brackets); the Host header and
+  // the TLS name keep the URL's form.
+  std::string address = url->host_address();
+  std::string host(url->encoded_host());
   std::string port = url->has_port() ? std::string(url->port()) : (tls ? "443" : "80");
   std::string target(url->encoded_target());
   if (target.empty()) target = "/";
   auto timeout = std::chrono::milliseconds(options_.timeout_ms);
 
   tcp::resolver resolver(io_);
-  auto [rec, resolved] = co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
+  auto [rec, resolved] = co_await resolver.async_resolve(address, port, asio::as_tuple(asio::use_awaitable));
   if (rec) co_return -1;
   // Only to the addresses checked here (the connection uses this list, not a second lookup).
   std::vector<tcp::endpoint> results;
@@ -153,8 +156,12 @@ asio::awaitable<int> PushSender::PostOnce(const std::string& endpoint, const std
 
   if (tls) {
     beast::ssl_stream<beast::tcp_stream> stream(io_, tls_);
-    if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str())) co_return -1;
-    stream.set_verify_callback(asio::ssl::host_name_verification(host));
+    // SNI names a host, never an address; the certificate is checked against either.
+    if (url->host_type() == boost::urls::host_type::name &&
+        !SSL_set_tlsext_host_name(stream.native_handle(), address.c_str())) {
+      co_return -1;
+    }
+    stream.set_verify_callback(asio::ssl::host_name_verification(address));
     beast::get_lowest_layer(stream).expires_after(timeout);
     auto [cec, ep] = co_await beast::get_lowest_layer(stream).async_connect(
         results, asio::as_tuple(asio::use_awaitable));
