@@ -62,7 +62,8 @@ Status Validate(const Config& c) {
   if (c.push_retry_base_ms < 1 || c.push_retry_base_ms > 600000)
     return bad("push_retry_base_ms must be 1-600000");
   for (const auto& n : c.push_allow_networks)
-    if (auto parsed = ParseNetwork(n); !parsed.ok()) return bad("push_allow_networks: " + parsed.error().message);
+    if (auto parsed = ParseNetwork(n); !parsed.ok())
+      return bad("push_allow_networks: " + parsed.error().message);
   if (c.sqlite_synchronous != "full" && c.sqlite_synchronous != "normal")
     return bad("sqlite_synchronous must be full or normal");
   auto starts = [](const std::string& v, std::string_view p) { return v.rfind(p, 0) == 0; };

@@ -21,6 +21,14 @@ bool PrefixMatch(const std::array<unsigned char, N>& a, const std::array<unsigne
   return (a[full] & mask) == (base[full] & mask);
 }
 
+// Whether any bit past the first `prefix` is set.
+template <size_t N>
+bool HostBitsSet(const std::array<unsigned char, N>& b, int prefix) {
+  for (int i = prefix; i < static_cast<int>(N) * 8; ++i)
+    if ((b[i / 8] >> (7 - i % 8)) & 1) return true;
+  return false;
+}
+
 bool V4In(const ip::address_v4& a, const char* base, int prefix) {
   return PrefixMatch(a.to_bytes(), ip::make_address_v4(base).to_bytes(), prefix);
 }
@@ -67,18 +75,12 @@ Result<Network> ParseNetwork(std::string_view text) {
       return bad();
     }
   }
-  Network n{base, prefix};
   // Host bits set ("10.1.2.3/8") are almost always a typo for something else: refused.
-  if (base.is_v4()) {
-    auto b = base.to_v4().to_bytes();
-    for (int i = 0; i < 32; ++i)
-      if (i >= prefix && (b[i / 8] >> (7 - i % 8)) & 1) return bad();
-  } else {
-    auto b = base.to_v6().to_bytes();
-    for (int i = 0; i < 128; ++i)
-      if (i >= prefix && (b[i / 8] >> (7 - i % 8)) & 1) return bad();
+  if (base.is_v4() ? HostBitsSet(base.to_v4().to_bytes(), prefix)
+                   : HostBitsSet(base.to_v6().to_bytes(), prefix)) {
+    return bad();
   }
-  return n;
+  return Network{base, prefix};
 }
 
 bool InNetwork(const ip::address& a, const Network& n) {

@@ -43,7 +43,8 @@ inline constexpr std::string_view kMemberLeftGroup = "MEMBER_LEFT_GROUP";
 inline constexpr std::string_view kDeviceRevoked = "DEVICE_REVOKED";            // key: user_id
 inline constexpr std::string_view kAccessTokenDenied = "ACCESS_TOKEN_DENIED";  // key: user_id
 // A device's refresh token was reused: its access tokens issued before `before_s` are refused.
-inline constexpr std::string_view kDeviceSessionsRevoked = "DEVICE_SESSIONS_REVOKED";  // key: user_id
+// key: user_id
+inline constexpr std::string_view kDeviceSessionsRevoked = "DEVICE_SESSIONS_REVOKED";
 }  // namespace type
 
 struct Event {

@@ -249,7 +249,8 @@ int main(int argc, char** argv) {
   if (!opened.ok()) return Fail(opened.error().message);
   exe::Profile& profile = **opened;
   // The keys' directory (media's: the profile's); created 0700.
-  if (Status st = EnsurePrivateDir(profile.secrets_dir()); !st.ok()) return Fail(st.error().message);
+  if (Status st = EnsurePrivateDir(profile.secrets_dir()); !st.ok())
+    return Fail(st.error().message);
   // The search index: per node (DATA_DIR/search.db; every node indexes every message event, so a
   // search answers on any node) or OpenSearch, shared (--search).
   // Log shipping first: from here on every line of this node also goes to OpenSearch.

@@ -389,6 +389,23 @@ class WS:
     def send(self, obj):
         self.conn.send(json.dumps(obj))
 
+    def close_code(self, timeout=WS_TIMEOUT_S):
+        """Reads until the server's close frame (other frames are skipped); returns its code,
+        None for a close frame without one, 'no close frame' if the TCP connection ended without
+        one, or 'timeout' if the socket stayed open."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            self.conn.settimeout(left)
+            try:
+                opcode, data = self.conn.recv_data(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                break
+            except (websocket.WebSocketConnectionClosedException, OSError):
+                return "no close frame"
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+        return "timeout"
+
     def _recv_raw(self, timeout):
         """One frame as JSON, or None on timeout."""
         self.conn.settimeout(max(timeout, 0.001))

@@ -177,31 +177,13 @@ def test_refresh_reuse_revokes_every_refresh_token_of_the_device(api, new_user):
 
 # --- a WebSocket ends with its credentials ------------------------------------------------------
 
-def close_code(ws: WS, timeout=5.0):
-    """The code of the server's close frame (frames before it are skipped); None if the socket
-    stays open for `timeout`."""
-    import websocket
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        ws.conn.settimeout(left)
-        try:
-            op, data = ws.conn.recv_data(control_frame=True)
-        except websocket.WebSocketTimeoutException:
-            return None
-        except websocket.WebSocketConnectionClosedException:
-            return -1
-        if op == websocket.ABNF.OPCODE_CLOSE:
-            return int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
-    return None
-
-
 def test_logout_closes_the_websockets_opened_with_that_token(api, new_user):
     u, peer = new_user("wsout"), new_user("wspeer")
     second = login(api, u.username, u.password, device_id=u.device_id)   # same device
     ws1 = u.ws()
     ws2 = WS.connect(u.server.ws_url, second["access_token"])
     expect_status(u.post("/v1/logout"), 204)
-    assert close_code(ws1) == 4003                      # logged out
+    assert ws1.close_code() == 4003                      # logged out
     peer.send(to=u, body="after logout")
     ws2.wait_type("message", lambda f: f["message"]["body"] == "after logout")   # still served
 
@@ -216,7 +198,7 @@ def test_a_websocket_is_not_served_past_its_token_expiry(tmp_path):
         peer = peer.__class__(api, srv, peer.username, peer.password,
                               login(api, peer.username, peer.password, device_id=peer.device_id))
         sent = peer.send(to=u, body="after expiry")
-        assert close_code(ws) == 4002                   # token expired; the message not on it
+        assert ws.close_code() == 4002                   # token expired; the message not on it
         u2 = u.__class__(api, srv, u.username, u.password,
                          login(api, u.username, u.password, device_id=u.device_id))
         fresh = u2.ws()                                 # a fresh token gets it
@@ -232,10 +214,10 @@ def test_refresh_reuse_ends_the_devices_sessions(api, new_user):
     other_ws = other.ws()
     rotated = expect_status(refresh(api, u.refresh_token), 200)
     assert_error(refresh(api, u.refresh_token), 401)   # reuse: a thief and the owner both hold it
-    assert close_code(ws) == 4001                      # sessions revoked
+    assert ws.close_code() == 4001                      # sessions revoked
     assert_error(whoami(api, u.access_token), 401)     # access tokens issued before: refused
     assert_error(whoami(api, rotated["access_token"]), 401)
-    assert close_code(other_ws, timeout=0.5) is None   # another user's session untouched
+    assert other_ws.close_code(timeout=0.5) == "timeout"   # another user's session untouched
     again = login(api, u.username, u.password, device_id=u.device_id)   # the owner logs in again
     expect_status(whoami(api, again["access_token"]), 200)
 

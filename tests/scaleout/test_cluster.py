@@ -7,7 +7,6 @@ balancer. Tests talk to a node directly (nodes[1..3]) when the node matters, els
 balancer (nodes[0])."""
 import json
 import re
-import struct
 import threading
 import time
 import uuid
@@ -65,23 +64,6 @@ def is_presence(user, status=None):
         p = presence_of(f)
         return p.get("user_id") == user.user_id and (status is None or p.get("status") == status)
     return pred
-
-
-def close_code(ws, timeout):
-    """Reads until the server's close frame; returns its code, 'no close frame' if the TCP
-    connection ended without one, or 'timeout'. Text frames meanwhile are ignored."""
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        ws.conn.settimeout(left)
-        try:
-            opcode, data = ws.conn.recv_data(control_frame=True)
-        except websocket.WebSocketTimeoutException:
-            break
-        except (websocket.WebSocketConnectionClosedException, OSError):
-            return "no close frame"
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            return struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
-    return "timeout"
 
 
 # --- 1. direct messages, receipts, history ----------------------------------------------------
@@ -277,7 +259,7 @@ def test_logout_and_refresh_reuse_end_websockets_on_every_node(nodes, new_user):
     carol = new_user(1, "carol")
     ws3 = on(carol, n3).ws()
     expect_status(carol.post("/v1/logout"), 204)                        # on node 1
-    code = close_code(ws3, DELIVERY_TIMEOUT_S)
+    code = ws3.close_code(DELIVERY_TIMEOUT_S)
     assert code == 4003, f"the logged-out token's WebSocket on node 3 ended with {code!r}"
 
     dave = new_user(1, "dave")
@@ -285,7 +267,7 @@ def test_logout_and_refresh_reuse_end_websockets_on_every_node(nodes, new_user):
     api1 = Api(n1.base)
     expect_status(api1.post("/v1/refresh-token", {"refresh_token": dave.refresh_token}), 200)
     assert_error(api1.post("/v1/refresh-token", {"refresh_token": dave.refresh_token}), 401)
-    code = close_code(ws2, DELIVERY_TIMEOUT_S)
+    code = ws2.close_code(DELIVERY_TIMEOUT_S)
     assert code == 4001, f"the reused device's WebSocket on node 2 ended with {code!r}"
     for n in nodes:
         poll(lambda n=n: on(dave, n).get("/v1/devices").status_code == 401,
@@ -307,7 +289,7 @@ def test_revoked_device_is_cut_off_on_every_node(nodes, new_user):
     # auth-events topic reaches the other nodes' memory a little later).
     for n in nodes:
         assert_error(on(doomed, n).get("/v1/devices"), 401)
-    code = close_code(ws, DELIVERY_TIMEOUT_S)
+    code = ws.close_code(DELIVERY_TIMEOUT_S)
     assert code == 4001, f"the revoked device's WebSocket on node 3 ended with {code!r}"
     # Its access token is refused everywhere, HTTP and WebSocket, and so is its refresh token.
     for n in nodes:

@@ -1,5 +1,5 @@
-// ApiClient: typed, synchronous calls for the whole Parley HTTP API (docs/api.md, docs/openapi.yaml), with the
-// session's tokens and their automatic refresh.
+// ApiClient: typed, synchronous calls for the whole Parley HTTP API (docs/api.md,
+// docs/openapi.yaml), with the session's tokens and their automatic refresh.
 //
 // Tokens: every authenticated call uses the current access token, refreshing it first when it
 // expires within the refresh margin (min(refresh_margin, a fifth of its lifetime)), and, when the

@@ -13,7 +13,8 @@ namespace parley::sdk {
 
 // The ErrorCode named by the contract's string ("not_found" → kNotFound); nullopt if unknown.
 std::optional<ErrorCode> ErrorCodeFromName(std::string_view name);
-// The ErrorCode of an HTTP status (per the table in docs/openapi.yaml, "Errors"); 5xx other than 503 → kInternal.
+// The ErrorCode of an HTTP status (per the table in docs/openapi.yaml, "Errors"); 5xx other
+// than 503 → kInternal.
 ErrorCode ErrorCodeFromStatus(int status);
 // The error of a non-2xx response.
 Error ErrorFromResponse(const net::HttpResponse& r);

@@ -1,7 +1,7 @@
-// The values of the Parley API as the SDK sees them (docs/api.md, docs/openapi.yaml), and their JSON
-// readers. Readers are lenient about what the server sends (missing fields take defaults, unknown
-// fields are ignored), since the server is trusted to follow the contract and a newer server may
-// add fields.
+// The values of the Parley API as the SDK sees them (docs/api.md, docs/openapi.yaml), and their
+// JSON readers. Readers are lenient about what the server sends (missing fields take defaults,
+// unknown fields are ignored), since the server is trusted to follow the contract and a newer
+// server may add fields.
 #pragma once
 
 #include <boost/json/object.hpp>

@@ -91,7 +91,8 @@ void AuthService::OnAuthEvent(const events::Event& e) {
       for (const auto& cb : on_denied_) cb(e.key, id);
   } else if (e.type == events::type::kDeviceSessionsRevoked && device && device->is_string()) {
     const auto* before = e.payload.if_contains("before_s");
-    if (before && before->is_int64()) RevokeSessions(std::string(device->as_string()), before->as_int64());
+    if (before && before->is_int64())
+      RevokeSessions(std::string(device->as_string()), before->as_int64());
   }
 }
 

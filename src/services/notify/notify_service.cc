@@ -9,7 +9,6 @@
 #include "common/ids.h"
 #include "common/json_fields.h"
 #include "common/log.h"
-#include "common/net_filter.h"
 #include "common/time.h"
 #include "services/audit/audit_event.h"
 #include "services/audit/audit_service.h"
@@ -46,7 +45,6 @@ NotifyService::NotifyService(
     std::function<bool(const std::string&, const std::string&)> device_online)
     : ctx_(ctx),
       store_(store),
-      push_allow_(push.allow),
       sender_(push, ctx.metrics),
       device_online_(std::move(device_online)) {}
 
@@ -186,7 +184,7 @@ NotifyService::Awaitable NotifyService::RegisterPush(HttpRequest& req) {
         u->host_type() == boost::urls::host_type::ipv6) {
       boost::system::error_code ec;
       auto address = boost::asio::ip::make_address(std::string(u->host_address()), ec);
-      if (ec || !DestinationAllowed(address, push_allow_)) {
+      if (ec || !sender_.MayReach(address)) {
         co_return ErrorResponse(MakeError(
             ErrorCode::kInvalidArgument,
             "endpoint must be a public address (loopback, private, link-local and other "

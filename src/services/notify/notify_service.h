@@ -48,7 +48,6 @@ class NotifyService {
 
   Context& ctx_;
   storage::NotifyStore& store_;
-  const std::vector<Network> push_allow_;  // besides public addresses (register-push checks)
   PushSender sender_;
   std::function<bool(const std::string&, const std::string&)> device_online_;
   std::mutex mu_;

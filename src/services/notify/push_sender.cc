@@ -136,12 +136,13 @@ asio::awaitable<int> PushSender::PostOnce(const std::string& endpoint, const std
   auto timeout = std::chrono::milliseconds(options_.timeout_ms);
 
   tcp::resolver resolver(io_);
-  auto [rec, resolved] = co_await resolver.async_resolve(address, port, asio::as_tuple(asio::use_awaitable));
+  auto [rec, resolved] =
+      co_await resolver.async_resolve(address, port, asio::as_tuple(asio::use_awaitable));
   if (rec) co_return -1;
   // Only to the addresses checked here (the connection uses this list, not a second lookup).
   std::vector<tcp::endpoint> results;
   for (const auto& r : resolved)
-    if (DestinationAllowed(r.endpoint().address(), options_.allow)) results.push_back(r.endpoint());
+    if (MayReach(r.endpoint().address())) results.push_back(r.endpoint());
   if (results.empty()) co_return kRefused;
 
   http::request<http::string_body> req{http::verb::post, target, 11};

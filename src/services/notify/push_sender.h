@@ -43,6 +43,10 @@ class PushSender {
   // Drops queued pushes and stops the thread.
   void Stop();
   void Enqueue(std::string device_id, std::string endpoint, boost::json::object payload);
+  // Whether a push may go to `address`: public, or in the options' `allow`.
+  bool MayReach(const boost::asio::ip::address& address) const {
+    return DestinationAllowed(address, options_.allow);
+  }
   // Called on the sender's thread when an endpoint answers 404/410.
   void OnGone(std::function<void(const std::string& device_id)> f) { on_gone_ = std::move(f); }
 
