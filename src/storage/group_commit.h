@@ -40,6 +40,10 @@ struct JobOptions {
   // False: the job writes nothing before it can fail, and raises nothing of its own (a refusal
   // is its result), so it runs without a savepoint of its own.
   bool savepoint = true;
+  // SQLite: the job reads and updates the writer's in-memory state (sqlite/hot_state.h) instead
+  // of the rows it mirrors; before any other job the writer writes that state out and forgets
+  // it. PostgreSQL ignores it.
+  bool keeps_writer_state = false;
 };
 
 template <typename Conn>

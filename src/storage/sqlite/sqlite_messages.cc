@@ -72,6 +72,27 @@ std::optional<std::string> EncodeList(const std::vector<std::string>& items, boo
 }
 
 
+Status InsertMessage(SqliteConn& c, const Message& m) {
+  Stmt s = c.Prepare(
+      "INSERT INTO messages(conversation_id, seq, message_id, sender_id, sender_device_id, "
+      "created_at, content_type, encryption, body, media_ids, search_tokens, reply_to) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+  auto r = s.Bind(1, m.conversation_id).Bind(2, m.seq).Bind(3, m.message_id).Bind(4, m.sender_id)
+               .Bind(5, m.sender_device_id).Bind(6, m.created_at).Bind(7, m.content_type)
+               .Bind(8, m.encryption).Bind(9, m.body).Bind(10, EncodeList(m.media_ids, false))
+               .Bind(11, m.search_tokens ? EncodeList(*m.search_tokens, true) : std::nullopt)
+               .Bind(12, m.reply_to).Run();
+  if (!r.ok()) return r.error();
+  for (const auto& media_id : m.media_ids) {
+    Stmt l = c.Prepare(
+        "INSERT INTO message_media(media_id, conversation_id, seq) VALUES (?,?,?) "
+        "ON CONFLICT DO NOTHING");
+    auto rl = l.Bind(1, media_id).Bind(2, m.conversation_id).Bind(3, m.seq).Run();
+    if (!rl.ok()) return rl.error();
+  }
+  return OkStatus();
+}
+
 Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req) {
   AppendResult out;
   {
@@ -141,25 +162,7 @@ Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req) {
   m.media_ids = req.media_ids;
   m.search_tokens = req.search_tokens;
   m.reply_to = req.reply_to;
-  {
-    Stmt s = c.Prepare(
-        "INSERT INTO messages(conversation_id, seq, message_id, sender_id, sender_device_id, "
-        "created_at, content_type, encryption, body, media_ids, search_tokens, reply_to) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
-    auto r = s.Bind(1, m.conversation_id).Bind(2, seq).Bind(3, m.message_id).Bind(4, m.sender_id)
-                 .Bind(5, m.sender_device_id).Bind(6, now).Bind(7, m.content_type)
-                 .Bind(8, m.encryption).Bind(9, m.body).Bind(10, EncodeList(m.media_ids, false))
-                 .Bind(11, m.search_tokens ? EncodeList(*m.search_tokens, true) : std::nullopt)
-                 .Bind(12, m.reply_to).Run();
-    if (!r.ok()) return r.error();
-  }
-  for (const auto& media_id : m.media_ids) {
-    Stmt s = c.Prepare(
-        "INSERT INTO message_media(media_id, conversation_id, seq) VALUES (?,?,?) "
-        "ON CONFLICT DO NOTHING");
-    auto r = s.Bind(1, media_id).Bind(2, m.conversation_id).Bind(3, seq).Run();
-    if (!r.ok()) return r.error();
-  }
+  PARLEY_TRY(InsertMessage(c, m));
   {
     Stmt s = c.Prepare(
         "INSERT INTO send_dedup(device_id, client_msg_id, conversation_id, seq) VALUES (?,?,?,?)");
@@ -193,11 +196,94 @@ Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req) {
   return out;
 }
 
+// AppendTx on the writer's state: the seq, the sender's membership and marks, the device's
+// cursor and the member list come from memory; what it writes is the send_dedup row (whose
+// conflict tells a duplicate), the message, and the sender's own marks when they move. The
+// conversation's row is written once per batch (HotState::Flush). Anything else (a conversation
+// to create, a sender who is not an active member) runs cold, as AppendTx.
+Result<AppendResult> AppendHot(SqliteConn& c, HotState& state, const AppendRequest& req) {
+  auto found = state.Find(c, req.conversation_id);
+  if (!found.ok()) return found.error();
+  HotState::Conversation* conv = *found;
+  HotState::Member* sender = conv ? conv->FindMember(req.sender_id) : nullptr;
+  if (!sender) return state.Cold();
+  auto cursor = state.Cursor(c, req.sender_device_id, req.conversation_id);
+  if (!cursor.ok()) return cursor.error();
+  const int64_t seq = conv->last_seq + 1;
+  const int64_t now = NowMs();
+  AppendResult out;
+  {
+    Stmt d = c.Prepare(
+        "INSERT INTO send_dedup(device_id, client_msg_id, conversation_id, seq) VALUES (?,?,?,?) "
+        "ON CONFLICT DO NOTHING");
+    auto r = d.Bind(1, req.sender_device_id).Bind(2, req.client_msg_id)
+                 .Bind(3, req.conversation_id).Bind(4, seq).Run();
+    if (!r.ok()) return r.error();
+    if (*r == 0) {  // seen before: answer with the first message, write nothing
+      Stmt f = c.Prepare(
+          "SELECT conversation_id, seq FROM send_dedup WHERE device_id = ? AND client_msg_id = ?");
+      f.Bind(1, req.sender_device_id).Bind(2, req.client_msg_id);
+      auto row = f.Step();
+      if (!row.ok()) return row.error();
+      if (!*row) return MakeError(ErrorCode::kInternal, "send_dedup row vanished");
+      auto m = detail::MessageAt(c, f.Text(0), f.Int(1));
+      if (!m.ok()) return m.error();
+      out.message = std::move(*m);
+      out.duplicate = true;
+      return out;
+    }
+  }
+  Message& m = out.message;
+  m.message_id = NewUuidV7();
+  m.conversation_id = req.conversation_id;
+  m.seq = seq;
+  m.sender_id = req.sender_id;
+  m.sender_device_id = req.sender_device_id;
+  m.created_at = now;
+  m.content_type = req.content_type;
+  m.encryption = req.encryption;
+  m.body = req.body;
+  m.media_ids = req.media_ids;
+  m.search_tokens = req.search_tokens;
+  m.reply_to = req.reply_to;
+  PARLEY_TRY(InsertMessage(c, m));
+  // The sending device and user are caught up with their own message if they were with
+  // everything before it (as in AppendTx).
+  const bool cursor_moves = std::max(**cursor, sender->joined_seq) == seq - 1;
+  const bool read_moves = sender->read_seq == seq - 1;
+  if (cursor_moves) {
+    Stmt s = c.Prepare(
+        "INSERT INTO device_cursors(device_id, conversation_id, delivered_seq) VALUES (?1,?2,?3) "
+        "ON CONFLICT DO UPDATE SET delivered_seq = excluded.delivered_seq");
+    auto r = s.Bind(1, m.sender_device_id).Bind(2, m.conversation_id).Bind(3, seq).Run();
+    if (!r.ok()) return r.error();
+  }
+  if (read_moves) {
+    Stmt u = c.Prepare(
+        "UPDATE conversation_members SET read_seq = ?3, delivered_seq = MAX(delivered_seq, ?3) "
+        "WHERE conversation_id = ?1 AND user_id = ?2");
+    auto r = u.Bind(1, m.conversation_id).Bind(2, m.sender_id).Bind(3, seq).Run();
+    if (!r.ok()) return r.error();
+  }
+  // Every statement succeeded: now the state moves.
+  if (cursor_moves) **cursor = seq;
+  if (read_moves) {
+    sender->read_seq = seq;
+    sender->delivered_seq = std::max(sender->delivered_seq, seq);
+  }
+  state.Touch(conv, seq, now);
+  out.member_ids = conv->member_ids;
+  return out;
+}
+
 }  // namespace
 
 void SqliteStore::Append(AppendRequest req, Done<AppendResult> done) {
-  writer_->Submit<AppendResult>(
-      [req = std::move(req)](SqliteConn& c) { return AppendTx(c, req); }, std::move(done));
+  writer_->SubmitHot<AppendResult>(
+      [req = std::move(req)](SqliteConn& c, HotState* state) {
+        return state ? AppendHot(c, *state, req) : AppendTx(c, req);
+      },
+      std::move(done));
 }
 
 Result<Conversation> SqliteStore::GetConversation(std::string_view conversation_id) {

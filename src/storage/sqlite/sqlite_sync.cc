@@ -161,86 +161,140 @@ Result<PendingPage> SqliteStore::Pending(std::string_view user_id, std::string_v
   return page;
 }
 
+namespace {
+
+struct MarkArgs {
+  std::string user_id, device_id, conversation_id;
+  int64_t up_to_seq = 0;
+  bool read = false;
+  int64_t now = 0;
+};
+
+// What a mark reads: the member's marks, the conversation's top, the device's cursor (-1: none).
+struct MarkRows {
+  int64_t joined = 0, delivered = 0, read_seq = 0, last_seq = 0, cursor = -1;
+  std::optional<int64_t> left;
+};
+
+// Writes a mark given what it read; `cursor` is the device's cursor after it.
+Result<ReceiptChange> WriteMark(SqliteConn& c, const MarkArgs& a, const MarkRows& rows,
+                                int64_t* cursor) {
+  ReceiptChange out;
+  out.at = a.now;
+  *cursor = rows.cursor;
+  int64_t top = rows.left ? std::min(*rows.left, rows.last_seq) : rows.last_seq;
+  int64_t target = std::max<int64_t>(0, std::min(a.up_to_seq, top));
+  if (target > rows.cursor) {  // a mark that moves nothing writes nothing
+    Stmt s = c.Prepare(
+        "INSERT INTO device_cursors(device_id, conversation_id, delivered_seq) "
+        "VALUES (?1,?2,?3) ON CONFLICT DO UPDATE SET "
+        "delivered_seq = MAX(delivered_seq, excluded.delivered_seq)");
+    auto r = s.Bind(1, a.device_id).Bind(2, a.conversation_id).Bind(3, target).Run();
+    if (!r.ok()) return r.error();
+    *cursor = target;
+  }
+  int64_t new_read = a.read ? std::max(rows.read_seq, target) : rows.read_seq;
+  int64_t new_delivered = std::max({rows.delivered, target, new_read});
+  if (target <= rows.joined) new_delivered = rows.delivered, new_read = rows.read_seq;
+  out.delivered_advanced = new_delivered > rows.delivered;
+  out.read_advanced = new_read > rows.read_seq;
+  out.delivered_seq = new_delivered;
+  out.read_seq = new_read;
+  if (!out.delivered_advanced && !out.read_advanced) return out;
+  Stmt u = c.Prepare(
+      "UPDATE conversation_members SET delivered_seq = ?, read_seq = ? "
+      "WHERE conversation_id = ? AND user_id = ?");
+  auto r = u.Bind(1, new_delivered).Bind(2, new_read).Bind(3, a.conversation_id)
+               .Bind(4, a.user_id).Run();
+  if (!r.ok()) return r.error();
+  for (auto [kind, adv, seq] : {std::tuple{kDelivered, out.delivered_advanced, new_delivered},
+                                std::tuple{kRead, out.read_advanced, new_read}}) {
+    if (!adv) continue;
+    Stmt l = c.Prepare(
+        "INSERT INTO receipt_log(conversation_id, user_id, kind, up_to_seq, at) "
+        "VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING");
+    auto rl = l.Bind(1, a.conversation_id).Bind(2, a.user_id).Bind(3, int64_t{kind})
+                  .Bind(4, seq).Bind(5, a.now).Run();
+    if (!rl.ok()) return rl.error();
+  }
+  auto [lo, hi] = out.CoveredRange(rows.delivered, rows.read_seq);
+  Stmt w = c.Prepare(
+      "SELECT DISTINCT sender_id FROM messages WHERE conversation_id = ? AND seq > ? "
+      "AND seq <= ? AND sender_id <> ?");
+  w.Bind(1, a.conversation_id).Bind(2, lo).Bind(3, hi).Bind(4, a.user_id);
+  auto senders = w.Texts();
+  if (!senders.ok()) return senders.error();
+  out.recipient_ids = std::move(*senders);
+  out.recipient_ids.push_back(a.user_id);
+  return out;
+}
+
+// A mark from the rows alone.
+Result<ReceiptChange> MarkTx(SqliteConn& c, const MarkArgs& a) {
+  MarkRows rows;
+  {
+    // The member's marks, the conversation's top and the device's cursor in one lookup.
+    Stmt s = c.Prepare(
+        "SELECT m.joined_seq, m.left_seq, m.delivered_seq, m.read_seq, c.last_seq, "
+        "d.delivered_seq FROM conversation_members m JOIN conversations c "
+        "ON c.conversation_id = m.conversation_id LEFT JOIN device_cursors d "
+        "ON d.device_id = ?3 AND d.conversation_id = m.conversation_id "
+        "WHERE m.conversation_id = ?1 AND m.user_id = ?2");
+    s.Bind(1, a.conversation_id).Bind(2, a.user_id).Bind(3, a.device_id);
+    auto row = s.Step();
+    if (!row.ok()) return row.error();
+    if (!*row) {
+      Stmt e = c.Prepare("SELECT 1 FROM conversations WHERE conversation_id = ?");
+      e.Bind(1, a.conversation_id);
+      auto exists = e.Step();
+      if (!exists.ok()) return exists.error();
+      if (*exists) return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
+      return MakeError(ErrorCode::kNotFound, "no such conversation");
+    }
+    rows.joined = s.Int(0);
+    if (!s.IsNull(1)) rows.left = s.Int(1);
+    rows.delivered = s.Int(2);
+    rows.read_seq = s.Int(3);
+    rows.last_seq = s.Int(4);
+    if (!s.IsNull(5)) rows.cursor = s.Int(5);
+  }
+  int64_t cursor = -1;
+  return WriteMark(c, a, rows, &cursor);
+}
+
+// A mark on the writer's state (an active member's; anything else runs cold, as MarkTx).
+Result<ReceiptChange> MarkHot(SqliteConn& c, HotState& state, const MarkArgs& a) {
+  auto found = state.Find(c, a.conversation_id);
+  if (!found.ok()) return found.error();
+  HotState::Member* member = *found ? (*found)->FindMember(a.user_id) : nullptr;
+  if (!member) return state.Cold();
+  auto held = state.Cursor(c, a.device_id, a.conversation_id);
+  if (!held.ok()) return held.error();
+  MarkRows rows;
+  rows.joined = member->joined_seq;
+  rows.delivered = member->delivered_seq;
+  rows.read_seq = member->read_seq;
+  rows.last_seq = (*found)->last_seq;
+  rows.cursor = **held;
+  int64_t cursor = -1;
+  auto out = WriteMark(c, a, rows, &cursor);
+  if (!out.ok()) return out;
+  **held = cursor;  // every statement succeeded: now the state moves
+  member->delivered_seq = out->delivered_seq;
+  member->read_seq = out->read_seq;
+  return out;
+}
+
+}  // namespace
+
 void SqliteStore::MarkReceipt(std::string user_id, std::string device_id,
                               std::string conversation_id, int64_t up_to_seq, bool read,
                               int64_t now, Done<ReceiptChange> done) {
-  writer_->Submit<ReceiptChange>(
-      [=](SqliteConn& c) -> Result<ReceiptChange> {
-        ReceiptChange out;
-        out.at = now;
-        int64_t joined = 0, delivered = 0, read_seq = 0, last_seq = 0, cursor = -1;
-        std::optional<int64_t> left;
-        {
-          // The member's marks, the conversation's top and the device's cursor in one lookup.
-          Stmt s = c.Prepare(
-              "SELECT m.joined_seq, m.left_seq, m.delivered_seq, m.read_seq, c.last_seq, "
-              "d.delivered_seq FROM conversation_members m JOIN conversations c "
-              "ON c.conversation_id = m.conversation_id LEFT JOIN device_cursors d "
-              "ON d.device_id = ?3 AND d.conversation_id = m.conversation_id "
-              "WHERE m.conversation_id = ?1 AND m.user_id = ?2");
-          s.Bind(1, conversation_id).Bind(2, user_id).Bind(3, device_id);
-          auto row = s.Step();
-          if (!row.ok()) return row.error();
-          if (!*row) {
-            Stmt e = c.Prepare("SELECT 1 FROM conversations WHERE conversation_id = ?");
-            e.Bind(1, conversation_id);
-            auto exists = e.Step();
-            if (!exists.ok()) return exists.error();
-            if (*exists) return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
-            return MakeError(ErrorCode::kNotFound, "no such conversation");
-          }
-          joined = s.Int(0);
-          if (!s.IsNull(1)) left = s.Int(1);
-          delivered = s.Int(2);
-          read_seq = s.Int(3);
-          last_seq = s.Int(4);
-          if (!s.IsNull(5)) cursor = s.Int(5);
-        }
-        int64_t top = left ? std::min(*left, last_seq) : last_seq;
-        int64_t target = std::max<int64_t>(0, std::min(up_to_seq, top));
-        if (target > cursor) {  // a mark that moves nothing writes nothing
-          Stmt s = c.Prepare(
-              "INSERT INTO device_cursors(device_id, conversation_id, delivered_seq) "
-              "VALUES (?1,?2,?3) ON CONFLICT DO UPDATE SET "
-              "delivered_seq = MAX(delivered_seq, excluded.delivered_seq)");
-          auto r = s.Bind(1, device_id).Bind(2, conversation_id).Bind(3, target).Run();
-          if (!r.ok()) return r.error();
-        }
-        int64_t new_read = read ? std::max(read_seq, target) : read_seq;
-        int64_t new_delivered = std::max({delivered, target, new_read});
-        if (target <= joined) new_delivered = delivered, new_read = read_seq;
-        out.delivered_advanced = new_delivered > delivered;
-        out.read_advanced = new_read > read_seq;
-        out.delivered_seq = new_delivered;
-        out.read_seq = new_read;
-        if (out.delivered_advanced || out.read_advanced) {
-          Stmt u = c.Prepare(
-              "UPDATE conversation_members SET delivered_seq = ?, read_seq = ? "
-              "WHERE conversation_id = ? AND user_id = ?");
-          auto r = u.Bind(1, new_delivered).Bind(2, new_read).Bind(3, conversation_id)
-                       .Bind(4, user_id).Run();
-          if (!r.ok()) return r.error();
-          for (auto [kind, adv, seq] : {std::tuple{kDelivered, out.delivered_advanced, new_delivered},
-                                        std::tuple{kRead, out.read_advanced, new_read}}) {
-            if (!adv) continue;
-            Stmt l = c.Prepare(
-                "INSERT INTO receipt_log(conversation_id, user_id, kind, up_to_seq, at) "
-                "VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING");
-            auto rl = l.Bind(1, conversation_id).Bind(2, user_id).Bind(3, int64_t{kind})
-                          .Bind(4, seq).Bind(5, now).Run();
-            if (!rl.ok()) return rl.error();
-          }
-          auto [lo, hi] = out.CoveredRange(delivered, read_seq);
-          Stmt w = c.Prepare(
-              "SELECT DISTINCT sender_id FROM messages WHERE conversation_id = ? AND seq > ? "
-              "AND seq <= ? AND sender_id <> ?");
-          w.Bind(1, conversation_id).Bind(2, lo).Bind(3, hi).Bind(4, user_id);
-          auto senders = w.Texts();
-          if (!senders.ok()) return senders.error();
-          out.recipient_ids = std::move(*senders);
-          out.recipient_ids.push_back(user_id);
-        }
-        return out;
+  MarkArgs a{std::move(user_id), std::move(device_id), std::move(conversation_id), up_to_seq,
+             read, now};
+  writer_->SubmitHot<ReceiptChange>(
+      [a = std::move(a)](SqliteConn& c, HotState* state) {
+        return state ? MarkHot(c, *state, a) : MarkTx(c, a);
       },
       std::move(done));
 }
