@@ -8,8 +8,10 @@ joining); another user's device (user B's token on user A's own objects); and a 
 self" conversation, their messages, media named in them and an unnamed upload, alice's device,
 presence, notifications, the admin endpoints.
 
-Each cell names the status docs/api.md gives (403 for a conversation one never belonged to, 404
-for a message or media one cannot see so that existence is not revealed, 401 for a revoked
+Each cell names the status docs/api.md gives (404 for a conversation one never belonged to, as
+for one that does not exist: a direct conversation's id is computable, and a 403 would tell
+whether two users ever talked; 403 for a former member; 404 for a message or media one cannot
+see so that existence is not revealed, 401 for a revoked
 token, 200 with the forbidden part left out for lists and filtered reads) and checks that the
 answer carries none of the caller's secrets — bodies, message ids, media ids, conversation ids it
 has no way of knowing — unless the caller put that string in the request itself. A cell is
@@ -209,27 +211,27 @@ def group_op(op):
 
 CELLS = [
     # conversations: history (both paging directions), marks, sends, search
-    ("get-chat-history", "direct", history("conv_direct"), by_actor(403, 403, 403, 403)),
-    ("get-chat-history", "group", history("conv_group"), by_actor(403, OK, OK, 403)),
+    ("get-chat-history", "direct", history("conv_direct"), by_actor(404, 404, 404, 404)),
+    ("get-chat-history", "group", history("conv_group"), by_actor(404, OK, OK, 404)),
     ("get-chat-history after_seq=0", "group", history("conv_group", after_seq=0),
-     by_actor(403, OK, OK, 403)),
+     by_actor(404, OK, OK, 404)),
     ("get-chat-history before_seq=1000", "group", history("conv_group", before_seq=1000),
-     by_actor(403, OK, OK, 403)),
-    ("get-chat-history", "note", history("conv_note"), by_actor(403, 403, 403, 403)),
-    ("mark-delivered", "direct", mark("delivered", "conv_direct"), by_actor(403, 403, 403, 403)),
+     by_actor(404, OK, OK, 404)),
+    ("get-chat-history", "note", history("conv_note"), by_actor(404, 404, 404, 404)),
+    ("mark-delivered", "direct", mark("delivered", "conv_direct"), by_actor(404, 404, 404, 404)),
     # A former member may still clear the unread count of what they saw (204): checked on its own
     # below (test_former_member_marks_stay_within_their_range); here, those who never belonged.
-    ("mark-delivered", "group", mark("delivered", "conv_group"), by_actor(403, None, None, 403)),
-    ("mark-delivered", "note", mark("delivered", "conv_note"), by_actor(403, 403, 403, 403)),
-    ("mark-read", "direct", mark("read", "conv_direct"), by_actor(403, 403, 403, 403)),
-    ("mark-read", "group", mark("read", "conv_group"), by_actor(403, None, None, 403)),
-    ("mark-read", "note", mark("read", "conv_note"), by_actor(403, 403, 403, 403)),
-    ("send-message", "direct", send("conv_direct"), by_actor(403, 403, 403, 403)),
-    ("send-message", "group", send("conv_group"), by_actor(403, 403, None, 403)),
-    ("send-message", "note", send("conv_note"), by_actor(403, 403, 403, 403)),
-    ("search conversation_id", "direct", search("conv_direct"), by_actor(403, 403, 403, 403)),
-    ("search conversation_id", "group", search("conv_group"), by_actor(403, OK, OK, 403)),
-    ("search conversation_id", "note", search("conv_note"), by_actor(403, 403, 403, 403)),
+    ("mark-delivered", "group", mark("delivered", "conv_group"), by_actor(404, None, None, 404)),
+    ("mark-delivered", "note", mark("delivered", "conv_note"), by_actor(404, 404, 404, 404)),
+    ("mark-read", "direct", mark("read", "conv_direct"), by_actor(404, 404, 404, 404)),
+    ("mark-read", "group", mark("read", "conv_group"), by_actor(404, None, None, 404)),
+    ("mark-read", "note", mark("read", "conv_note"), by_actor(404, 404, 404, 404)),
+    ("send-message", "direct", send("conv_direct"), by_actor(404, 404, 404, 404)),
+    ("send-message", "group", send("conv_group"), by_actor(404, 403, None, 404)),
+    ("send-message", "note", send("conv_note"), by_actor(404, 404, 404, 404)),
+    ("search conversation_id", "direct", search("conv_direct"), by_actor(404, 404, 404, 404)),
+    ("search conversation_id", "group", search("conv_group"), by_actor(404, OK, OK, 404)),
+    ("search conversation_id", "note", search("conv_note"), by_actor(404, 404, 404, 404)),
     ("search (all conversations)", "all", search(), by_actor(OK, OK, OK, OK)),
     # messages
     ("message-status", "direct msg", status_of("direct"), by_actor(404, 404, 404, 404)),
@@ -400,7 +402,9 @@ def test_websocket_sends_are_denied(world, actor):
         TALLY["checked"] += 1
         frame = _ws_send_answer(ws, conv)
         bad = leaked(world.secrets_of(actor), type("R", (), {"text": json.dumps(frame)}), conv)
-        if frame.get("type") != "error" or frame_error_code(frame) != "forbidden" or bad:
+        # A former member is refused (403); anyone else was never a member: 404, as if absent.
+        want = "forbidden" if (actor, obj) == ("removed", "group") else "not_found"
+        if frame.get("type") != "error" or frame_error_code(frame) != want or bad:
             failures.append(f"ws send / {obj} / {actor}: {frame}")
         else:
             TALLY["denied"] += 1

@@ -309,12 +309,38 @@ def test_history_default_and_max_limit(new_user):
         assert_error(r, 400)
 
 
-def test_history_access(new_user):
+def test_a_stranger_cannot_tell_whether_two_users_ever_talked(new_user):
+    # A direct conversation's id is computable from its two users: a caller who never belonged
+    # to it gets exactly the answer of a conversation that does not exist (history, marks,
+    # sends, search), not a 403 that would confirm it exists.
     a, b, c = new_user(), new_user(), new_user()
     conv = a.send(to=b)["conversation_id"]
-    assert_error(c.get("/v1/get-chat-history", params={"conversation_id": conv}), 403)
-    assert_error(c.get("/v1/get-chat-history", params={"conversation_id": str(uuid.uuid4())}),
-                 404)
+    absent = str(uuid.uuid4())
+    asks = [
+        lambda cid: c.get("/v1/get-chat-history", params={"conversation_id": cid}),
+        lambda cid: c.post("/v1/mark-read", {"conversation_id": cid, "up_to_seq": 1}),
+        lambda cid: c.post("/v1/mark-delivered", {"conversation_id": cid, "up_to_seq": 1}),
+        lambda cid: c.post("/v1/send-message", {"conversation_id": cid, "body": "x",
+                                                "client_msg_id": str(uuid.uuid4())}),
+        lambda cid: c.get("/v1/search-messages", params={"q": "x", "conversation_id": cid}),
+    ]
+    for ask in asks:
+        there, not_there = ask(conv), ask(absent)
+        assert_error(there, 404)
+        assert_error(not_there, 404)
+        assert there.json() == not_there.json()
+    assert conversation(b, conv)["read_seq"] == 0
+    assert len(a.history(conv)["messages"]) == 1
+
+
+def test_a_former_member_is_refused_not_deceived(new_user):
+    a, b = new_user(), new_user()
+    g = expect_status(a.post("/v1/create-group", {"name": "x", "member_ids": [b.user_id]}), 201)
+    expect_status(a.post("/v1/remove-member", {"group_id": g["group_id"],
+                                               "user_id": b.user_id}), 200)
+    conv = g["conversation_id"]
+    assert_error(b.post("/v1/send-message", {"conversation_id": conv, "body": "x",
+                                             "client_msg_id": str(uuid.uuid4())}), 403)
 
 
 # --- conversations --------------------------------------------------------------------------
@@ -418,7 +444,7 @@ def test_mark_access(new_user):
     a, b, c = new_user(), new_user(), new_user()
     conv = a.send(to=b)["conversation_id"]
     for kind in ("delivered", "read"):
-        assert_error(c.post(f"/v1/mark-{kind}", {"conversation_id": conv, "up_to_seq": 1}), 403)
+        assert_error(c.post(f"/v1/mark-{kind}", {"conversation_id": conv, "up_to_seq": 1}), 404)
         assert_error(c.post(f"/v1/mark-{kind}", {"conversation_id": str(uuid.uuid4()),
                                                  "up_to_seq": 1}), 404)
     assert conversation(b, conv)["read_seq"] == 0

@@ -115,8 +115,9 @@ def test_conversation_filter_and_strangers(new_user):
     assert bodies(search_until(b, w, 1)) == [f"{w} for b"]
     assert bodies(search_until(c, w, 1)) == [f"{w} for c"]
     assert search(stranger, w) == []
-    assert_error(c.get(SEARCH, params={"q": w, "conversation_id": ab}), 403)
-    assert_error(stranger.get(SEARCH, params={"q": w, "conversation_id": ab}), 403)
+    # Never members: as if the conversation did not exist (docs/api.md).
+    assert_error(c.get(SEARCH, params={"q": w, "conversation_id": ab}), 404)
+    assert_error(stranger.get(SEARCH, params={"q": w, "conversation_id": ab}), 404)
     assert_error(a.get(SEARCH, params={"q": w, "conversation_id": str(uuid.uuid4())}), 404)
 
 

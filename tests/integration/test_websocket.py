@@ -108,7 +108,7 @@ def test_send_frame_errors_keep_the_connection(new_user):
     wc = c.ws()
     cases = [
         ("e1", {"conversation_id": str(uuid.uuid4()), "body": "x"}, "not_found"),
-        ("e2", {"conversation_id": conv, "body": "x"}, "forbidden"),
+        ("e2", {"conversation_id": conv, "body": "x"}, "not_found"),  # never a member: 404
         ("e3", {"to_user_id": a.user_id}, "invalid_argument"),            # no body
         ("e4", {"to_user_id": "not-a-uuid", "body": "x"}, "invalid_argument"),
         ("e5", {"to_user_id": a.user_id, "body": 42}, "invalid_argument"),

@@ -1,5 +1,6 @@
 #include "services/chat/chat_service.h"
 
+
 #include "common/async.h"
 #include "common/ids.h"
 #include "common/json_fields.h"
@@ -7,6 +8,7 @@
 #include "events/event.h"
 #include "services/chat/chat_json.h"
 #include "services/chat/chat_requests.h"
+#include "services/chat/membership_check.h"
 #include "services/chat/message_events.h"
 
 namespace parley::services {
@@ -124,6 +126,7 @@ boost::asio::awaitable<Result<storage::AppendResult>> ChatService::Send(
   } else {
     req.conversation_id = *in.conversation_id;
   }
+  const std::string conversation_id = req.conversation_id;
   req.sender_id = who.user_id;
   req.sender_device_id = who.device_id;
   req.client_msg_id = std::move(in.client_msg_id);
@@ -144,6 +147,11 @@ boost::asio::awaitable<Result<storage::AppendResult>> ChatService::Send(
       done(std::move(res));
     });
   });
+  if (!r.ok() && r.error().code == ErrorCode::kForbidden) {
+    co_return co_await OnPool(ctx_.blocking, [&] {
+      return HideFromStrangers(ctx_.message_store, r.error(), conversation_id, who.user_id);
+    });
+  }
   co_return r;
 }
 
@@ -158,6 +166,11 @@ boost::asio::awaitable<Status> ChatService::MarkUpTo(const transport::Principal&
           done(std::move(res));
         });
   });
+  if (!r.ok() && r.error().code == ErrorCode::kForbidden) {
+    co_return co_await OnPool(ctx_.blocking, [&] {
+      return HideFromStrangers(ctx_.message_store, r.error(), conversation_id, who.user_id);
+    });
+  }
   if (!r.ok()) co_return r.error();
   co_return OkStatus();
 }
@@ -251,14 +264,8 @@ ChatService::Awaitable ChatService::History(HttpRequest& req) {
         const auto& b = *before;
         const auto& a = *after;
         int l = *limit;
-        auto conversation = ctx_.message_store.GetConversation(c);
-        if (!conversation.ok()) return conversation.error();
-        auto m = ctx_.message_store.GetMembership(c, user);
-        if (!m.ok()) {
-          if (m.error().code == ErrorCode::kNotFound)
-            return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
-          return m.error();
-        }
+        auto m = MembershipOf(ctx_.message_store, c, user);  // a stranger: 404, as if absent
+        if (!m.ok()) return m.error();
         int64_t max_seq = m->left_seq.value_or(INT64_MAX);
         bool ascending = a.has_value();  // with both bounds: oldest first between them
         return ctx_.message_store.History(c, m->joined_seq + 1, max_seq, a.value_or(0),

@@ -2,6 +2,7 @@
 
 #include "common/async.h"
 #include "services/chat/chat_json.h"
+#include "services/chat/membership_check.h"
 
 namespace parley::services {
 
@@ -34,14 +35,8 @@ Result<std::vector<storage::Message>> SearchService::Find(const std::string& use
                                                           const SearchParams& p) {
   std::vector<storage::SearchScope> scopes;
   if (p.conversation_id) {
-    auto conversation = ctx_.message_store.GetConversation(*p.conversation_id);
-    if (!conversation.ok()) return conversation.error();
-    auto m = ctx_.message_store.GetMembership(*p.conversation_id, user_id);
-    if (!m.ok()) {
-      if (m.error().code == ErrorCode::kNotFound)
-        return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
-      return m.error();
-    }
+    auto m = MembershipOf(ctx_.message_store, *p.conversation_id, user_id);  // stranger: 404
+    if (!m.ok()) return m.error();
     scopes.push_back(ScopeOf(*m));
   } else {
     auto memberships = ctx_.message_store.Memberships(user_id);
