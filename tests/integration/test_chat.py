@@ -138,12 +138,12 @@ def test_idempotency_key_is_per_device(new_user):
     assert m3["seq"] == 3
 
 
-def test_send_to_conversation_of_others_is_403(new_user):
+def test_send_to_conversation_of_others_is_404(new_user):
     a, b, c = new_user(), new_user(), new_user()
     conv = a.send(to=b)["conversation_id"]
     r = c.post("/v1/send-message", {"conversation_id": conv, "client_msg_id": new_client_msg_id(),
                                     "body": "intruder"})
-    assert_error(r, 403)
+    assert_error(r, 404)  # never a member: as if absent
     assert seqs(a.history(conv)["messages"]) == [1]
 
 
