@@ -85,6 +85,12 @@ struct Config {
   // One-time prekeys one user may take from another user's devices per minute; past it the
   // bundles come without one (X3DH without it), so a stranger cannot drain them.
   int64_t rate_claim_per_min = 10;
+  // Typing frames one user may send into one conversation per minute, all devices together
+  // (burst 3); past it they are dropped.
+  int64_t rate_typing_per_min = 60;
+
+  // Quotas; 0 = none.
+  int64_t typing_max_members = 100;  // typing is not relayed in larger conversations
 
   // Derived from `listen`.
   std::string host() const;

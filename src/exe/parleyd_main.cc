@@ -182,6 +182,13 @@ int main(int argc, char** argv) {
                  "One-time prekeys a user may take from another user's devices per minute; past "
                  "it key bundles come without one (0 = unlimited)")
       ->envname("PARLEY_RATE_CLAIM_PER_MIN")->capture_default_str();
+  app.add_option("--rate-typing-per-min", cfg.rate_typing_per_min,
+                 "Typing frames a user may send into one conversation per minute, all devices "
+                 "together (burst 3); the rest are dropped (0 = unlimited)")
+      ->envname("PARLEY_RATE_TYPING_PER_MIN")->capture_default_str();
+  app.add_option("--typing-max-members", cfg.typing_max_members,
+                 "Typing is not relayed in conversations with more members (0 = any size)")
+      ->envname("PARLEY_TYPING_MAX_MEMBERS")->capture_default_str();
   app.add_option("--push-allow-networks", cfg.push_allow_networks,
                  "Networks (CIDR or addresses, comma-separated) push endpoints may reach besides "
                  "public addresses, e.g. an internal push gateway; loopback, private, link-local "
