@@ -1,9 +1,12 @@
-"""Per-user limits and quotas (issue 15 item 7): typing per user and conversation, and typing
-fan-out. Each test starts its own server with the limit it exercises set through the
-environment (PARLEY_*), the others as in DEFAULT_SERVER_ENV (off)."""
+"""Per-user limits and quotas (issue 15 item 7): typing per user and conversation, typing fan-out,
+the send-to-device budget per sender and the cap on what waits for one device. Each test starts
+its own server with the limit it exercises set through the environment (PARLEY_*), the others
+as in DEFAULT_SERVER_ENV (off)."""
 import pytest
 
-from conftest import Api, ParleyServer, expect_status, make_user
+from conftest import Api, ParleyServer, assert_error, expect_status, make_user
+
+KiB = 1024
 
 
 @pytest.fixture
@@ -23,6 +26,20 @@ def start(tmp_path):
 def typing_frames(ws, conversation_id, seconds=0.5):
     return [f for f in ws.drain(seconds)
             if f.get("type") == "typing" and f.get("conversation_id") == conversation_id]
+
+
+def to_device(sender, targets):
+    """targets: {user: {device_id: body}} → the response of send-to-device."""
+    return sender.post("/v1/send-to-device",
+                       {"messages": {u.user_id: devices for u, devices in targets.items()}})
+
+
+def assert_rate_limited(resp, *words):
+    body = assert_error(resp, 429, "rate_limited")
+    assert int(resp.headers["Retry-After"]) >= 1, resp.headers
+    for w in words:
+        assert w in body["error"]["message"], body
+    return body
 
 
 # --- typing --------------------------------------------------------------------------------------
@@ -67,3 +84,50 @@ def test_typing_is_not_relayed_in_conversations_above_the_member_bound(start):
     assert typing_frames(wa, group_conv) == []
     assert [f for f in wa.seen if f.get("type") == "typing"
             and f.get("conversation_id") == group_conv] == []
+
+
+# --- send-to-device ------------------------------------------------------------------------------
+
+def test_send_to_device_has_a_budget_per_sender(start):
+    srv, api = start({"PARLEY_RATE_TO_DEVICE_PER_MIN": "5",
+                      "PARLEY_RATE_TO_DEVICE_BYTES_PER_MIN": str(2 * KiB)})
+    a, b, c, d = (make_user(api, srv, p) for p in ("tda", "tdb", "tdc", "tdd"))
+    # Messages: one per target device; 5 a minute (burst 5).
+    b2 = b.new_device()
+    assert to_device(a, {b: {b.device_id: "1", b2.device_id: "2"}}).status_code == 202
+    for i in range(3):
+        assert to_device(a, {b: {b.device_id: f"m{i}"}}).status_code == 202
+    r = to_device(a, {b: {b.device_id: "one too many"}})
+    assert_rate_limited(r, "send-to-device", "messages")
+    # Nothing of the refused request was queued.
+    assert [t["body"] for t in b.pending()["to_device"]] == ["1", "m0", "m1", "m2"]
+    # Per sender: another user still sends.
+    assert to_device(c, {b: {b.device_id: "from c"}}).status_code == 202
+    # Bytes: 2 KiB of bodies a minute.
+    assert to_device(d, {b: {b2.device_id: "x" * 1500}}).status_code == 202
+    r = to_device(d, {b: {b2.device_id: "y" * 1000}})
+    assert_rate_limited(r, "send-to-device", "bytes")
+    assert srv.alive()
+
+
+def test_what_waits_for_one_device_is_capped(start):
+    srv, api = start({"PARLEY_MAX_PENDING_TO_DEVICE": "3",
+                      "PARLEY_MAX_PENDING_TO_DEVICE_BYTES": str(4 * KiB)})
+    a, b = make_user(api, srv, "capa"), make_user(api, srv, "capb")
+    b2 = b.new_device()
+    for i in range(3):
+        assert to_device(a, {b: {b.device_id: f"k{i}"}}).status_code == 202
+    # Full: refused (429, Retry-After), and the whole request is refused, the other device too.
+    r = to_device(a, {b: {b.device_id: "k3", b2.device_id: "for b2"}})
+    assert_rate_limited(r, b.device_id, "to-device messages waiting", "nothing was queued")
+    assert b2.pending()["to_device"] == []
+    p = b.pending()
+    assert [t["body"] for t in p["to_device"]] == ["k0", "k1", "k2"]
+    # Once the device has them (cursor passed back), there is room again.
+    b.pending(after=p["cursor"])
+    assert to_device(a, {b: {b.device_id: "k3"}}).status_code == 202
+    # Bytes: 4 KiB may wait for b2.
+    assert to_device(a, {b: {b2.device_id: "z" * 3000}}).status_code == 202
+    assert_rate_limited(to_device(a, {b: {b2.device_id: "z" * 1200}}), b2.device_id)
+    assert [len(t["body"]) for t in b2.pending()["to_device"]] == [3000]
+    assert srv.alive()
