@@ -154,6 +154,7 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "typing_max_members") i64(&c->typing_max_members);
     else if (key == "max_pending_to_device") i64(&c->max_pending_to_device);
     else if (key == "max_pending_to_device_bytes") i64(&c->max_pending_to_device_bytes);
+    else if (key == "media_quota_bytes") i64(&c->media_quota_bytes);
     else if (key == "admin_usernames" || key == "ws_allowed_origins" || key == "trusted_proxies" ||
              key == "push_allow_networks") {
       auto& list = key == "admin_usernames"      ? c->admin_usernames

@@ -98,6 +98,7 @@ struct Config {
   // What may wait for one device, not yet acknowledged: to-device messages and their bytes.
   int64_t max_pending_to_device = 1000;
   int64_t max_pending_to_device_bytes = 8 << 20;
+  uint64_t media_quota_bytes = 5ull << 30;  // media one user may have stored (originals)
 
   // Derived from `listen`.
   std::string host() const;

@@ -202,6 +202,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-pending-to-device-bytes", cfg.max_pending_to_device_bytes,
                  "Body bytes of to-device messages that may wait for one device (0 = no cap)")
       ->envname("PARLEY_MAX_PENDING_TO_DEVICE_BYTES")->capture_default_str();
+  app.add_option("--media-quota-bytes", cfg.media_quota_bytes,
+                 "Media bytes one user may have stored, originals (0 = unlimited)")
+      ->envname("PARLEY_MEDIA_QUOTA_BYTES")->capture_default_str();
   app.add_option("--push-allow-networks", cfg.push_allow_networks,
                  "Networks (CIDR or addresses, comma-separated) push endpoints may reach besides "
                  "public addresses, e.g. an internal push gateway; loopback, private, link-local "

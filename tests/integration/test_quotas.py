@@ -1,10 +1,12 @@
 """Per-user limits and quotas (issue 15 item 7): typing per user and conversation, typing fan-out,
-the send-to-device budget per sender and the cap on what waits for one device. Each test starts
-its own server with the limit it exercises set through the environment (PARLEY_*), the others
-as in DEFAULT_SERVER_ENV (off)."""
+the send-to-device budget per sender, the cap on what waits for one device, and the media
+storage quota. Each test starts its own server with the limit it exercises set through the
+environment (PARLEY_*), the others as in DEFAULT_SERVER_ENV (off)."""
+import os
+
 import pytest
 
-from conftest import Api, ParleyServer, assert_error, expect_status, make_user
+from conftest import Api, ParleyServer, assert_error, expect_status, make_user, poll
 
 KiB = 1024
 
@@ -130,4 +132,46 @@ def test_what_waits_for_one_device_is_capped(start):
     assert to_device(a, {b: {b2.device_id: "z" * 3000}}).status_code == 202
     assert_rate_limited(to_device(a, {b: {b2.device_id: "z" * 1200}}), b2.device_id)
     assert [len(t["body"]) for t in b2.pending()["to_device"]] == [3000]
+    assert srv.alive()
+
+
+# --- media storage quota -------------------------------------------------------------------------
+
+def upload(user, data, expect):
+    r = user.api.request("POST", "/v1/upload", token=user.access_token, data=data,
+                         headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == expect, r.text
+    return r
+
+
+def blob_files(srv):
+    out = []
+    for _, _, files in os.walk(srv.data_dir / "media"):
+        out.extend(files)
+    return sorted(out)
+
+
+def test_media_storage_quota_per_user(start):
+    quota = 100 * KiB
+    srv, api = start({"PARLEY_MEDIA_QUOTA_BYTES": str(quota)})
+    u, other = make_user(api, srv, "quota"), make_user(api, srv, "quotb")
+    upload(u, os.urandom(60 * KiB), 201)
+    before = blob_files(srv)
+    # Declared too large: refused before the body, with what is used.
+    r = upload(u, os.urandom(50 * KiB), 413)
+    assert_error(r, 413, "payload_too_large")
+    assert r.json()["error"]["message"] == (
+        f"storage quota exceeded: {60 * KiB} of {quota} bytes used "
+        f"(this upload: {50 * KiB} bytes)")
+    # Chunked (no declared size): cut off once more than fits has arrived.
+    r = upload(u, iter([os.urandom(16 * KiB) for _ in range(4)]), 413)
+    assert r.json()["error"]["message"].startswith(
+        f"storage quota exceeded: {60 * KiB} of {quota} bytes used")
+    poll(lambda: blob_files(srv) == before, what="nothing of the refused uploads kept")
+    # What fits is taken, up to the quota exactly; then nothing more.
+    upload(u, os.urandom(40 * KiB), 201)
+    r = upload(u, b"x", 413)
+    assert "storage quota exceeded: 102400 of 102400 bytes used" in r.json()["error"]["message"]
+    # Per user.
+    upload(other, os.urandom(90 * KiB), 201)
     assert srv.alive()

@@ -135,8 +135,9 @@ class PostgresStore final : public AuthStore,
   Result<Group> GetGroup(std::string_view group_id) override;
 
   // MediaStore (pg_media.cc)
-  void InsertMedia(Media media, Done<Unit> done) override;
+  void InsertMedia(Media media, uint64_t quota_bytes, Done<Unit> done) override;
   Result<Media> GetMedia(std::string_view media_id) override;
+  Result<uint64_t> StoredBytes(std::string_view uploader_id) override;
   void SetThumbnail(std::string media_id, ThumbnailState state, std::optional<Thumbnail> thumbnail,
                     std::string error, Done<Unit> done) override;
   void LinkMessage(std::string media_id, std::string uploader_id, std::string message_id,
