@@ -50,8 +50,12 @@ Status Validate(const Config& c) {
   if (c.max_request_body_bytes < c.max_message_body_bytes * 2)
     return bad("max_request_body_bytes must be at least twice max_message_body_bytes");
   if (c.rate_signup_per_min < 0 || c.rate_login_per_min < 0 || c.rate_send_per_min < 0 ||
-      c.rate_upload_per_min < 0 || c.rate_claim_per_min < 0)
+      c.rate_upload_per_min < 0 || c.rate_claim_per_min < 0 || c.rate_typing_per_min < 0 ||
+      c.rate_to_device_per_min < 0 || c.rate_to_device_bytes_per_min < 0)
     return bad("rate limits must be >= 0 (0 = unlimited)");
+  if (c.typing_max_members < 0 || c.max_pending_to_device < 0 ||
+      c.max_pending_to_device_bytes < 0)
+    return bad("quotas must be >= 0 (0 = none)");
   if (c.max_group_members < 2 || c.max_group_members > 100000)
     return bad("max_group_members must be 2-100000");
   if (c.max_upload_bytes < 1 || c.max_upload_bytes > (1ull << 40))
@@ -144,6 +148,13 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "rate_send_per_min") i64(&c->rate_send_per_min);
     else if (key == "rate_upload_per_min") i64(&c->rate_upload_per_min);
     else if (key == "rate_claim_per_min") i64(&c->rate_claim_per_min);
+    else if (key == "rate_typing_per_min") i64(&c->rate_typing_per_min);
+    else if (key == "rate_to_device_per_min") i64(&c->rate_to_device_per_min);
+    else if (key == "rate_to_device_bytes_per_min") i64(&c->rate_to_device_bytes_per_min);
+    else if (key == "typing_max_members") i64(&c->typing_max_members);
+    else if (key == "max_pending_to_device") i64(&c->max_pending_to_device);
+    else if (key == "max_pending_to_device_bytes") i64(&c->max_pending_to_device_bytes);
+    else if (key == "media_quota_bytes") i64(&c->media_quota_bytes);
     else if (key == "admin_usernames" || key == "ws_allowed_origins" || key == "trusted_proxies" ||
              key == "push_allow_networks") {
       auto& list = key == "admin_usernames"      ? c->admin_usernames

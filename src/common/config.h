@@ -85,6 +85,20 @@ struct Config {
   // One-time prekeys one user may take from another user's devices per minute; past it the
   // bundles come without one (X3DH without it), so a stranger cannot drain them.
   int64_t rate_claim_per_min = 10;
+  // Typing frames one user may send into one conversation per minute, all devices together
+  // (burst 3); past it they are dropped.
+  int64_t rate_typing_per_min = 60;
+  // send-to-device per sending user: messages (one per target device, burst 1000) and body bytes
+  // per minute (burst the same).
+  int64_t rate_to_device_per_min = 6000;
+  int64_t rate_to_device_bytes_per_min = 16 << 20;
+
+  // Quotas; 0 = none.
+  int64_t typing_max_members = 100;  // typing is not relayed in larger conversations
+  // What may wait for one device, not yet acknowledged: to-device messages and their bytes.
+  int64_t max_pending_to_device = 1000;
+  int64_t max_pending_to_device_bytes = 8 << 20;
+  uint64_t media_quota_bytes = 5ull << 30;  // media one user may have stored (originals)
 
   // Derived from `listen`.
   std::string host() const;

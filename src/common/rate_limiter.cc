@@ -12,12 +12,14 @@ constexpr size_t kPruneAbove = 100000;  // buckets kept before idle ones are dro
 RateLimiter::RateLimiter(double per_minute, double burst)
     : per_second_(per_minute / 60.0), burst_(std::max(1.0, burst)) {}
 
-int64_t RateLimiter::Allow(std::string_view key) {
-  return AllowAt(key, std::chrono::steady_clock::now());
+int64_t RateLimiter::Allow(std::string_view key, double tokens) {
+  return AllowAt(key, std::chrono::steady_clock::now(), tokens);
 }
 
-int64_t RateLimiter::AllowAt(std::string_view key, std::chrono::steady_clock::time_point now) {
+int64_t RateLimiter::AllowAt(std::string_view key, std::chrono::steady_clock::time_point now,
+                             double tokens) {
   if (unlimited()) return 0;
+  const double cost = std::clamp(tokens, 0.0, burst_);
   std::lock_guard lock(mu_);
   if (buckets_.size() > kPruneAbove) Prune(now);
   auto [it, fresh] = buckets_.try_emplace(std::string(key), Bucket{burst_, now});
@@ -27,11 +29,11 @@ int64_t RateLimiter::AllowAt(std::string_view key, std::chrono::steady_clock::ti
     b.tokens = std::min(burst_, b.tokens + elapsed * per_second_);
     b.at = now;
   }
-  if (b.tokens >= 1.0) {
-    b.tokens -= 1.0;
+  if (b.tokens >= cost) {
+    b.tokens -= cost;
     return 0;
   }
-  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil((1.0 - b.tokens) / per_second_)));
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil((cost - b.tokens) / per_second_)));
 }
 
 void RateLimiter::Prune(std::chrono::steady_clock::time_point now) {

@@ -17,9 +17,12 @@ class RateLimiter {
   // `per_minute` tokens refill per minute; a full bucket holds `burst` (at least 1).
   RateLimiter(double per_minute, double burst);
 
-  // 0 if allowed (a token was taken), else the whole seconds to wait (at least 1).
-  int64_t Allow(std::string_view key);
-  int64_t AllowAt(std::string_view key, std::chrono::steady_clock::time_point now);
+  // 0 if allowed (`tokens` were taken), else the whole seconds to wait (at least 1) until that
+  // many are there. A cost (bytes, say) above the burst is taken as the burst: it needs a full
+  // bucket and empties it, so it is never refused forever.
+  int64_t Allow(std::string_view key, double tokens = 1.0);
+  int64_t AllowAt(std::string_view key, std::chrono::steady_clock::time_point now,
+                  double tokens = 1.0);
   bool unlimited() const { return per_second_ <= 0; }
 
  private:

@@ -31,5 +31,22 @@ TEST(RateLimiter, RetryAfterCoversTheWait) {
   EXPECT_EQ(r.AllowAt("k", t), 10);
 }
 
+TEST(RateLimiter, WeightedCostsTakeThatManyTokens) {
+  RateLimiter r(600, 100);  // 10 a second, 100 at once: e.g. bytes
+  auto t = std::chrono::steady_clock::now();
+  EXPECT_EQ(r.AllowAt("k", t, 60), 0);
+  EXPECT_EQ(r.AllowAt("k", t, 60), 2);  // 40 left: 20 more take 2 s
+  EXPECT_EQ(r.AllowAt("k", t, 40), 0);
+  EXPECT_EQ(r.AllowAt("k", t + 2s, 20), 0);
+}
+
+TEST(RateLimiter, ACostAboveTheBurstNeedsAFullBucket) {
+  RateLimiter r(60, 10);
+  auto t = std::chrono::steady_clock::now();
+  EXPECT_EQ(r.AllowAt("k", t, 1000), 0);  // taken as 10: the bucket was full
+  EXPECT_EQ(r.AllowAt("k", t, 1000), 10);
+  EXPECT_EQ(r.AllowAt("k", t + 10s, 1000), 0);
+}
+
 }  // namespace
 }  // namespace parley

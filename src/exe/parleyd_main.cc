@@ -182,6 +182,29 @@ int main(int argc, char** argv) {
                  "One-time prekeys a user may take from another user's devices per minute; past "
                  "it key bundles come without one (0 = unlimited)")
       ->envname("PARLEY_RATE_CLAIM_PER_MIN")->capture_default_str();
+  app.add_option("--rate-typing-per-min", cfg.rate_typing_per_min,
+                 "Typing frames a user may send into one conversation per minute, all devices "
+                 "together (burst 3); the rest are dropped (0 = unlimited)")
+      ->envname("PARLEY_RATE_TYPING_PER_MIN")->capture_default_str();
+  app.add_option("--rate-to-device-per-min", cfg.rate_to_device_per_min,
+                 "send-to-device messages (one per target device) per user per minute "
+                 "(0 = unlimited)")
+      ->envname("PARLEY_RATE_TO_DEVICE_PER_MIN")->capture_default_str();
+  app.add_option("--rate-to-device-bytes-per-min", cfg.rate_to_device_bytes_per_min,
+                 "send-to-device body bytes per user per minute (0 = unlimited)")
+      ->envname("PARLEY_RATE_TO_DEVICE_BYTES_PER_MIN")->capture_default_str();
+  app.add_option("--typing-max-members", cfg.typing_max_members,
+                 "Typing is not relayed in conversations with more members (0 = any size)")
+      ->envname("PARLEY_TYPING_MAX_MEMBERS")->capture_default_str();
+  app.add_option("--max-pending-to-device", cfg.max_pending_to_device,
+                 "To-device messages that may wait for one device, unacknowledged (0 = no cap)")
+      ->envname("PARLEY_MAX_PENDING_TO_DEVICE")->capture_default_str();
+  app.add_option("--max-pending-to-device-bytes", cfg.max_pending_to_device_bytes,
+                 "Body bytes of to-device messages that may wait for one device (0 = no cap)")
+      ->envname("PARLEY_MAX_PENDING_TO_DEVICE_BYTES")->capture_default_str();
+  app.add_option("--media-quota-bytes", cfg.media_quota_bytes,
+                 "Media bytes one user may have stored, originals (0 = unlimited)")
+      ->envname("PARLEY_MEDIA_QUOTA_BYTES")->capture_default_str();
   app.add_option("--push-allow-networks", cfg.push_allow_networks,
                  "Networks (CIDR or addresses, comma-separated) push endpoints may reach besides "
                  "public addresses, e.g. an internal push gateway; loopback, private, link-local "

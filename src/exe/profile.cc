@@ -264,11 +264,13 @@ Result<std::unique_ptr<Profile>> Profile::Open(const Config& cfg,
     o.redis_limits = std::make_unique<storage::redis::RedisClient>(*url, fast);
     auto* client = o.redis_limits.get();
     // Signup and login fail closed when Redis is unreachable (guessing must stay bounded); sends
-    // and uploads fall back to a per-node bucket so that an outage does not stop messaging.
+    // (send-to-device too), uploads and typing fall back to a per-node bucket so that an outage
+    // does not stop messaging.
     p->make_limiter_ = [client](const std::string& name, double per_minute, double burst)
         -> std::unique_ptr<storage::SharedRateLimiter> {
       storage::redis::RedisRateLimiterOptions lo;
-      lo.on_failure = StartsWith(name, "send") || StartsWith(name, "upload")
+      lo.on_failure = StartsWith(name, "send") || StartsWith(name, "upload") ||
+                              StartsWith(name, "typing")
                           ? storage::redis::RateLimitFailure::kLocalBucket
                           : storage::redis::RateLimitFailure::kFailClosed;
       return std::make_unique<storage::redis::RedisRateLimiter>(*client, name, per_minute, burst, lo);

@@ -19,9 +19,10 @@
 
 namespace parley::services {
 
-// The rate limiters of the actions the contract names (login, signup, send, upload). Each is a
-// SharedRateLimiter made by `make` (name, per minute, burst): in memory in the embedded profile,
-// in Redis in the scale-out one, so a limit holds across nodes.
+// The rate limiters of the actions the contract names (login, signup, send, upload, claim,
+// typing, send-to-device). Each is a SharedRateLimiter made by `make` (name, per minute, burst):
+// in memory in the embedded profile, in Redis in the scale-out one, so a limit holds across
+// nodes.
 struct RateLimits {
   using MakeLimiter = std::function<std::unique_ptr<storage::SharedRateLimiter>(
       const std::string& name, double per_minute, double burst)>;
@@ -32,7 +33,13 @@ struct RateLimits {
         send_per_user(make("send_user", Per(c.rate_send_per_min),
                            static_cast<double>(std::min<int64_t>(200, c.rate_send_per_min)))),
         upload_per_user(make("upload_user", Per(c.rate_upload_per_min), Per(c.rate_upload_per_min))),
-        claim_per_pair(make("claim_pair", Per(c.rate_claim_per_min), Per(c.rate_claim_per_min))) {}
+        claim_per_pair(make("claim_pair", Per(c.rate_claim_per_min), Per(c.rate_claim_per_min))),
+        typing_per_user_conversation(make("typing_user_conv", Per(c.rate_typing_per_min),
+                                          Burst(3, c.rate_typing_per_min))),
+        to_device_per_user(make("send_to_device_user", Per(c.rate_to_device_per_min),
+                                Burst(1000, c.rate_to_device_per_min))),
+        to_device_bytes_per_user(make("send_to_device_bytes", Per(c.rate_to_device_bytes_per_min),
+                                      Per(c.rate_to_device_bytes_per_min))) {}
   std::unique_ptr<storage::SharedRateLimiter> signup_per_address;
   std::unique_ptr<storage::SharedRateLimiter> login_per_address;
   std::unique_ptr<storage::SharedRateLimiter> login_per_username;
@@ -40,9 +47,17 @@ struct RateLimits {
   std::unique_ptr<storage::SharedRateLimiter> upload_per_user;
   // Key "claimer user id:target user id".
   std::unique_ptr<storage::SharedRateLimiter> claim_per_pair;
+  // Key "user id:conversation id".
+  std::unique_ptr<storage::SharedRateLimiter> typing_per_user_conversation;
+  // Tokens: target devices, resp. body bytes, of a send-to-device request.
+  std::unique_ptr<storage::SharedRateLimiter> to_device_per_user;
+  std::unique_ptr<storage::SharedRateLimiter> to_device_bytes_per_user;
 
  private:
   static double Per(int64_t v) { return static_cast<double>(v); }
+  static double Burst(int64_t most, int64_t per_min) {
+    return static_cast<double>(std::min(most, per_min));
+  }
 };
 
 struct Context {

@@ -65,6 +65,9 @@ class SharedRateLimiter {
   // adapter's constructor option (see redis/redis_rate_limiter.h); it never blocks longer than
   // the adapter's command timeout.
   virtual int64_t Allow(std::string_view key) = 0;
+  // The same for a cost of `tokens` (> 0; e.g. bytes): waits until that many are there; a cost
+  // above the burst is taken as the burst (RateLimiter::Allow).
+  virtual int64_t Take(std::string_view key, double tokens) = 0;
   virtual bool unlimited() const = 0;
 };
 

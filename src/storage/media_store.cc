@@ -12,4 +12,11 @@ std::string_view ThumbnailStateName(ThumbnailState s) {
   return "none";
 }
 
+Error QuotaExceeded(uint64_t used, uint64_t quota, uint64_t size) {
+  std::string m = "storage quota exceeded: " + std::to_string(used) + " of " +
+                  std::to_string(quota) + " bytes used";
+  if (size > 0) m += " (this upload: " + std::to_string(size) + " bytes)";
+  return MakeError(ErrorCode::kPayloadTooLarge, std::move(m));
+}
+
 }  // namespace parley::storage

@@ -46,10 +46,15 @@ class MediaStore {
  public:
   virtual ~MediaStore() = default;
 
-  // Stores new metadata. kConflict if the media_id exists.
-  virtual void InsertMedia(Media media, Done<Unit> done) = 0;
+  // Stores new metadata. kConflict if the media_id exists. With `quota_bytes` > 0:
+  // kPayloadTooLarge (QuotaExceeded) if the uploader's stored bytes (StoredBytes) plus this
+  // media's size would exceed it; checked in the write, so concurrent uploads cannot all pass.
+  virtual void InsertMedia(Media media, uint64_t quota_bytes, Done<Unit> done) = 0;
   // kNotFound if absent.
   virtual Result<Media> GetMedia(std::string_view media_id) = 0;
+  // The bytes of the media `uploader_id` has stored: the sum of their sizes (thumbnails, which
+  // the server makes, not counted). 0 for a user with none.
+  virtual Result<uint64_t> StoredBytes(std::string_view uploader_id) = 0;
   // Records the outcome of thumbnail processing: kReady with `thumbnail`, or kFailed with
   // `error`. kNotFound if no such media.
   virtual void SetThumbnail(std::string media_id, ThumbnailState state,
@@ -65,5 +70,8 @@ class MediaStore {
 };
 
 std::string_view ThumbnailStateName(ThumbnailState s);  // none, pending, ready, failed
+// kPayloadTooLarge "storage quota exceeded: USED of QUOTA bytes used (this upload: SIZE bytes)";
+// `size` 0 leaves the parenthesis out.
+Error QuotaExceeded(uint64_t used, uint64_t quota, uint64_t size);
 
 }  // namespace parley::storage

@@ -37,6 +37,23 @@ struct AppendResult {
 
 using SeqFloors = std::unordered_map<std::string, int64_t>;
 
+// What may wait for one device in its to-device queue; 0 = no cap.
+struct ToDeviceCap {
+  int64_t max_messages = 0;
+  int64_t max_bytes = 0;  // of the bodies
+};
+
+// The refusal of EnqueueToDevice when `device_id` already has `messages` waiting, of `bytes`:
+// kRateLimited, retry after 60 s (the device drains its queue when it syncs).
+Error ToDeviceQueueFull(std::string_view device_id, int64_t messages, int64_t bytes,
+                        const ToDeviceCap& cap);
+// Whether one more body of `body_bytes` fits next to `messages` of `bytes` waiting.
+inline bool ToDeviceFits(const ToDeviceCap& cap, int64_t messages, int64_t bytes,
+                         int64_t body_bytes) {
+  return (cap.max_messages <= 0 || messages + 1 <= cap.max_messages) &&
+         (cap.max_bytes <= 0 || bytes + body_bytes <= cap.max_bytes);
+}
+
 struct PendingPage {
   std::vector<Message> messages;  // grouped by conversation, seq ascending within each
   std::vector<ToDeviceMessage> to_device;  // oldest first
@@ -107,7 +124,11 @@ class MessageStore {
   // kNotFound if no such message.
   virtual Result<MessageStatus> GetMessageStatus(std::string_view message_id) = 0;
 
-  virtual void EnqueueToDevice(std::vector<ToDeviceMessage> messages,
+  // Queues every message or none; the results carry their ids. kNotFound if a target device is
+  // not the named user's active device. kRateLimited (ToDeviceQueueFull) if a device would then
+  // have more than `cap` waiting: what it has not acknowledged, this request's messages
+  // included.
+  virtual void EnqueueToDevice(std::vector<ToDeviceMessage> messages, ToDeviceCap cap,
                                Done<std::vector<ToDeviceMessage>> done) = 0;
   // Deletes the device's to-device messages with id <= up_to_id.
   virtual void AckToDevice(std::string device_id, int64_t up_to_id, Done<Unit> done) = 0;

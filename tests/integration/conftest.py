@@ -35,7 +35,8 @@ WS_TIMEOUT_S = 5
 # test_rate_limits.py tests them. Set by environment (PARLEY_<OPTION>) rather than flags, so an
 # option the binary does not know is not fatal.
 DEFAULT_SERVER_ENV = {f"PARLEY_RATE_{name}_PER_MIN": "0"
-                      for name in ("SIGNUP", "LOGIN", "SEND", "UPLOAD", "CLAIM")}
+                      for name in ("SIGNUP", "LOGIN", "SEND", "UPLOAD", "CLAIM", "TYPING",
+                                   "TO_DEVICE", "TO_DEVICE_BYTES")}
 # Hermetic too: whether web/dist happens to be built must not change what unknown paths answer
 # (test_web_static.py passes --web-root, which overrides this).
 DEFAULT_SERVER_ENV["PARLEY_WEB_ROOT"] = "off"

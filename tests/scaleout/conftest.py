@@ -68,7 +68,8 @@ HTTP_TIMEOUT_S = 10
 
 ADMIN = "scaleout_admin"   # signs up on a node; Cluster.grant_admin gives it the role
 NODE_ARGS = (f"--rate-signup-per-min 0 --rate-login-per-min 0 --rate-send-per-min 0 "
-             f"--rate-upload-per-min 0 --rate-claim-per-min 0 "
+             f"--rate-upload-per-min 0 --rate-claim-per-min 0 --rate-typing-per-min 0 "
+             f"--rate-to-device-per-min 0 --rate-to-device-bytes-per-min 0 "
              f"--presence-offline-after-ms {GRACE_MS}")
 
 

@@ -70,7 +70,8 @@ class TestServer {
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e)
       if (std::string_view(*e).rfind("PARLEY_", 0) != 0) env.emplace_back(*e);  // hermetic
-    for (const char* name : {"SIGNUP", "LOGIN", "SEND", "UPLOAD", "CLAIM"})
+    for (const char* name :
+         {"SIGNUP", "LOGIN", "SEND", "UPLOAD", "CLAIM", "TYPING", "TO_DEVICE", "TO_DEVICE_BYTES"})
       env.push_back(std::string("PARLEY_RATE_") + name + "_PER_MIN=0");
     std::vector<char*> argv, envp;
     for (auto& a : args) argv.push_back(a.data());

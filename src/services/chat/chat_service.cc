@@ -336,6 +336,25 @@ ChatService::Awaitable ChatService::MessageStatus(HttpRequest& req) {
                                {"receipts", std::move(receipts)}});
 }
 
+std::optional<Error> ChatService::SpendToDeviceBudget(
+    const std::string& user_id, const std::vector<storage::ToDeviceMessage>& out) {
+  int64_t bytes = 0;
+  for (const auto& m : out) bytes += static_cast<int64_t>(m.body.size());
+  auto refuse = [](int64_t wait, std::string what, int64_t per_min) {
+    return Error{ErrorCode::kRateLimited,
+                 "send-to-device budget spent: at most " + std::to_string(per_min) + " " +
+                     std::move(what) + " a minute per user; retry after " +
+                     std::to_string(wait) + " s",
+                 wait};
+  };
+  const auto& limits = ctx_.limits;
+  if (int64_t wait = limits.to_device_per_user->Take(user_id, static_cast<double>(out.size())))
+    return refuse(wait, "messages (target devices)", ctx_.config.rate_to_device_per_min);
+  if (int64_t wait = limits.to_device_bytes_per_user->Take(user_id, static_cast<double>(bytes)))
+    return refuse(wait, "body bytes", ctx_.config.rate_to_device_bytes_per_min);
+  return std::nullopt;
+}
+
 ChatService::Awaitable ChatService::SendToDevice(HttpRequest& req) {
   auto body = ParseJsonObject(req.body);
   if (!body.ok()) co_return ErrorResponse(body.error());
@@ -368,9 +387,14 @@ ChatService::Awaitable ChatService::SendToDevice(HttpRequest& req) {
     }
   }
   size_t n = out.size();
+  if (auto refused = SpendToDeviceBudget(req.principal->user_id, out)) {
+    co_return ErrorResponse(*refused);
+  }
+  const storage::ToDeviceCap cap{ctx_.config.max_pending_to_device,
+                                 ctx_.config.max_pending_to_device_bytes};
   auto r = co_await AwaitDone<std::vector<storage::ToDeviceMessage>>([&](auto done) {
     ctx_.message_store.EnqueueToDevice(
-        std::move(out), [this, done](Result<std::vector<storage::ToDeviceMessage>> res) {
+        std::move(out), cap, [this, done](Result<std::vector<storage::ToDeviceMessage>> res) {
           if (res.ok()) {
             for (const auto& m : *res) {
               boost::json::object payload = ToDeviceToJson(m);

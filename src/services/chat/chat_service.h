@@ -9,6 +9,8 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <optional>
+#include <vector>
 
 #include "common/histogram.h"
 #include "services/context.h"
@@ -44,6 +46,10 @@ class ChatService {
   Awaitable MarkHttp(transport::HttpRequest& req, bool read);
   Awaitable MessageStatus(transport::HttpRequest& req);
   Awaitable SendToDevice(transport::HttpRequest& req);
+  // Takes a request's messages (one per target device) and body bytes from the user's
+  // send-to-device budgets; the refusal (kRateLimited with the wait) if one is spent.
+  std::optional<Error> SpendToDeviceBudget(const std::string& user_id,
+                                           const std::vector<storage::ToDeviceMessage>& out);
 
   boost::asio::awaitable<Status> MarkUpTo(const transport::Principal& who,
                                           const std::string& conversation_id, int64_t up_to_seq,

@@ -237,8 +237,15 @@ void Gateway::OnGroupEvent(const events::EventPtr& e) {
 
 void Gateway::RelayTyping(const transport::Principal& who, const std::string& conversation_id) {
   asio::post(ctx_.blocking, [this, who, conversation_id] {
+    // Per user and conversation, all devices and nodes together; checked before the store read,
+    // so dropped frames cost nothing more.
+    if (ctx_.limits.typing_per_user_conversation->Allow(who.user_id + ":" + conversation_id))
+      return;
     auto members = ctx_.message_store.ActiveMembers(conversation_id);
     if (!members.ok()) return;
+    // Fan-out is bounded: in a large conversation typing would cost members × typists frames.
+    const int64_t most = ctx_.config.typing_max_members;
+    if (most > 0 && static_cast<int64_t>(members->size()) > most) return;
     bool member = false;
     boost::json::array recipients;
     for (const auto& m : *members) {

@@ -40,6 +40,9 @@ class Gateway {
   Hub& hub() { return hub_; }
   // Whether the device has an open WebSocket on this node. Thread-safe.
   bool DeviceOnline(const std::string& user_id, const std::string& device_id) const;
+  // Relays a typing frame to the conversation's other members, on every node; nothing if `who`
+  // is not a member, if they spent their typing budget in it (rate_typing_per_min), or if it
+  // has more than typing_max_members members. Never answers: what is not relayed is dropped.
   void RelayTyping(const transport::Principal& who, const std::string& conversation_id);
   // Sessions record how long a conversation waited above a gap (ws_session_order.cc).
   Histogram& gap_seconds() { return gap_seconds_; }

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <charconv>
+#include <limits>
 #include <span>
 
 #include "common/async.h"
@@ -29,6 +31,14 @@ constexpr size_t kUploadChunk = 256 * 1024;  // bytes gathered per write to the 
 constexpr size_t kMaxLinkedMedia = 32;       // media ids per message (as send-message allows)
 
 Error NoSuchMedia() { return MakeError(ErrorCode::kNotFound, "no such media"); }
+
+// The upload's Content-Length (the transport has checked it), 0 if chunked.
+uint64_t DeclaredLength(const HttpRequest& req) {
+  const std::string* h = req.Header("content-length");
+  uint64_t n = 0;
+  if (h) std::from_chars(h->data(), h->data() + h->size(), n);
+  return n;
+}
 
 std::string Etag(std::string_view sha256_hex) {
   std::string tag(1, '"');
@@ -143,6 +153,21 @@ MediaService::Awaitable MediaService::Upload(HttpRequest& req) {
   if (!req.body_reader) {
     co_return ErrorResponse(MakeError(ErrorCode::kInternal, "upload route is not streaming"));
   }
+  // The storage quota: refused before any byte is read if the declared size does not fit, cut
+  // off once more than fits has arrived, and checked again as the metadata is stored (with
+  // concurrent uploads of the same user, only what fits is kept).
+  const uint64_t quota = ctx_.config.media_quota_bytes;
+  uint64_t room = std::numeric_limits<uint64_t>::max();
+  if (quota > 0) {
+    auto used = co_await OnPool(ctx_.blocking,
+                                [&] { return media_.StoredBytes(req.principal->user_id); });
+    if (!used.ok()) co_return ErrorResponse(used.error());
+    const uint64_t declared = DeclaredLength(req);
+    if (*used > quota || declared > quota - *used) {  // above it: the quota was lowered
+      co_return ErrorResponse(storage::QuotaExceeded(*used, quota, declared));
+    }
+    room = quota - *used;
+  }
   storage::Media m;
   m.media_id = NewUuidV4();  // random: knowing an id is as good as having been given it
   m.uploader_id = req.principal->user_id;
@@ -176,6 +201,10 @@ MediaService::Awaitable MediaService::Upload(HttpRequest& req) {
       filled += *n;
     }
     if (!failed.ok() || filled == 0) break;
+    if ((*writer)->size() + filled > room) {
+      failed = storage::QuotaExceeded(quota - room, quota, (*writer)->size() + filled);
+      break;
+    }
     std::span<const char> chunk(buf.data(), filled);
     failed = co_await OnPool(files_, [&] {
       if (crypto_hash_sha256_update(&sha, reinterpret_cast<const unsigned char*>(chunk.data()),
@@ -205,8 +234,8 @@ MediaService::Awaitable MediaService::Upload(HttpRequest& req) {
     boost::json::object payload{{"media_id", m.media_id},     {"uploader_id", m.uploader_id},
                                 {"media_type", m.media_type}, {"size", m.size},
                                 {"sha256", m.sha256},         {"created_at", m.created_at}};
-    media_.InsertMedia(m, [this, done, key = m.media_id, payload = std::move(payload)](
-                              Result<Unit> r) mutable {
+    media_.InsertMedia(m, quota, [this, done, key = m.media_id, payload = std::move(payload)](
+                                     Result<Unit> r) mutable {
       if (r.ok()) {  // on the completion thread, after the commit
         ctx_.bus.Publish(events::topic::kMedia,
                          events::MakeEvent(events::type::kMediaUploaded, key, std::move(payload)));

@@ -269,8 +269,9 @@ Result<MessageStatus> CassandraMessageStore::GetMessageStatus(std::string_view m
   return pg_.GetMessageStatus(message_id);
 }
 void CassandraMessageStore::EnqueueToDevice(std::vector<ToDeviceMessage> messages,
+                                            ToDeviceCap cap,
                                             Done<std::vector<ToDeviceMessage>> done) {
-  pg_.EnqueueToDevice(std::move(messages), std::move(done));
+  pg_.EnqueueToDevice(std::move(messages), cap, std::move(done));
 }
 void CassandraMessageStore::AckToDevice(std::string device_id, int64_t up_to_id, Done<Unit> done) {
   pg_.AckToDevice(std::move(device_id), up_to_id, std::move(done));

@@ -74,7 +74,7 @@ class CassandraMessageStore final : public MessageStore, public GroupStore {
   void MarkReceipt(std::string user_id, std::string device_id, std::string conversation_id,
                    int64_t up_to_seq, bool read, int64_t now, Done<ReceiptChange> done) override;
   Result<MessageStatus> GetMessageStatus(std::string_view message_id) override;
-  void EnqueueToDevice(std::vector<ToDeviceMessage> messages,
+  void EnqueueToDevice(std::vector<ToDeviceMessage> messages, ToDeviceCap cap,
                        Done<std::vector<ToDeviceMessage>> done) override;
   void AckToDevice(std::string device_id, int64_t up_to_id, Done<Unit> done) override;
   Result<std::vector<std::string>> ActiveMembers(std::string_view conversation_id) override;

@@ -342,13 +342,14 @@ TEST_P(StoreConformance, ToDeviceQueuesUntilAcked) {
   auto q = Wait<std::vector<ToDeviceMessage>>([&](auto d) {
     s_.messages->EnqueueToDevice({{0, db.device_id, b.user_id, a.user_id, da.device_id, "k1", 1},
                                   {0, db.device_id, b.user_id, a.user_id, da.device_id, "k2", 2}},
-                                 d);
+                                 {}, d);
   });
   ASSERT_TRUE(q.ok());
   ASSERT_EQ(q->size(), 2u);
   EXPECT_LT((*q)[0].id, (*q)[1].id);
   auto wrong = Wait<std::vector<ToDeviceMessage>>([&](auto d) {
-    s_.messages->EnqueueToDevice({{0, db.device_id, a.user_id, a.user_id, da.device_id, "x", 1}}, d);
+    s_.messages->EnqueueToDevice({{0, db.device_id, a.user_id, a.user_id, da.device_id, "x", 1}},
+                                 {}, d);
   });
   EXPECT_EQ(wrong.error().code, ErrorCode::kNotFound);  // device is not that user's
   EXPECT_EQ(s_.messages->Pending(b.user_id, db.device_id, 10, {}, 0)->to_device.size(), 2u);
@@ -356,6 +357,40 @@ TEST_P(StoreConformance, ToDeviceQueuesUntilAcked) {
   auto left = s_.messages->Pending(b.user_id, db.device_id, 10, {}, 0);
   ASSERT_EQ(left->to_device.size(), 1u);
   EXPECT_EQ(left->to_device[0].body, "k2");
+}
+
+TEST_P(StoreConformance, ToDeviceQueueIsCappedPerDevice) {
+  Fixture f(s_);
+  User a = f.AddUser("alice"), b = f.AddUser("bob");
+  Device da = f.AddDevice(a), db = f.AddDevice(b), db2 = f.AddDevice(b);
+  auto enqueue = [&](const Device& to, std::vector<std::string> bodies, ToDeviceCap cap) {
+    std::vector<ToDeviceMessage> out;
+    for (auto& body : bodies)
+      out.push_back({0, to.device_id, b.user_id, a.user_id, da.device_id, std::move(body), 1});
+    return Wait<std::vector<ToDeviceMessage>>(
+        [&](auto d) { s_.messages->EnqueueToDevice(std::move(out), cap, d); });
+  };
+  const ToDeviceCap three{3, 0};
+  ASSERT_TRUE(enqueue(db, {"1", "2"}, three).ok());
+  // Two waiting, two more asked: refused whole, nothing of it queued.
+  auto over = enqueue(db, {"3", "4"}, three);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, ErrorCode::kRateLimited);
+  EXPECT_GE(over.error().retry_after_s, 1);
+  EXPECT_EQ(s_.messages->Pending(b.user_id, db.device_id, 10, {}, 0)->to_device.size(), 2u);
+  ASSERT_TRUE(enqueue(db, {"3"}, three).ok());
+  ASSERT_TRUE(enqueue(db2, {"x"}, three).ok());  // per device
+  // Bytes: 3 bytes waiting on db2 would become 1 + 4 = 5 > 4.
+  const ToDeviceCap four_bytes{0, 4};
+  EXPECT_EQ(enqueue(db2, {"yyyy"}, four_bytes).error().code, ErrorCode::kRateLimited);
+  ASSERT_TRUE(enqueue(db2, {"yyy"}, four_bytes).ok());
+  // Acknowledged messages no longer count.
+  auto page = s_.messages->Pending(b.user_id, db.device_id, 10, {}, 0);
+  ASSERT_EQ(page->to_device.size(), 3u);
+  ASSERT_TRUE(Wait<Unit>([&](auto d) {
+                s_.messages->AckToDevice(db.device_id, page->to_device[2].id, d);
+              }).ok());
+  EXPECT_TRUE(enqueue(db, {"4", "5", "6"}, three).ok());
 }
 
 TEST_P(StoreConformance, CommittedWritesSurviveReopen) {

@@ -26,14 +26,39 @@ Media NewMedia(const std::string& uploader, std::string type = "image/png") {
   return m;
 }
 
-Status Insert(MediaStore& s, const Media& m) {
-  auto r = Wait<Unit>([&](auto d) { s.InsertMedia(m, d); });
+Status Insert(MediaStore& s, const Media& m, uint64_t quota_bytes = 0) {
+  auto r = Wait<Unit>([&](auto d) { s.InsertMedia(m, quota_bytes, d); });
   if (!r.ok()) return r.error();
   return OkStatus();
 }
 
 Thumbnail NewThumb(const Media& m) {
   return {m.media_id + ".thumb", "image/jpeg", 99, std::string(64, 'b'), 320, 160};
+}
+
+TEST_P(StoreConformance, MediaStoredBytesAndQuota) {
+  REQUIRE_MEDIA();
+  const std::string user = NewUuidV4();
+  EXPECT_EQ(*s_.media->StoredBytes(user), 0u);
+  Media a = NewMedia(user);  // 1234 bytes
+  ASSERT_TRUE(Insert(*s_.media, a, 3000).ok());
+  Media b = NewMedia(user);
+  b.size = 1766;  // exactly up to the quota
+  ASSERT_TRUE(Insert(*s_.media, b, 3000).ok());
+  EXPECT_EQ(*s_.media->StoredBytes(user), 3000u);
+  EXPECT_EQ(*s_.media->StoredBytes(NewUuidV4()), 0u);  // per uploader
+
+  Media c = NewMedia(user);
+  c.size = 1;
+  Status over = Insert(*s_.media, c, 3000);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, ErrorCode::kPayloadTooLarge);
+  EXPECT_EQ(over.error().message,
+            "storage quota exceeded: 3000 of 3000 bytes used (this upload: 1 bytes)");
+  EXPECT_EQ(s_.media->GetMedia(c.media_id).error().code, ErrorCode::kNotFound);  // not stored
+  EXPECT_EQ(*s_.media->StoredBytes(user), 3000u);
+  ASSERT_TRUE(Insert(*s_.media, c, 0).ok());  // 0 = no quota
+  EXPECT_EQ(*s_.media->StoredBytes(user), 3001u);
 }
 
 TEST_P(StoreConformance, MediaRoundTripsAndIdsAreUnique) {

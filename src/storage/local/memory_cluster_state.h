@@ -41,6 +41,9 @@ class MemoryRateLimiter final : public SharedRateLimiter {
  public:
   MemoryRateLimiter(double per_minute, double burst) : limiter_(per_minute, burst) {}
   int64_t Allow(std::string_view key) override { return limiter_.Allow(key); }
+  int64_t Take(std::string_view key, double tokens) override {
+    return limiter_.Allow(key, tokens);
+  }
   bool unlimited() const override { return limiter_.unlimited(); }
 
  private:

@@ -45,9 +45,29 @@ Media ReadMedia(const PgResult& r, int i) {
 
 }  // namespace
 
-void PostgresStore::InsertMedia(Media m, Done<Unit> done) {
+namespace {
+
+Result<uint64_t> StoredBytesOn(PgConn& c, std::string_view uploader_id) {
+  auto r = c.Exec("SELECT COALESCE(SUM(size), 0)::bigint FROM media WHERE uploader_id = $1",
+                  {P(uploader_id)});
+  if (!r.ok()) return r.error();
+  return static_cast<uint64_t>(r->rows() ? r->i64(0, 0) : 0);
+}
+
+}  // namespace
+
+void PostgresStore::InsertMedia(Media m, uint64_t quota_bytes, Done<Unit> done) {
+  // With a quota, the uploader's key is locked for the batch (on every node): two uploads of
+  // one user cannot both read the sum before either is inserted.
+  JobOptions options;
+  if (quota_bytes > 0) options.lock_keys.push_back("media-quota:" + m.uploader_id);
   writer_->Submit<Unit>(
-      [m = std::move(m)](PgConn& c) -> Result<Unit> {
+      [m = std::move(m), quota_bytes](PgConn& c) -> Result<Unit> {
+        if (quota_bytes > 0) {
+          auto used = StoredBytesOn(c, m.uploader_id);
+          if (!used.ok()) return used.error();
+          if (*used + m.size > quota_bytes) return QuotaExceeded(*used, quota_bytes, m.size);
+        }
         auto r = c.Exec(
             "INSERT INTO media(media_id, uploader_id, media_type, media_url, message_id, "
             "created_at, size, sha256, filename, thumb_state) "
@@ -60,7 +80,13 @@ void PostgresStore::InsertMedia(Media m, Done<Unit> done) {
         if (r->affected() == 0) return MakeError(ErrorCode::kConflict, "media id already exists");
         return Unit{};
       },
-      std::move(done));
+      std::move(done), std::move(options));
+}
+
+Result<uint64_t> PostgresStore::StoredBytes(std::string_view uploader_id) {
+  auto c = Reader();
+  if (!c.ok()) return c.error();
+  return StoredBytesOn(**c, uploader_id);
 }
 
 Result<Media> PostgresStore::GetMedia(std::string_view media_id) {

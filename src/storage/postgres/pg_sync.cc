@@ -219,13 +219,13 @@ Result<MessageStatus> PostgresStore::GetMessageStatus(std::string_view message_i
   return out;
 }
 
-void PostgresStore::EnqueueToDevice(std::vector<ToDeviceMessage> messages,
+void PostgresStore::EnqueueToDevice(std::vector<ToDeviceMessage> messages, ToDeviceCap cap,
                                     Done<std::vector<ToDeviceMessage>> done) {
   // The devices' keys are the job's own per-device locks below, taken early and in order.
   JobOptions options;
   for (const auto& m : messages) options.lock_keys.push_back(m.to_device_id);
   writer().Submit<std::vector<ToDeviceMessage>>(
-      [messages = std::move(messages)](PgConn& c) -> Result<std::vector<ToDeviceMessage>> {
+      [messages = std::move(messages), cap](PgConn& c) -> Result<std::vector<ToDeviceMessage>> {
         std::vector<ToDeviceMessage> out = messages;  // the job may be re-run: keep the input
         for (auto& m : out) {
           auto d = c.Exec(
@@ -237,6 +237,17 @@ void PostgresStore::EnqueueToDevice(std::vector<ToDeviceMessage> messages,
           auto lock = c.Exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                              {P(m.to_device_id)});
           if (!lock.ok()) return lock.error();
+          if (cap.max_messages > 0 || cap.max_bytes > 0) {
+            // Under the device's lock: no other node queues for it until this commits.
+            auto q = c.Exec(
+                "SELECT COUNT(*), COALESCE(SUM(octet_length(body)), 0)::bigint FROM to_device "
+                "WHERE to_device_id = $1",
+                {P(m.to_device_id)});
+            if (!q.ok()) return q.error();
+            const int64_t n = q->i64(0, 0), bytes = q->i64(0, 1);
+            if (!ToDeviceFits(cap, n, bytes, static_cast<int64_t>(m.body.size())))
+              return ToDeviceQueueFull(m.to_device_id, n, bytes, cap);
+          }
           auto r = c.Exec(
               "INSERT INTO to_device(to_device_id, to_user_id, sender_id, sender_device_id, body, "
               "created_at) VALUES ($1, $2, $3, $4, $5, $6::bigint) RETURNING id",

@@ -117,7 +117,7 @@ class PostgresStore final : public AuthStore,
   void MarkReceipt(std::string user_id, std::string device_id, std::string conversation_id,
                    int64_t up_to_seq, bool read, int64_t now, Done<ReceiptChange> done) override;
   Result<MessageStatus> GetMessageStatus(std::string_view message_id) override;
-  void EnqueueToDevice(std::vector<ToDeviceMessage> messages,
+  void EnqueueToDevice(std::vector<ToDeviceMessage> messages, ToDeviceCap cap,
                        Done<std::vector<ToDeviceMessage>> done) override;
   void AckToDevice(std::string device_id, int64_t up_to_id, Done<Unit> done) override;
   Result<std::vector<std::string>> ActiveMembers(std::string_view conversation_id) override;
@@ -135,8 +135,9 @@ class PostgresStore final : public AuthStore,
   Result<Group> GetGroup(std::string_view group_id) override;
 
   // MediaStore (pg_media.cc)
-  void InsertMedia(Media media, Done<Unit> done) override;
+  void InsertMedia(Media media, uint64_t quota_bytes, Done<Unit> done) override;
   Result<Media> GetMedia(std::string_view media_id) override;
+  Result<uint64_t> StoredBytes(std::string_view uploader_id) override;
   void SetThumbnail(std::string media_id, ThumbnailState state, std::optional<Thumbnail> thumbnail,
                     std::string error, Done<Unit> done) override;
   void LinkMessage(std::string media_id, std::string uploader_id, std::string message_id,

@@ -13,13 +13,15 @@ namespace parley::storage::redis {
 
 namespace {
 
-// KEYS: bucket. ARGV: tokens per second, burst, key TTL in ms. Returns 0 or seconds to wait.
+// KEYS: bucket. ARGV: tokens per second, burst, key TTL in ms, cost (at most the burst).
+// Returns 0 or seconds to wait.
 const RedisScript kTakeToken(R"lua(
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local cost = math.min(burst, tonumber(ARGV[4]) or 1)
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(b[1])
 local at = tonumber(b[2])
@@ -29,10 +31,10 @@ if tokens == nil or at == nil then
 end
 tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
 local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
+if tokens >= cost then
+  tokens = tokens - cost
 else
-  wait = math.max(1, math.ceil((1 - tokens) / rate))
+  wait = math.max(1, math.ceil((cost - tokens) / rate))
 end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
            'at', string.format('%.17g', now))
@@ -79,19 +81,23 @@ RedisRateLimiter::RedisRateLimiter(RedisClient& client, std::string name, double
       options_(std::move(options)),
       local_(per_minute, burst) {}
 
-int64_t RedisRateLimiter::Allow(std::string_view key) {
+int64_t RedisRateLimiter::Allow(std::string_view key) { return Take(key, 1.0); }
+
+int64_t RedisRateLimiter::Take(std::string_view key, double tokens) {
   if (unlimited()) return 0;
   std::string bucket = prefix_ + BoundKey(key);
-  // Not idempotent: a command that timed out may have taken its token, so it is not retried.
-  auto r = client_.Eval(kTakeToken, {bucket}, {rate_arg_, burst_arg_, ttl_arg_}, false);
-  if (!r.ok()) return OnFailure(key, r.error());
+  std::string cost = Arg(std::clamp(tokens, 0.0, burst_));
+  // Not idempotent: a command that timed out may have taken its tokens, so it is not retried.
+  auto r = client_.Eval(kTakeToken, {bucket}, {rate_arg_, burst_arg_, ttl_arg_, cost}, false);
+  if (!r.ok()) return OnFailure(key, r.error(), tokens);
   if (r->type != RedisReply::Type::kInteger || r->integer < 0) {
-    return OnFailure(key, MakeError(ErrorCode::kInternal, "redis: unexpected rate limit reply"));
+    return OnFailure(key, MakeError(ErrorCode::kInternal, "redis: unexpected rate limit reply"),
+                     tokens);
   }
   return r->integer;
 }
 
-int64_t RedisRateLimiter::OnFailure(std::string_view key, const Error& e) {
+int64_t RedisRateLimiter::OnFailure(std::string_view key, const Error& e, double tokens) {
   int64_t now = NowMs();
   int64_t last = last_warn_ms_.load();
   if (now - last >= 10000 && last_warn_ms_.compare_exchange_strong(last, now)) {
@@ -101,7 +107,7 @@ int64_t RedisRateLimiter::OnFailure(std::string_view key, const Error& e) {
     case RateLimitFailure::kFailOpen:
       return 0;
     case RateLimitFailure::kLocalBucket:
-      return local_.Allow(key);
+      return local_.Allow(key, tokens);
     case RateLimitFailure::kFailClosed:
       break;
   }

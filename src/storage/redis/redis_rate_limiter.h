@@ -40,10 +40,11 @@ class RedisRateLimiter final : public SharedRateLimiter {
                    RedisRateLimiterOptions options = {});
 
   int64_t Allow(std::string_view key) override;
+  int64_t Take(std::string_view key, double tokens) override;
   bool unlimited() const override { return per_second_ <= 0; }
 
  private:
-  int64_t OnFailure(std::string_view key, const Error& e);
+  int64_t OnFailure(std::string_view key, const Error& e, double tokens);
 
   RedisClient& client_;
   const std::string prefix_;  // "P rl:<name>:", constant after construction

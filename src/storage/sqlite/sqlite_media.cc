@@ -76,9 +76,27 @@ Media ReadMedia(const Stmt& s) {
 
 Status MigrateMedia(SqliteConn& conn) { return Migrate(conn, "media", kMediaMigrations); }
 
-void SqliteStore::InsertMedia(Media m, Done<Unit> done) {
+namespace {
+
+Result<uint64_t> StoredBytesOn(SqliteConn& c, std::string_view uploader_id) {
+  Stmt s = c.Prepare("SELECT COALESCE(SUM(size), 0) FROM media WHERE uploader_id = ?");
+  s.Bind(1, uploader_id);
+  auto row = s.Step();
+  if (!row.ok()) return row.error();
+  return static_cast<uint64_t>(*row ? s.Int(0) : 0);
+}
+
+}  // namespace
+
+void SqliteStore::InsertMedia(Media m, uint64_t quota_bytes, Done<Unit> done) {
   writer_->Submit<Unit>(
-      [m = std::move(m)](SqliteConn& c) -> Result<Unit> {
+      [m = std::move(m), quota_bytes](SqliteConn& c) -> Result<Unit> {
+        if (quota_bytes > 0) {
+          // The writer is the only one: the sum stays true until the insert below.
+          auto used = StoredBytesOn(c, m.uploader_id);
+          if (!used.ok()) return used.error();
+          if (*used + m.size > quota_bytes) return QuotaExceeded(*used, quota_bytes, m.size);
+        }
         Stmt s = c.Prepare(
             "INSERT INTO media(media_id, uploader_id, media_type, media_url, message_id, "
             "created_at, size, sha256, filename, thumb_state) VALUES (?,?,?,?,?,?,?,?,?,?)");
@@ -96,6 +114,12 @@ void SqliteStore::InsertMedia(Media m, Done<Unit> done) {
         return Unit{};
       },
       std::move(done));
+}
+
+Result<uint64_t> SqliteStore::StoredBytes(std::string_view uploader_id) {
+  auto cr = Reader();
+  if (!cr.ok()) return cr.error();
+  return StoredBytesOn(**cr, uploader_id);
 }
 
 Result<Media> SqliteStore::GetMedia(std::string_view media_id) {

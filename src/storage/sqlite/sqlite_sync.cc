@@ -335,10 +335,10 @@ Result<MessageStatus> SqliteStore::GetMessageStatus(std::string_view message_id)
   return out;
 }
 
-void SqliteStore::EnqueueToDevice(std::vector<ToDeviceMessage> messages,
+void SqliteStore::EnqueueToDevice(std::vector<ToDeviceMessage> messages, ToDeviceCap cap,
                                   Done<std::vector<ToDeviceMessage>> done) {
   writer_->Submit<std::vector<ToDeviceMessage>>(
-      [messages = std::move(messages)](SqliteConn& c) mutable
+      [messages = std::move(messages), cap](SqliteConn& c) mutable
       -> Result<std::vector<ToDeviceMessage>> {
         for (auto& m : messages) {
           Stmt d = c.Prepare(
@@ -347,6 +347,18 @@ void SqliteStore::EnqueueToDevice(std::vector<ToDeviceMessage> messages,
           auto row = d.Step();
           if (!row.ok()) return row.error();
           if (!*row) return MakeError(ErrorCode::kNotFound, "no such device: " + m.to_device_id);
+          if (cap.max_messages > 0 || cap.max_bytes > 0) {
+            // The writer is the only one: what this reads stays true until the insert below.
+            Stmt q = c.Prepare(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(body AS BLOB))), 0) FROM to_device "
+                "WHERE to_device_id = ?");
+            q.Bind(1, m.to_device_id);
+            auto waiting = q.Step();
+            if (!waiting.ok()) return waiting.error();
+            const int64_t n = q.Int(0), bytes = q.Int(1);
+            if (!ToDeviceFits(cap, n, bytes, static_cast<int64_t>(m.body.size())))
+              return ToDeviceQueueFull(m.to_device_id, n, bytes, cap);
+          }
           Stmt s = c.Prepare(
               "INSERT INTO to_device(to_device_id, to_user_id, sender_id, sender_device_id, body, "
               "created_at) VALUES (?,?,?,?,?,?) RETURNING id");
