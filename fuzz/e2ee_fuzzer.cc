@@ -84,10 +84,13 @@ struct Device {
       : user_id(std::move(user)),
         device_id(std::move(device)),
         directory(server, user_id, device_id),
-        engine(store, directory, user_id, device_id, Options(user_id + "/" + device_id)) {}
+        members(server, user_id),
+        engine(store, directory, members, user_id, device_id,
+               Options(user_id + "/" + device_id)) {}
   std::string user_id, device_id;
   MemoryStateStore store;
   MemoryKeyDirectory directory;
+  MemoryConversationMembers members;
   Engine engine;
 };
 
@@ -120,6 +123,9 @@ struct World {
     Require(sodium_init() >= 0, "sodium_init");
     Device alice(server, "alice", "a1"), bob(server, "bob", "b1"), carol(server, "carol", "c1");
     for (Device* d : {&alice, &bob, &carol}) Require(d->engine.Bootstrap().ok(), "bootstrap");
+    // The groups as the server lists them: Bob takes key material only from their members.
+    server.conversations = {{"c1", {"alice", "bob"}}, {"c2", {"alice", "bob"}},
+                            {"c3", {"bob", "carol"}}};
     auto send = [](Device& from, const char* conv, std::vector<std::string> members,
                    const char* text) {
       auto body = from.engine.EncryptMessage(conv, members, text);
@@ -261,7 +267,8 @@ struct Bob {
       : server(w.server),
         store(w.bob_snapshot),
         directory(server, "bob", "b1"),
-        engine(store, directory, "bob", "b1", FuzzOptions()) {}
+        members(server, "bob"),
+        engine(store, directory, members, "bob", "b1", FuzzOptions()) {}
   // The server holds 3 of Bob's one-time prekeys (Carol claimed one): below 4, so Bootstrap
   // replenishes and publishes, reading every stored prekey.
   static EngineOptions FuzzOptions() {
@@ -272,6 +279,7 @@ struct Bob {
   FakeKeyServer server;  // a copy: sends and claims stay in this run
   MemoryStateStore store;
   MemoryKeyDirectory directory;
+  MemoryConversationMembers members;
   Engine engine;
 };
 

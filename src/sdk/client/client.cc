@@ -36,6 +36,7 @@ Result<std::unique_ptr<Client>> Client::Open(ClientOptions options) {
     (void)st->UpdateTokens(t.access_token, t.refresh_token, t.expires_at);
   });
   c->directory_ = std::make_unique<HttpKeyDirectory>(*c->api_);
+  c->members_ = std::make_unique<ApiConversationMembers>(*c->api_, *c->store_);
 
   // Resume the stored session, if it was made against this server.
   if (*account && !(*account)->refresh_token.empty() &&
@@ -74,8 +75,9 @@ Result<Unit> Client::RequireSession() {
 Result<e2ee::Engine*> Client::EngineLocked() {
   PARLEY_TRY(RequireSession());
   if (!engine_) {
-    auto engine = std::make_unique<e2ee::Engine>(*store_, *directory_, api_->user_id(),
-                                                 api_->device_id(), opts_.engine);
+    auto engine = std::make_unique<e2ee::Engine>(*store_, *directory_, *members_,
+                                                 api_->user_id(), api_->device_id(),
+                                                 opts_.engine);
     PARLEY_TRY(engine->Bootstrap());
     engine_ = std::move(engine);
   }

@@ -34,6 +34,7 @@
 #include "sdk/api/api_client.h"
 #include "sdk/api/http_key_directory.h"
 #include "sdk/api/live_connection.h"
+#include "sdk/client/client_members.h"
 #include "sdk/e2ee/engine.h"
 #include "sdk/store/local_store.h"
 
@@ -238,6 +239,7 @@ class Client {
   std::unique_ptr<LocalStore> store_;
   std::unique_ptr<ApiClient> api_;
   std::unique_ptr<HttpKeyDirectory> directory_;
+  std::unique_ptr<ApiConversationMembers> members_;
 
   std::mutex engine_mu_;
   std::unique_ptr<e2ee::Engine> engine_;  // guarded by engine_mu_

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "sdk/client/client_test_util.h"
+#include "sdk/e2ee/records.h"
 
 namespace parley::sdk {
 namespace {
@@ -92,6 +93,51 @@ TEST(SdkClientGroup, LateJoinerAndNewDeviceReadWhatFollows) {
   EXPECT_EQ(Count(SyncTexts(*alice.client, gid), dave_says), 1);
   EXPECT_EQ(Count(SyncTexts(*bob2, gid), dave_says), 1);
   ExpectNoPlaintextOnServer(server, {early, late, for_new_device, dave_says});
+}
+
+// A stranger (no member of the group) runs an engine of her own device and sends Bob a sender
+// key and a search key for the group: Bob's client asks the server who the members are and
+// refuses both, leaving his E2EE state as it was and the group readable.
+TEST(SdkClientGroup, AStrangersKeysForTheGroupAreRefused) {
+  TestServer server;
+  ASSERT_TRUE(server.Start()) << server.log_path();
+  Person alice = SignUp(server, "alice");
+  Person bob = SignUp(server, "bob");
+  Person mallory = SignUp(server, "mallory");
+  auto g = alice.client->CreateGroup("closed", {bob.username});
+  ASSERT_OK(g);
+  const std::string conv = g->conversation_id;
+  ASSERT_OK(alice.client->SetServerSearch(g->group_id, true));
+  ASSERT_OK(alice.client->SendText(g->group_id, "members only"));
+  EXPECT_EQ(Count(SyncTexts(*bob.client, g->group_id), "members only"), 1);
+  auto held = bob.client->store().Get(e2ee::kKindSearchKey, conv);
+  ASSERT_OK(held);
+  ASSERT_TRUE(held->has_value());
+
+  ApiClient& mapi = mallory.client->api();
+  HttpKeyDirectory directory(mapi);
+  ApiConversationMembers members(mapi, mallory.client->store());
+  e2ee::Engine engine(mallory.client->store(), directory, members, mapi.user_id(),
+                      mapi.device_id());
+  ASSERT_OK(engine.Bootstrap());
+  // A search key at a higher epoch than Alice's, so adopting it would show.
+  e2ee::SearchKeyRecord planted{true, 5, std::string(32, 'M')};
+  ASSERT_OK(mallory.client->store().Commit(
+      {{e2ee::kKindSearchKey, conv, e2ee::EncodeSearchKey(planted)}}));
+  ASSERT_OK(engine.EncryptMessage(conv, {bob.client->api().user_id()}, "planted"));
+
+  auto before = bob.client->store().List(e2ee::kKindSenderReceiver);
+  ASSERT_OK(before);
+  ASSERT_OK(bob.client->Sync());  // the refused to-device message is dropped, not retried
+  EXPECT_EQ(*bob.client->store().Get(e2ee::kKindSearchKey, conv), *held);
+  auto after = bob.client->store().List(e2ee::kKindSenderReceiver);
+  ASSERT_OK(after);
+  EXPECT_EQ(*after, *before);
+  for (const auto& [id, value] : *after) {
+    EXPECT_EQ(id.find("\n" + mapi.user_id() + "\n"), std::string::npos) << "a chain of Mallory's";
+  }
+  ASSERT_OK(alice.client->SendText(g->group_id, "still ours"));
+  EXPECT_EQ(Count(SyncTexts(*bob.client, g->group_id), "still ours"), 1);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <set>
 
 #include "common/encoding.h"
+#include "common/ids.h"
+#include "common/log.h"
 #include "sdk/crypto/safety_number.h"
 #include "sdk/crypto/search_token.h"
 #include "sdk/crypto/sender_key.h"
@@ -88,10 +90,11 @@ int Rank(ErrorCode c) {
 
 }  // namespace
 
-Engine::Engine(StateStore& store, KeyDirectory& directory, std::string user_id,
-               std::string device_id, EngineOptions options)
+Engine::Engine(StateStore& store, KeyDirectory& directory, ConversationMembers& members,
+               std::string user_id, std::string device_id, EngineOptions options)
     : store_(store),
       directory_(directory),
+      members_(members),
       user_id_(std::move(user_id)),
       device_id_(std::move(device_id)),
       options_(std::move(options)) {
@@ -365,8 +368,14 @@ Result<std::string> Engine::EncryptMessage(const std::string& conversation_id,
   if (!search.ok()) return search.error();
   if (rotate) {
     if (chain.has_value() && !search->key.empty()) {  // the search key leaves with the member
-      search->key = options_.random(32);
-      ++search->epoch;
+      // At the last epoch there is no next one: the key is dropped (search tokens stop here)
+      // rather than kept by the member who left or wrapped to an epoch everyone refuses.
+      if (search->epoch >= kMaxSearchEpoch) {
+        search->key.clear();
+      } else {
+        search->key = options_.random(32);
+        ++search->epoch;
+      }
       writes.push_back(Put(kKindSearchKey, conversation_id, EncodeSearchKey(*search)));
     }
     chain = OwnChainRecord{crypto::NewSenderChain(options_.random), {}};
@@ -461,12 +470,72 @@ Result<std::string> Engine::DecryptMessage(const std::string& conversation_id,
   return std::move(dec->plaintext);
 }
 
+Result<Unit> Engine::AuthorizeKeySender(const std::string& conversation_id,
+                                        const std::string& sender_user,
+                                        const std::string& sender_device,
+                                        const std::string& session_signing_key) {
+  auto refuse = [&](std::string_view reason) -> Error {
+    LogWarn("e2ee: key material refused", {{"conversation_id", conversation_id},
+                                           {"sender_user_id", sender_user},
+                                           {"sender_device_id", sender_device},
+                                           {"reason", reason}});
+    return MakeError(ErrorCode::kForbidden,
+                     "e2ee: key material refused: " + std::string(reason));
+  };
+  if (sender_user != user_id_ && conversation_id != DirectConversationId(user_id_, sender_user)) {
+    auto members = members_.Members(conversation_id);
+    if (!members.ok()) {
+      ErrorCode c = members.error().code;
+      if (c == ErrorCode::kNotFound || c == ErrorCode::kForbidden) {
+        return refuse("not a conversation of this user");
+      }
+      return members.error();
+    }
+    auto has = [&](const std::string& u) {
+      return std::find(members->begin(), members->end(), u) != members->end();
+    };
+    if (!has(user_id_)) return refuse("not a conversation of this user");
+    if (!has(sender_user)) return refuse("the sender is not a member of the conversation");
+  }
+  auto listed = directory_.ListDevices(sender_user);
+  if (!listed.ok()) {
+    if (listed.error().code == ErrorCode::kNotFound) return refuse("the sender has no devices");
+    return listed.error();
+  }
+  for (const auto& b : *listed) {
+    if (b.device_id != sender_device) continue;
+    auto key = DecodeKey(b.signing_key, 32);
+    if (key && *key == session_signing_key) return Unit{};
+    return refuse("the session's identity is not the device's listed key");
+  }
+  return refuse("the sender device is not listed for its user");
+}
+
 Result<Unit> Engine::ApplyPayload(const std::string& sender_user,
-                                  const std::string& sender_device, std::string_view payload,
-                                  Writes& writes) {
+                                  const std::string& sender_device,
+                                  const std::string& session_signing_key,
+                                  std::string_view payload, Writes& writes) {
   auto dist = crypto::DecodeDistribution(payload);
   if (!dist.ok()) return dist.error();
   if (!ValidId(dist->conversation_id)) return Invalid("e2ee: bad conversation id");
+  PARLEY_TRY(AuthorizeKeySender(dist->conversation_id, sender_user, sender_device,
+                                session_signing_key));
+  std::optional<SearchKeyRecord> search;
+  if (dist->search_key) {  // checked before anything is written: all of the payload or none
+    auto held = LoadSearchKey(dist->conversation_id);
+    if (!held.ok()) return held.error();
+    uint32_t epoch = dist->search_key->first;
+    if (epoch > kMaxSearchEpoch ||
+        static_cast<uint64_t>(epoch) > uint64_t{held->epoch} + kMaxSearchEpochStep) {
+      LogWarn("e2ee: search key epoch refused", {{"conversation_id", dist->conversation_id},
+                                                 {"sender_user_id", sender_user},
+                                                 {"sender_device_id", sender_device},
+                                                 {"epoch", epoch},
+                                                 {"held_epoch", held->epoch}});
+      return MakeError(ErrorCode::kForbidden, "e2ee: search key epoch out of bounds");
+    }
+    search = std::move(*held);
+  }
   std::string owner = Join({dist->conversation_id, sender_user, sender_device});
   std::string id = owner + "\n" + HexEncode(dist->chain_id);
   auto existing = store_.Get(kKindSenderReceiver, id);
@@ -490,13 +559,13 @@ Result<Unit> Engine::ApplyPayload(const std::string& sender_user,
                              dist->signing_public, {}};
     writes.push_back(Put(kKindSenderReceiver, id, crypto::SerializeSenderReceiver(r)));
   }
-  if (dist->search_key) {
-    auto search = LoadSearchKey(dist->conversation_id);
-    if (!search.ok()) return search.error();
+  if (search) {
     const auto& [epoch, key] = *dist->search_key;
-    // Concurrent creations converge: the higher epoch wins, then the smaller SHA-256.
-    bool adopt = search->key.empty() || epoch > search->epoch ||
-                 (epoch == search->epoch && crypto::Sha256(key) < crypto::Sha256(search->key));
+    // Concurrent creations converge: the higher epoch wins, then the smaller SHA-256. An epoch
+    // below the held one never wins, even when no key is held (one dropped at kMaxSearchEpoch).
+    bool adopt = epoch > search->epoch ||
+                 (epoch == search->epoch &&
+                  (search->key.empty() || crypto::Sha256(key) < crypto::Sha256(search->key)));
     if (adopt && key != search->key) {
       search->key = key;
       search->epoch = epoch;
@@ -605,8 +674,10 @@ Result<Unit> Engine::HandleToDevice(const std::string& sender_user_id,
   s.pending_prekey = false;  // the peer has answered on this session
   sessions->insert(sessions->begin(), std::move(s));
   if (sessions->size() > kMaxSessionsPerDevice) sessions->resize(kMaxSessionsPerDevice);
-  PARLEY_TRY(ApplyPayload(sender_user_id, sender_device_id, dec->plaintext, writes));
-  crypto::Wipe(dec->plaintext);
+  auto applied = ApplyPayload(sender_user_id, sender_device_id,
+                              sessions->front().peer_signing_key, dec->plaintext, writes);
+  crypto::Wipe(dec->plaintext);  // it holds a chain key, refused or not
+  if (!applied.ok()) return applied.error();
   writes.push_back(Put(kKindSession, Join({sender_user_id, sender_device_id}),
                        EncodeSessions(*sessions)));
   return store_.Commit(writes);

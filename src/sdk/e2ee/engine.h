@@ -1,7 +1,7 @@
 // The E2EE engine of one device: X3DH + Double Ratchet pairwise sessions carry Sender Key
 // distributions; conversation messages are encrypted once with the device's sender key
-// (docs/protocol.md). It talks to the server only through KeyDirectory and keeps every secret in
-// the StateStore (ports.h).
+// (docs/protocol.md). It talks to the server only through KeyDirectory and ConversationMembers
+// and keeps every secret in the StateStore (ports.h).
 //
 // Contract for every method:
 // - Failures are Result errors, never exceptions. A failed call leaves the StateStore unchanged,
@@ -39,6 +39,13 @@ namespace parley::sdk::e2ee {
 
 inline constexpr char kEncryptionE2eeV1[] = "e2ee-v1";
 
+// Search-key epochs (a u32 on the wire). kMaxSearchEpoch is the highest an engine issues or
+// accepts (2^32 - 1 is never valid, so no increment wraps); a rotation at it drops the key
+// instead. A received epoch may lie at most kMaxSearchEpochStep above the epoch held (0 when
+// none): a member who got ahead by more than that has sent something no rotation produces.
+inline constexpr uint32_t kMaxSearchEpoch = UINT32_MAX - 1;
+inline constexpr uint32_t kMaxSearchEpochStep = 1u << 16;
+
 struct EngineOptions {
   crypto::RandomFn random = crypto::SystemRandom();
   std::function<int64_t()> now_s;                  // default: the system clock (Unix seconds)
@@ -57,8 +64,8 @@ struct KeyChange {
 
 class Engine {
  public:
-  Engine(StateStore& store, KeyDirectory& directory, std::string user_id, std::string device_id,
-         EngineOptions options = {});
+  Engine(StateStore& store, KeyDirectory& directory, ConversationMembers& members,
+         std::string user_id, std::string device_id, EngineOptions options = {});
 
   // First call: creates the identity, a signed prekey and `initial_one_time_prekeys` one-time
   // prekeys and publishes them. Later calls: republish if the first publish failed, replenish
@@ -90,8 +97,19 @@ class Engine {
                                      const std::string& sender_user_id,
                                      const std::string& sender_device_id, std::string_view body);
 
-  // Processes one to-device message (a pairwise envelope carrying a sender key). Errors as above;
-  // kNotFound here means the signed or one-time prekey it names is gone (drop the message).
+  // Processes one to-device message (a pairwise envelope carrying a sender key distribution for
+  // one conversation, maybe with its search key). Its key material is applied only when
+  //  1. the sender user belongs to the distribution's conversation: this user itself (any of its
+  //     own devices), the peer of a direct conversation (the id is DirectConversationId of the
+  //     two users), or a current member of a group as ConversationMembers lists it; and
+  //  2. the key directory lists the sender device under that user with the signing key of the
+  //     pairwise session that decrypted the message (a revoked or re-keyed device is refused);
+  //  3. a search key's epoch is at most kMaxSearchEpoch and kMaxSearchEpochStep above the held one.
+  // The sender key is stored as the sending device's own: a distribution names no other owner,
+  // and message signatures bind the owner's ids, so a member cannot hand over someone else's.
+  // A refusal is kForbidden (logged as a warning) and commits nothing, not even the ratchet step:
+  // drop the message. Directory and membership outages pass through (retry later). kNotFound
+  // here means the signed or one-time prekey it names is gone (drop the message).
   Result<Unit> HandleToDevice(const std::string& sender_user_id,
                               const std::string& sender_device_id, std::string_view body);
 
@@ -132,12 +150,18 @@ class Engine {
   Result<std::vector<Session>> LoadSessions(const std::string& user, const std::string& device);
   Result<Session> StartSession(const MetaRecord& meta, const Device& device);
   Result<std::string> SealToDevice(Session& session, std::string_view payload);
+  Result<Unit> AuthorizeKeySender(const std::string& conversation_id,
+                                  const std::string& sender_user,
+                                  const std::string& sender_device,
+                                  const std::string& session_signing_key);
   Result<Unit> ApplyPayload(const std::string& sender_user, const std::string& sender_device,
-                            std::string_view payload, Writes& writes);
+                            const std::string& session_signing_key, std::string_view payload,
+                            Writes& writes);
   Result<SearchKeyRecord> LoadSearchKey(const std::string& conversation_id);
 
   StateStore& store_;
   KeyDirectory& directory_;
+  ConversationMembers& members_;
   const std::string user_id_, device_id_;
   EngineOptions options_;
   std::vector<KeyChange> key_changes_;

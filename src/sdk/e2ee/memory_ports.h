@@ -1,5 +1,6 @@
 // In-memory twins of the E2EE ports for tests: a StateStore over a std::map, and a fake server
-// (key directory + to-device queues) shared by several devices' KeyDirectory views.
+// (key directory, to-device queues, group membership) shared by several devices' KeyDirectory
+// and ConversationMembers views.
 // Not thread-safe; header-only so any test target can use it.
 #pragma once
 
@@ -65,6 +66,8 @@ class FakeKeyServer {
   // user -> device -> keys. A user exists once registered (even with no device).
   std::map<std::string, std::map<std::string, DeviceKeys>> users;
   std::map<std::pair<std::string, std::string>, std::deque<ToDevice>> queues;
+  // Group conversation id -> its current members' user ids.
+  std::map<std::string, std::vector<std::string>> conversations;
   bool fail_send_to_device = false;
   int claims = 0;
 
@@ -165,6 +168,33 @@ class MemoryKeyDirectory : public KeyDirectory {
 
   FakeKeyServer& server_;
   const std::string user_, device_;
+};
+
+// One user's view of the fake server's group membership: kNotFound unless that user is a member
+// (as GET /v1/groups/{id} answers 403 to non-members).
+class MemoryConversationMembers : public ConversationMembers {
+ public:
+  MemoryConversationMembers(FakeKeyServer& server, std::string user_id)
+      : server_(server), user_(std::move(user_id)) {}
+
+  Result<std::vector<std::string>> Members(const std::string& conversation_id) override {
+    if (fail_next) {
+      fail_next = false;
+      return MakeError(ErrorCode::kUnavailable, "injected");
+    }
+    auto it = server_.conversations.find(conversation_id);
+    if (it == server_.conversations.end() ||
+        std::find(it->second.begin(), it->second.end(), user_) == it->second.end()) {
+      return MakeError(ErrorCode::kNotFound, "no such conversation");
+    }
+    return it->second;
+  }
+
+  bool fail_next = false;  // the next call fails with kUnavailable
+
+ private:
+  FakeKeyServer& server_;
+  const std::string user_;
 };
 
 }  // namespace parley::sdk::e2ee

@@ -58,6 +58,19 @@ class KeyDirectory {
       const std::map<std::string, std::map<std::string, std::string>>& messages) = 0;
 };
 
+// Who belongs to a group conversation now, per the server: the engine accepts key material
+// (sender keys, search keys) for a conversation only from its members (engine.h). Direct
+// conversations need no call: their id names the pair (common/ids.h DirectConversationId).
+class ConversationMembers {
+ public:
+  virtual ~ConversationMembers() = default;
+  // The user ids of the current members of `conversation_id` (a group conversation), as the
+  // server lists them now. kNotFound (or kForbidden) when no such conversation is known to this
+  // user or this user is not a member of it: not an outage, the engine refuses the key material.
+  // Other errors (kUnavailable, kRateLimited, …) are transient: the caller retries later.
+  virtual Result<std::vector<std::string>> Members(const std::string& conversation_id) = 0;
+};
+
 // Durable key/value storage for the engine's secret state (identity, prekeys, sessions, sender
 // keys, known identities). `kind` is a short namespace ("session", "sender_key", …) and `id` a key
 // within it. Values are opaque bytes. A Batch is applied atomically: all of it or none, so a

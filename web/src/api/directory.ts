@@ -4,7 +4,8 @@ import { E2eeError } from '../protocol/errors';
 import { type Api, ApiError } from './api';
 import type { KeysDevice } from './types';
 
-function mapError(e: unknown): never {
+/** An API failure as the engine's error codes (404 not_found, 403 forbidden, …, else unavailable). */
+export function mapError(e: unknown): never {
   if (e instanceof ApiError) {
     const code = e.status === 404 ? 'not_found' : e.status === 403 ? 'forbidden' : e.status === 400 ? 'invalid_argument' : 'unavailable';
     throw new E2eeError(code, e.message);

@@ -2,7 +2,7 @@
 // IndexedDB), the live connection and the local message store; the UI reads `state` and
 // subscribes to changes. Every conversation message it sends is end-to-end encrypted.
 import { Api, ApiError } from '../api/api';
-import { HttpKeyDirectory } from '../api/directory';
+import { HttpKeyDirectory, mapError } from '../api/directory';
 import { type Frame, LiveConnection } from '../api/live';
 import type { Group, Message, PresenceStatus, ToDevice, User } from '../api/types';
 import { Engine, ENCRYPTION_E2EE_V1, type KeyChange } from '../engine/engine';
@@ -145,7 +145,8 @@ export class ParleyClient {
       c.db = await Db.open(`parley-${session.userId}`);
     }
     await c.db.kvSet('device_id', session.deviceId);
-    c.engine = new Engine(c.db.stateStore(), new HttpKeyDirectory(c.api), session.userId, session.deviceId);
+    const members = { members: (id: string) => c.conversationMembers(id) };
+    c.engine = new Engine(c.db.stateStore(), new HttpKeyDirectory(c.api), members, session.userId, session.deviceId);
     return c;
   }
 
@@ -299,6 +300,22 @@ export class ParleyClient {
     const g = await this.api.group(c.groupId);
     this.rememberGroup(g);
     return g;
+  }
+
+  /**
+   * The engine's ConversationMembers: a group conversation's members as the server lists them
+   * now. Calls the API only, never the engine (the engine awaits this inside handleToDevice).
+   */
+  private async conversationMembers(conversationId: string): Promise<string[]> {
+    let groupId = this.state.conversations.get(conversationId)?.groupId;
+    if (!groupId) {
+      // A group not listed yet here: its keys can arrive before its first message.
+      const r = await this.api.conversations().catch(mapError);
+      groupId = r.conversations.find((c) => c.conversation_id === conversationId)?.group_id;
+    }
+    if (!groupId) throw new E2eeError('not_found', 'no such group conversation');
+    const g = await this.api.group(groupId).catch(mapError);
+    return g.members.map((m) => m.user_id);
   }
 
   private rememberGroup(g: Group): void {

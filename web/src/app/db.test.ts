@@ -41,17 +41,18 @@ describe('Db (IndexedDB)', () => {
 
   it('runs the engine on IndexedDB across a reopen', async () => {
     const server = new FakeKeyServer();
+    server.conversations.set('c', ['alice', 'bob']);
     const dbA = await Db.open('t-alice');
-    const alice = new Engine(dbA.stateStore(), server.directory('alice', 'a1'), 'alice', 'a1', { initialOneTimePrekeys: 3 });
+    const alice = new Engine(dbA.stateStore(), server.directory('alice', 'a1'), server.members('alice'), 'alice', 'a1', { initialOneTimePrekeys: 3 });
     await alice.bootstrap();
     let dbB = await Db.open('t-bob');
-    let bob = new Engine(dbB.stateStore(), server.directory('bob', 'b1'), 'bob', 'b1', { initialOneTimePrekeys: 3 });
+    let bob = new Engine(dbB.stateStore(), server.directory('bob', 'b1'), server.members('bob'), 'bob', 'b1', { initialOneTimePrekeys: 3 });
     await bob.bootstrap();
     const body = await alice.encryptMessage('c', ['bob'], utf8('persisted'));
     for (const m of server.take('bob', 'b1')) await bob.handleToDevice(m.sender, m.senderDevice, m.body);
     dbB.close();
     dbB = await Db.open('t-bob'); // a reload
-    bob = new Engine(dbB.stateStore(), server.directory('bob', 'b1'), 'bob', 'b1');
+    bob = new Engine(dbB.stateStore(), server.directory('bob', 'b1'), server.members('bob'), 'bob', 'b1');
     expect(fromUtf8(await bob.decryptMessage('c', 'alice', 'a1', body))).toBe('persisted');
     await expect(bob.decryptMessage('c', 'alice', 'a1', body)).rejects.toMatchObject({ code: 'conflict' });
   });

@@ -1,45 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fromUtf8, utf8 } from '../protocol/bytes';
+import { utf8 } from '../protocol/bytes';
 import { sodiumReady } from '../protocol/primitives';
 import { KIND_ONE_TIME_PREKEY } from '../protocol/records';
-import { Engine } from './engine';
-import { FakeKeyServer } from './fakeDirectory';
-import { MemoryStateStore } from './ports';
+import { Dev, world } from './testWorld';
 
 beforeAll(() => sodiumReady());
-
-class Dev {
-  store = new MemoryStateStore();
-  engine: Engine;
-  constructor(
-    readonly server: FakeKeyServer,
-    readonly user: string,
-    readonly device: string,
-  ) {
-    this.engine = new Engine(this.store, server.directory(user, device), user, device, { initialOneTimePrekeys: 5, minOneTimePrekeys: 2 });
-  }
-  async sync(): Promise<number> {
-    let n = 0;
-    for (const m of this.server.take(this.user, this.device)) {
-      await this.engine.handleToDevice(m.sender, m.senderDevice, m.body);
-      n++;
-    }
-    return n;
-  }
-  async read(conv: string, from: Dev, body: string): Promise<string> {
-    return fromUtf8(await this.engine.decryptMessage(conv, from.user, from.device, body));
-  }
-}
-
-async function world(...names: string[]) {
-  const server = new FakeKeyServer();
-  const devs = names.map((n) => {
-    const [u, d] = n.split('/');
-    return new Dev(server, u, d);
-  });
-  for (const d of devs) await d.engine.bootstrap();
-  return { server, devs };
-}
 
 describe('Engine', () => {
   it('bootstraps once and publishes keys', async () => {
@@ -55,21 +20,21 @@ describe('Engine', () => {
   it('runs a direct conversation both ways, with pending, replay and tamper handling', async () => {
     const { devs } = await world('alice/a1', 'bob/b1');
     const [alice, bob] = devs;
-    const m1 = await alice.engine.encryptMessage('c1', ['bob'], utf8('hello bob'));
+    const m1 = await alice.send('c1', ['bob'], utf8('hello bob'));
     await expect(bob.engine.decryptMessage('c1', 'alice', 'a1', m1)).rejects.toMatchObject({ code: 'not_found' });
     expect(await bob.sync()).toBe(1);
     expect(await bob.read('c1', alice, m1)).toBe('hello bob');
     await expect(bob.read('c1', alice, m1)).rejects.toMatchObject({ code: 'conflict' });
     // One OTK was consumed on Bob's side.
     expect((await bob.store.list(KIND_ONE_TIME_PREKEY)).length).toBe(4);
-    const m2 = await alice.engine.encryptMessage('c1', ['bob'], utf8('second'));
+    const m2 = await alice.send('c1', ['bob'], utf8('second'));
     expect(await bob.sync()).toBe(0); // chain already held: no redistribution
     const tampered = m2.slice(0, 40) + (m2[40] === 'A' ? 'B' : 'A') + m2.slice(41);
     const snap = bob.store.snapshot();
     await expect(bob.read('c1', alice, tampered)).rejects.toMatchObject({ code: 'forbidden' });
     expect(bob.store.snapshot()).toBe(snap);
     expect(await bob.read('c1', alice, m2)).toBe('second');
-    const r1 = await bob.engine.encryptMessage('c1', ['alice'], utf8('hi alice'));
+    const r1 = await bob.send('c1', ['alice'], utf8('hi alice'));
     await alice.sync();
     expect(await alice.read('c1', bob, r1)).toBe('hi alice');
     await expect(bob.engine.decryptMessage('c1', 'alice', 'a1', m2.slice(0, 10))).rejects.toMatchObject({ code: 'invalid_argument' });
@@ -78,14 +43,14 @@ describe('Engine', () => {
   it('reaches the sender\'s other devices and new member devices from their joining point', async () => {
     const { devs } = await world('alice/a1', 'alice/a2', 'bob/b1');
     const [a1, a2, bob] = devs;
-    const m1 = await a1.engine.encryptMessage('g', ['bob'], utf8('one'));
+    const m1 = await a1.send('g', ['bob'], utf8('one'));
     await a2.sync();
     await bob.sync();
     expect(await a2.read('g', a1, m1)).toBe('one');
     expect(await bob.read('g', a1, m1)).toBe('one');
     const carol = new Dev(a1.server, 'carol', 'c1');
     await carol.engine.bootstrap();
-    const m2 = await a1.engine.encryptMessage('g', ['bob', 'carol'], utf8('two'));
+    const m2 = await a1.send('g', ['bob', 'carol'], utf8('two'));
     expect(await carol.sync()).toBe(1);
     expect(await bob.sync()).toBe(0); // adding members never rotates
     expect(await carol.read('g', a1, m2)).toBe('two');
@@ -95,11 +60,11 @@ describe('Engine', () => {
   it('rotates the sender key when a member is removed, so they cannot read what follows', async () => {
     const { devs } = await world('alice/a1', 'bob/b1', 'carol/c1');
     const [alice, bob, carol] = devs;
-    const m1 = await alice.engine.encryptMessage('g', ['bob', 'carol'], utf8('all'));
+    const m1 = await alice.send('g', ['bob', 'carol'], utf8('all'));
     await bob.sync();
     await carol.sync();
     expect(await carol.read('g', alice, m1)).toBe('all');
-    const m2 = await alice.engine.encryptMessage('g', ['bob'], utf8('without carol'));
+    const m2 = await alice.send('g', ['bob'], utf8('without carol'));
     expect(await carol.sync()).toBe(0);
     expect(await bob.sync()).toBe(1);
     expect(await bob.read('g', alice, m2)).toBe('without carol');
@@ -111,9 +76,9 @@ describe('Engine', () => {
     const { server, devs } = await world('alice/a1', 'bob/b1');
     const [alice, bob] = devs;
     server.failSend = true;
-    await expect(alice.engine.encryptMessage('c', ['bob'], utf8('x'))).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(alice.send('c', ['bob'], utf8('x'))).rejects.toMatchObject({ code: 'unavailable' });
     server.failSend = false;
-    const m = await alice.engine.encryptMessage('c', ['bob'], utf8('y'));
+    const m = await alice.send('c', ['bob'], utf8('y'));
     expect(await bob.sync()).toBe(1);
     expect(await bob.read('c', alice, m)).toBe('y');
   });
@@ -121,12 +86,12 @@ describe('Engine', () => {
   it('reports a changed device key and keeps working with the new one', async () => {
     const { server, devs } = await world('alice/a1', 'bob/b1');
     const [alice, bob] = devs;
-    const m1 = await alice.engine.encryptMessage('c', ['bob'], utf8('1'));
+    const m1 = await alice.send('c', ['bob'], utf8('1'));
     await bob.sync();
     expect(await bob.read('c', alice, m1)).toBe('1');
     const bob2 = new Dev(server, 'bob', 'b1'); // the same device id re-keyed (fresh store)
     await bob2.engine.bootstrap();
-    const m2 = await alice.engine.encryptMessage('c', ['bob'], utf8('2'));
+    const m2 = await alice.send('c', ['bob'], utf8('2'));
     expect(alice.engine.takeKeyChanges().map((k) => k.userId)).toEqual(['bob']);
     expect(await bob2.sync()).toBe(1);
     expect(await bob2.read('c', alice, m2)).toBe('2');
@@ -139,7 +104,7 @@ describe('Engine', () => {
     expect(n).toMatch(/^\d{60}$/);
     expect(await bob.engine.safetyNumber('alice')).toBe(n);
     await alice.engine.setSearchEnabled('c', true);
-    const m = await alice.engine.encryptMessage('c', ['bob'], utf8('Crème brûlée'));
+    const m = await alice.send('c', ['bob'], utf8('Crème brûlée'));
     await bob.sync();
     await bob.engine.setSearchEnabled('c', true);
     expect(await bob.engine.searchTokens('c', 'creme')).toEqual(await alice.engine.searchTokens('c', 'CRÈME'));
@@ -150,8 +115,8 @@ describe('Engine', () => {
   it('handles simultaneous initiation and rejects a replayed to-device message', async () => {
     const { server, devs } = await world('alice/a1', 'bob/b1');
     const [alice, bob] = devs;
-    const ma = await alice.engine.encryptMessage('c', ['bob'], utf8('from alice'));
-    const mb = await bob.engine.encryptMessage('c', ['alice'], utf8('from bob'));
+    const ma = await alice.send('c', ['bob'], utf8('from alice'));
+    const mb = await bob.send('c', ['alice'], utf8('from bob'));
     const toBob = server.take('bob', 'b1');
     const toAlice = server.take('alice', 'a1');
     for (const m of toBob) await bob.engine.handleToDevice(m.sender, m.senderDevice, m.body);

@@ -6,6 +6,7 @@
 import { type Bytes, compare, equal, fromBase64, toBase64, toHex, utf8 } from '../protocol/bytes';
 import { E2eeError, fail } from '../protocol/errors';
 import { decodeEnvelope, encodeEnvelope, type Envelope, MAX_ENVELOPE_BYTES } from '../protocol/envelope';
+import { directConversationId } from '../protocol/ids';
 import { type RandomFn, generateX25519, sha256, systemRandom, wipe } from '../protocol/primitives';
 import { ratchetDecrypt, ratchetEncrypt, ratchetInitAlice, ratchetInitBob, type RatchetDecrypted } from '../protocol/ratchet';
 import {
@@ -57,7 +58,7 @@ import {
   type SenderKeyDistribution,
 } from '../protocol/senderKey';
 import { type Bundle, checkBundle, identityFromSeed, signPrekey, x3dhInitiate, x3dhRespond } from '../protocol/x3dh';
-import type { KeyDirectory, PrekeyBundle, StateStore, StateWrite } from './ports';
+import type { ConversationMembers, KeyDirectory, PrekeyBundle, StateStore, StateWrite } from './ports';
 
 export const ENCRYPTION_E2EE_V1 = 'e2ee-v1';
 const SELF = 'self';
@@ -65,6 +66,13 @@ const MAX_PUBLISH_BATCH = 200;
 const MAX_BODY_BASE64 = 64 * 1024;
 const MAX_TO_DEVICE_BASE64 = Math.floor((MAX_ENVELOPE_BYTES + 2) / 3) * 4;
 const U32_MAX = 0xffffffff;
+/**
+ * Search-key epochs (a u32 on the wire; engine.h): the highest one issued or accepted is
+ * MAX_SEARCH_EPOCH (2^32 - 1 is never valid, so no increment wraps; a rotation at it drops the
+ * key), and a received epoch may lie at most MAX_SEARCH_EPOCH_STEP above the one held (0: none).
+ */
+export const MAX_SEARCH_EPOCH = U32_MAX - 1;
+export const MAX_SEARCH_EPOCH_STEP = 2 ** 16;
 
 export interface EngineOptions {
   random?: RandomFn;
@@ -130,6 +138,7 @@ export class Engine {
   constructor(
     private readonly store: StateStore,
     private readonly directory: KeyDirectory,
+    private readonly members: ConversationMembers,
     readonly userId: string,
     readonly deviceId: string,
     options: EngineOptions = {},
@@ -344,8 +353,14 @@ export class Engine {
       const search = await this.loadSearchKey(conversationId);
       if (rotate) {
         if (chain && search.key.length) {
-          search.key = this.random(32); // the search key leaves with the member
-          search.epoch++;
+          // The search key leaves with the member. At the last epoch there is no next one: the
+          // key is dropped (tokens stop) rather than kept or wrapped to an epoch everyone refuses.
+          if (search.epoch >= MAX_SEARCH_EPOCH) {
+            search.key = new Uint8Array(0);
+          } else {
+            search.key = this.random(32);
+            search.epoch++;
+          }
           writes.push(put(KIND_SEARCH_KEY, conversationId, encodeSearchKey(search)));
         }
         chain = { chain: newSenderChain(this.random), recipients: [] };
@@ -426,9 +441,54 @@ export class Engine {
     });
   }
 
-  private async applyPayload(senderUser: string, senderDevice: string, payload: Bytes, writes: StateWrite[]): Promise<void> {
+  /**
+   * Key material for a conversation comes only from a member's device whose listed signing key is
+   * the session's (engine.h HandleToDevice): else forbidden, logged. Outages pass through.
+   */
+  private async authorizeKeySender(conversationId: string, senderUser: string, senderDevice: string, sessionSigningKey: Bytes): Promise<void> {
+    const refuse = (reason: string): never => {
+      console.warn('e2ee: key material refused', { conversationId, senderUserId: senderUser, senderDeviceId: senderDevice, reason });
+      return fail('forbidden', `e2ee: key material refused: ${reason}`);
+    };
+    if (senderUser !== this.userId && conversationId !== directConversationId(this.userId, senderUser)) {
+      let members: string[];
+      try {
+        members = await this.members.members(conversationId);
+      } catch (e) {
+        if (e instanceof E2eeError && (e.code === 'not_found' || e.code === 'forbidden')) return refuse('not a conversation of this user');
+        throw e;
+      }
+      if (!members.includes(this.userId)) refuse('not a conversation of this user');
+      if (!members.includes(senderUser)) refuse('the sender is not a member of the conversation');
+    }
+    let listed: PrekeyBundle[];
+    try {
+      listed = await this.directory.listDevices(senderUser);
+    } catch (e) {
+      if (e instanceof E2eeError && e.code === 'not_found') return refuse('the sender has no devices');
+      throw e;
+    }
+    const device = listed.find((b) => b.deviceId === senderDevice);
+    if (!device) return refuse('the sender device is not listed for its user');
+    const key = decodeKey(device.signingKey, 32);
+    if (!key || !equal(key, sessionSigningKey)) refuse("the session's identity is not the device's listed key");
+  }
+
+  private async applyPayload(senderUser: string, senderDevice: string, sessionSigningKey: Bytes, payload: Bytes, writes: StateWrite[]): Promise<void> {
     const dist = decodeDistribution(payload);
     if (!validId(dist.conversationId)) fail('invalid_argument', 'e2ee: bad conversation id');
+    await this.authorizeKeySender(dist.conversationId, senderUser, senderDevice, sessionSigningKey);
+    let search: SearchKeyRecord | null = null;
+    if (dist.searchKey) {
+      // Checked before anything is written: all of the payload or none.
+      const held = await this.loadSearchKey(dist.conversationId);
+      const epoch = dist.searchKey.epoch;
+      if (epoch > MAX_SEARCH_EPOCH || epoch > held.epoch + MAX_SEARCH_EPOCH_STEP) {
+        console.warn('e2ee: search key epoch refused', { conversationId: dist.conversationId, senderUserId: senderUser, senderDeviceId: senderDevice, epoch, heldEpoch: held.epoch });
+        fail('forbidden', 'e2ee: search key epoch out of bounds');
+      }
+      search = held;
+    }
     const owner = join(dist.conversationId, senderUser, senderDevice);
     const id = `${owner}\n${toHex(dist.chainId)}`;
     if (!(await this.store.get(KIND_SENDER_RECEIVER, id))) {
@@ -442,10 +502,11 @@ export class Engine {
       writes.push(put(KIND_RECEIVER_INDEX, owner, encodeChainIndex(index)));
       writes.push(put(KIND_SENDER_RECEIVER, id, serializeSenderReceiver({ chainId: dist.chainId, iteration: dist.iteration, chainKey: dist.chainKey, signingPublic: dist.signingPublic, skipped: [] })));
     }
-    if (dist.searchKey) {
-      const search = await this.loadSearchKey(dist.conversationId);
+    if (search && dist.searchKey) {
       const { epoch, key } = dist.searchKey;
-      const adopt = !search.key.length || epoch > search.epoch || (epoch === search.epoch && compare(sha256(key), sha256(search.key)) < 0);
+      // Concurrent creations converge: the higher epoch wins, then the smaller SHA-256. An epoch
+      // below the held one never wins, even when no key is held (one dropped at MAX_SEARCH_EPOCH).
+      const adopt = epoch > search.epoch || (epoch === search.epoch && (!search.key.length || compare(sha256(key), sha256(search.key)) < 0));
       if (adopt && !equal(key, search.key)) {
         search.key = key;
         search.epoch = epoch;
@@ -454,7 +515,11 @@ export class Engine {
     }
   }
 
-  /** Processes one to-device message (a pairwise envelope carrying a sender key). */
+  /**
+   * Processes one to-device message (a pairwise envelope carrying a sender key distribution).
+   * Its key material is applied only from a verified device of a member of its conversation,
+   * with a bounded search-key epoch (engine.h); else forbidden and nothing is committed.
+   */
   handleToDevice(senderUserId: string, senderDeviceId: string, body: string): Promise<void> {
     return this.serial(async () => {
       if (!validId(senderUserId) || !validId(senderDeviceId)) fail('invalid_argument', 'e2ee: bad id');
@@ -525,7 +590,7 @@ export class Engine {
       s.pendingPrekey = false; // the peer has answered on this session
       sessions.unshift(s);
       if (sessions.length > MAX_SESSIONS_PER_DEVICE) sessions.length = MAX_SESSIONS_PER_DEVICE;
-      await this.applyPayload(senderUserId, senderDeviceId, dec!.plaintext, writes);
+      await this.applyPayload(senderUserId, senderDeviceId, sessions[0].peerSigningKey, dec!.plaintext, writes);
       writes.push(put(KIND_SESSION, join(senderUserId, senderDeviceId), encodeSessions(sessions)));
       await this.store.commit(writes);
     });

@@ -1,6 +1,6 @@
 // An in-memory key server for engine tests (twin of memory_ports.h's FakeKeyServer).
 import { E2eeError } from '../protocol/errors';
-import type { KeyDirectory, PrekeyBundle, PublishedKeys } from './ports';
+import type { ConversationMembers, KeyDirectory, PrekeyBundle, PublishedKeys } from './ports';
 
 interface Stored {
   keys: PublishedKeys;
@@ -10,7 +10,25 @@ interface Stored {
 export class FakeKeyServer {
   readonly devices = new Map<string, Map<string, Stored>>(); // user -> device -> keys
   readonly inbox = new Map<string, Array<{ sender: string; senderDevice: string; body: string }>>(); // "user\ndevice"
+  /** Group conversation id → its current members' user ids. */
+  readonly conversations = new Map<string, string[]>();
   failSend = false;
+  failNextMembers = false;
+
+  /** One user's view of the group membership: not_found unless a member (GET /v1/groups 403s). */
+  members(userId: string): ConversationMembers {
+    return {
+      members: async (conversationId) => {
+        if (this.failNextMembers) {
+          this.failNextMembers = false;
+          throw new E2eeError('unavailable', 'injected');
+        }
+        const list = this.conversations.get(conversationId);
+        if (!list || !list.includes(userId)) throw new E2eeError('not_found', 'no such conversation');
+        return [...list];
+      },
+    };
+  }
 
   directory(userId: string, deviceId: string): KeyDirectory {
     return {

@@ -34,6 +34,20 @@ export interface KeyDirectory {
   sendToDevice(messages: Record<string, Record<string, string>>): Promise<void>;
 }
 
+/**
+ * Who belongs to a group conversation now, per the server (twin of ports.h ConversationMembers):
+ * the engine accepts key material for a conversation only from its members. Direct conversations
+ * need no call: their id names the pair (protocol/ids.ts).
+ */
+export interface ConversationMembers {
+  /**
+   * The current members' user ids of a group conversation. not_found (or forbidden) when this
+   * user knows no such conversation or is not a member: the engine refuses the key material.
+   * Other errors (unavailable, …) are transient: the caller retries later.
+   */
+  members(conversationId: string): Promise<string[]>;
+}
+
 export interface StateWrite {
   kind: string;
   id: string;
