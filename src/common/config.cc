@@ -60,6 +60,8 @@ Status Validate(const Config& c) {
     return bad("max_group_members must be 2-100000");
   if (c.max_upload_bytes < 1 || c.max_upload_bytes > (1ull << 40))
     return bad("max_upload_bytes must be 1 B - 1 TiB");
+  if (c.upload_deadline_s < 1 || c.upload_deadline_s > 86400)
+    return bad("upload_deadline_s must be 1-86400");
   if (c.media_url_ttl_s < 1 || c.media_url_ttl_s > 7 * 86400)
     return bad("media_url_ttl must be 1 s - 7 days");
   if (c.push_max_attempts < 1 || c.push_max_attempts > 20) return bad("push_max_attempts must be 1-20");
@@ -137,6 +139,7 @@ Status ApplyTomlFile(const std::string& path, Config* c) {
     else if (key == "max_request_body_bytes") i64(&c->max_request_body_bytes);
     else if (key == "max_message_body_bytes") i64(&c->max_message_body_bytes);
     else if (key == "max_upload_bytes") i64(&c->max_upload_bytes);
+    else if (key == "upload_deadline_s") i64(&c->upload_deadline_s);
     else if (key == "media_url_ttl") i64(&c->media_url_ttl_s);
     else if (key == "max_one_time_prekeys") i64(&c->max_one_time_prekeys);
     else if (key == "ws_max_outbox_bytes") i64(&c->ws_max_outbox_bytes);

@@ -38,6 +38,7 @@ struct Config {
   size_t max_request_body_bytes = 1 << 20;
   size_t max_message_body_bytes = 64 * 1024;
   uint64_t max_upload_bytes = 100ull << 20;  // media uploads (streamed, so not max_request_body)
+  int upload_deadline_s = 3600;  // a streamed body (upload) must arrive within this of its headers
   int media_url_ttl_s = 3600;                 // signed media download links expire after this
   size_t max_one_time_prekeys = 1000;  // stored per device
   bool allow_plaintext = true;         // accept encryption "none"

@@ -121,6 +121,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-group-members", cfg.max_group_members,
                  "Members per group, the owner included (2-100000)")
       ->envname("PARLEY_MAX_GROUP_MEMBERS")->capture_default_str();
+  app.add_option("--upload-deadline-s", cfg.upload_deadline_s,
+                 "An upload's body must arrive within this many seconds of its headers")
+      ->envname("PARLEY_UPLOAD_DEADLINE_S")->capture_default_str();
   app.add_option("--max-upload-bytes", cfg.max_upload_bytes, "Largest media upload, bytes")
       ->envname("PARLEY_MAX_UPLOAD_BYTES")->capture_default_str();
   app.add_option("--media-url-ttl", cfg.media_url_ttl_s, "Signed media links expire after, seconds")
@@ -264,7 +267,8 @@ int main(int argc, char** argv) {
       const char* v = std::getenv(name);
       return v ? static_cast<uint64_t>(std::strtoull(v, nullptr, 10)) : dflt;
     };
-    faults = {num("PARLEY_FAULT_FAIL_WRITE_AFTER", 0), num("PARLEY_FAULT_FAIL_WRITE_COUNT", 1)};
+    faults.fail_after = num("PARLEY_FAULT_FAIL_WRITE_AFTER", 0);
+    faults.fail_count = num("PARLEY_FAULT_FAIL_WRITE_COUNT", 1);
     LogWarn("fault injection on", {{"fail_write_after", faults.fail_after},
                                    {"fail_write_count", faults.fail_count}});
   }
@@ -368,7 +372,7 @@ int main(int argc, char** argv) {
 
   transport::HttpServer server(
       {cfg.host(), cfg.port(), io_threads, cfg.max_request_body_bytes, cfg.request_timeout_ms,
-       cfg.trusted_proxies},
+       int64_t{cfg.upload_deadline_s} * 1000, cfg.trusted_proxies},
       router);
   metrics.CounterFn("parley_http_requests_total", "HTTP requests read",
                 [&server] { return static_cast<double>(server.stats().requests.load()); });

@@ -185,15 +185,17 @@ asio::awaitable<void> LingeringClose(beast::tcp_stream& stream) {
 // the handler's buffer. Sends "100 Continue" first if the client asked for it. Each read must
 // make progress within the request timeout, and, past that first timeout, the body must average
 // at least kMinBodyBytesPerS: a client trickling a few bytes per timeout cannot hold the
-// connection (and the upload's slot) forever.
+// connection (and the upload's slot) for long; and the whole body must arrive within
+// `deadline_ms` of the headers, however steadily it comes.
 class StreamingBody final : public BodyReader {
  public:
   static constexpr uint64_t kMinBodyBytesPerS = 1024;
 
   StreamingBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                http::request_parser<http::buffer_body>& parser, int timeout_ms)
+                http::request_parser<http::buffer_body>& parser, int timeout_ms,
+                int64_t deadline_ms)
       : stream_(stream), buffer_(buffer), parser_(parser), timeout_ms_(timeout_ms),
-        started_(std::chrono::steady_clock::now()) {
+        deadline_ms_(deadline_ms), started_(std::chrono::steady_clock::now()) {
     auto it = parser_.get().find(http::field::expect);
     expect_continue_ = it != parser_.get().end() && beast::iequals(it->value(), "100-continue");
   }
@@ -210,6 +212,13 @@ class StreamingBody final : public BodyReader {
       if (cec) co_return Fail(MakeError(ErrorCode::kInvalidArgument, "connection lost"));
     }
     while (true) {
+      // Checked between reads, so that the client gets the answer (a client that stalls
+      // instead is closed by the per-read timeout).
+      if (ElapsedMs() >= deadline_ms_) {
+        co_return Fail(MakeError(ErrorCode::kInvalidArgument,
+                                 "request body took longer than " +
+                                     std::to_string(deadline_ms_ / 1000) + " s"));
+      }
       parser_.get().body().data = out.data();
       parser_.get().body().size = out.size();
       stream_.expires_after(std::chrono::milliseconds(timeout_ms_));
@@ -226,9 +235,8 @@ class StreamingBody final : public BodyReader {
       }
       if (ec) co_return Fail(MakeError(ErrorCode::kInvalidArgument, "malformed request body"));
       received_ += got;
-      const auto elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::steady_clock::now() - started_)
-                                  .count();
+      const int64_t elapsed_ms = ElapsedMs();
+      if (!parser_.is_done() && elapsed_ms >= deadline_ms_) continue;  // answered above
       if (!parser_.is_done() && elapsed_ms > timeout_ms_ &&
           received_ * 1000 < kMinBodyBytesPerS * static_cast<uint64_t>(elapsed_ms)) {
         co_return Fail(MakeError(ErrorCode::kInvalidArgument,
@@ -250,11 +258,17 @@ class StreamingBody final : public BodyReader {
     error_ = e;
     return e;
   }
+  int64_t ElapsedMs() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 started_)
+        .count();
+  }
 
   beast::tcp_stream& stream_;
   beast::flat_buffer& buffer_;
   http::request_parser<http::buffer_body>& parser_;
   const int timeout_ms_;
+  const int64_t deadline_ms_;
   const std::chrono::steady_clock::time_point started_;
   uint64_t received_ = 0;
   bool expect_continue_ = false;
@@ -474,7 +488,8 @@ asio::awaitable<bool> HttpServer::Impl::ServeStreaming(
   http::request_parser<http::buffer_body> parser{std::move(header)};
   parser.body_limit(limit);
   stats.requests.fetch_add(1, std::memory_order_relaxed);
-  StreamingBody body(stream, buffer, parser, options.request_timeout_ms);
+  StreamingBody body(stream, buffer, parser, options.request_timeout_ms,
+                     options.body_deadline_ms);
   bool ok = false;
   HttpRequest hreq = ToRequest(parser.get(), remote, options.trusted_proxies, &ok);
   hreq.body_reader = &body;

@@ -28,6 +28,9 @@ struct HttpServerOptions {
   int threads = 1;
   size_t max_body_bytes = 1 << 20;
   int request_timeout_ms = 30000;  // whole request, headers and body: bounds slow clients
+  // A streamed body (an upload) may take longer than request_timeout_ms, but must end within
+  // this, counted from its headers: however steady a slow client is, it frees its slot.
+  int64_t body_deadline_ms = 3'600'000;
   // Peers (exact IP addresses) whose X-Forwarded-For is believed: a request from one of them gets
   // the header's last address as its remote_address (what the proxy saw). Anyone else's header
   // is ignored, so a client cannot choose its own rate-limit bucket.

@@ -224,6 +224,34 @@ def test_a_trickling_upload_is_cut_off(start):
     expect_status(u.get("/v1/devices"), 200)
 
 
+def test_an_upload_must_end_within_its_deadline(start):
+    """However steadily a body comes (here 8 KiB/s, well above the minimum average), it must end
+    within --upload-deadline-s of its headers: 2 s here, so the 1 MiB upload is answered 400
+    after about 2 s, not read for the two minutes it would take."""
+    srv, api = start(env={"PARLEY_UPLOAD_DEADLINE_S": "2"})  # --upload-deadline-s 2
+    u = make_user(api, srv, "steady")
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    sock.sendall(_raw_upload_head(srv, u.access_token, length=1 << 20))
+    status_box = []
+    reader = threading.Thread(target=lambda: status_box.append(_read_status(sock, 30)), daemon=True)
+    reader.start()
+    t0 = time.monotonic()
+    try:
+        while reader.is_alive() and time.monotonic() - t0 < 15:
+            sock.sendall(b"\1" * 1024)
+            time.sleep(0.125)
+    except OSError:
+        pass
+    ended_s = time.monotonic() - t0
+    reader.join(10)
+    sock.close()
+    record_figure("upload_deadline", bytes_per_s=8192, deadline_s=2,
+                  answered_after_s=round(ended_s, 1), status=status_box[0] if status_box else None)
+    assert ended_s < 5, f"the server still read the upload after {ended_s:.1f} s"
+    assert status_box and status_box[0] == 400, status_box
+    expect_status(u.get("/v1/devices"), 200)
+
+
 # --- WebSocket Origin -----------------------------------------------------------------------------
 
 def _upgrade_status(srv, token, origin=None, host=None):
