@@ -31,7 +31,10 @@ struct AppendRequest {
 
 struct AppendResult {
   Message message;
-  bool duplicate = false;  // the (device, client_msg_id) was seen: `message` is the first one
+  // The (device, client_msg_id) was seen and answered: `message` is the first one. False for a
+  // retry that completes a first attempt answered with an error (Cassandra: its row was never
+  // written), which is then announced as new.
+  bool duplicate = false;
   std::vector<std::string> member_ids;  // active members at commit, for fan-out
 };
 

@@ -96,6 +96,12 @@ Result<AppendResult> CassandraMessageStore::FinishAppend(const Payload& p, Resul
       m = std::move(**have);
       return out;
     }
+    // That first send was answered with an error and never announced: this retry completes
+    // it, so it is the first answer (201) and the message is published to its members.
+    auto members = pg_.ActiveMembers(m.conversation_id);
+    if (!members.ok()) return members.error();
+    out.member_ids = std::move(*members);
+    out.duplicate = false;
   }
   m.body = p.body;
   const auto started = std::chrono::steady_clock::now();
