@@ -239,7 +239,14 @@ void DirectLoad::Send(Peer& p, int64_t origin_ns) {
 
   const uint64_t ref = p.next_ref++;
   s.frame.clear();
-  AppendSendFrame(s.frame, ref, p.target->key, p.target->value, p.salt, ref, s.body,
+  // A bijective mix of the counter (splitmix64's finalizer): unique ids in no order.
+  auto scatter = [](uint64_t x) {
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+  };
+  const uint64_t id = settings_.client_msg_ids == "random" ? scatter(ref) : ref;
+  AppendSendFrame(s.frame, ref, p.target->key, p.target->value, p.salt, id, s.body,
                   settings_.encryption);
   p.conn->SendText(s.frame);
 

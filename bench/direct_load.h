@@ -40,6 +40,9 @@ struct DirectSettings {
   // of base64 characters, stored and relayed as they are, never indexed).
   std::string encryption = "none";
   std::string_view body_kind() const { return encryption == "none" ? "plaintext" : "e2ee-v1"; }
+  // "sequential": each device's client_msg_ids count up (as time-ordered UUIDv7s do);
+  // "random": they are scattered over the id space (as UUIDv4s are).
+  std::string client_msg_ids = "sequential";
   int receipt_interval_ms = 10; // mark_delivered at most this often per conversation; 0 = off
   // Devices that receive each message (1 for direct; members - 1 for a group of one-device
   // users): how many recipient frames an acked message owes before the run counts as drained.

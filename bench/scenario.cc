@@ -13,6 +13,11 @@ void AddBodyOptions(CLI::App& sub, DirectSettings& settings) {
                  "ciphertext-like bodies (base64 letters; stored and relayed, never indexed)")
       ->check(CLI::IsMember({"none", "e2ee-v1"}))
       ->capture_default_str();
+  sub.add_option("--client-msg-ids", settings.client_msg_ids,
+                 "sequential: each device's ids count up (like UUIDv7); random: scattered (like "
+                 "UUIDv4), so the server's idempotency index takes each send into its own page")
+      ->check(CLI::IsMember({"sequential", "random"}))
+      ->capture_default_str();
 }
 
 std::unique_ptr<Scenario> MakeDirectScenario();

@@ -114,6 +114,7 @@ Result<Report> DirectScenario::Run(const RunContext& ctx) {
               {"rate", settings_.rate}, {"window", settings_.window},
               {"body_bytes", settings_.body_bytes},
               {"encryption", settings_.encryption},
+              {"client_msg_ids", settings_.client_msg_ids},
               {"receipt_interval_ms", settings_.receipt_interval_ms},
               {"conversations", conversations}};
 

@@ -12,7 +12,7 @@ import { MediaDecryptor, encryptMedia } from '../protocol/media';
 import { sodiumReady, systemRandom } from '../protocol/primitives';
 import { normalizeWords } from '../protocol/searchToken';
 import { Db, type LocalMessage, type MediaDescriptor, type Thumbnail } from './db';
-import { directConversationId, uuidV4 } from './ids';
+import { directConversationId, uuidV4, uuidV7 } from './ids';
 import { contentTypeForMedia, decodePayload, encodePayload } from './payload';
 import { type Session, deviceFor, rememberDevice, saveSession } from './session';
 import { acquireTabLock } from './tabLock';
@@ -650,7 +650,7 @@ export class ParleyClient {
       thumbnail: payload.thumbnail,
       state: 'outbox',
       payload: encodePayload(payload),
-      client_msg_id: uuidV4(),
+      client_msg_id: uuidV7(),
       media_ids: mediaIds,
     };
     await this.db.saveMessage(local);
