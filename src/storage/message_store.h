@@ -38,6 +38,10 @@ struct AppendResult {
   std::vector<std::string> member_ids;  // active members at commit, for fan-out
 };
 
+// The message an append stores: the request's fields with its id, seq and time (every adapter).
+Message NewMessage(const AppendRequest& req, std::string message_id, int64_t seq,
+                   int64_t created_at);
+
 using SeqFloors = std::unordered_map<std::string, int64_t>;
 
 // What may wait for one device in its to-device queue; 0 = no cap.

@@ -107,6 +107,27 @@ def _raw_upload_head(srv, token, length=None, chunked=False):
     return (head + "\r\n").encode()
 
 
+def _upload_slowly(srv, token, chunk, every_s, give_up_s=15):
+    """Sends a 1 MiB upload `chunk` bytes every `every_s` until the server answers (or closes)
+    or give_up_s passes: (seconds until then, the answer's status or None)."""
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    sock.sendall(_raw_upload_head(srv, token, length=1 << 20))
+    status_box = []
+    reader = threading.Thread(target=lambda: status_box.append(_read_status(sock, 30)), daemon=True)
+    reader.start()
+    t0 = time.monotonic()
+    try:
+        while reader.is_alive() and time.monotonic() - t0 < give_up_s:
+            sock.sendall(b"\1" * chunk)
+            time.sleep(every_s)
+    except OSError:
+        pass
+    ended_s = time.monotonic() - t0
+    reader.join(10)
+    sock.close()
+    return ended_s, status_box[0] if status_box else None
+
+
 def _read_status(sock, timeout):
     sock.settimeout(timeout)
     data = b""
@@ -202,25 +223,11 @@ def test_a_trickling_upload_is_cut_off(start):
     within the per-read timeout) no longer holds the connection for as long as the client likes."""
     srv, api = start("--request-timeout-ms", "2000")
     u = make_user(api, srv, "trickle")
-    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-    sock.sendall(_raw_upload_head(srv, u.access_token, length=1 << 20))
-    status_box = []
-    reader = threading.Thread(target=lambda: status_box.append(_read_status(sock, 30)), daemon=True)
-    reader.start()
-    t0 = time.monotonic()
-    try:
-        while reader.is_alive() and time.monotonic() - t0 < 15:
-            sock.sendall(b"\1" * 64)
-            time.sleep(0.25)
-    except OSError:
-        pass
-    ended_s = time.monotonic() - t0
-    reader.join(10)
-    sock.close()
+    ended_s, status = _upload_slowly(srv, u.access_token, chunk=64, every_s=0.25)
     record_figure("trickling_upload", bytes_per_s=256, request_timeout_ms=2000,
-                  answered_after_s=round(ended_s, 1), status=status_box[0] if status_box else None)
+                  answered_after_s=round(ended_s, 1), status=status)
     assert ended_s < 6, f"the server still read the trickle after {ended_s:.1f} s"
-    assert status_box and status_box[0] == 400, status_box
+    assert status == 400, status
     expect_status(u.get("/v1/devices"), 200)
 
 
@@ -230,25 +237,11 @@ def test_an_upload_must_end_within_its_deadline(start):
     after about 2 s, not read for the two minutes it would take."""
     srv, api = start(env={"PARLEY_UPLOAD_DEADLINE_S": "2"})  # --upload-deadline-s 2
     u = make_user(api, srv, "steady")
-    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-    sock.sendall(_raw_upload_head(srv, u.access_token, length=1 << 20))
-    status_box = []
-    reader = threading.Thread(target=lambda: status_box.append(_read_status(sock, 30)), daemon=True)
-    reader.start()
-    t0 = time.monotonic()
-    try:
-        while reader.is_alive() and time.monotonic() - t0 < 15:
-            sock.sendall(b"\1" * 1024)
-            time.sleep(0.125)
-    except OSError:
-        pass
-    ended_s = time.monotonic() - t0
-    reader.join(10)
-    sock.close()
+    ended_s, status = _upload_slowly(srv, u.access_token, chunk=1024, every_s=0.125)
     record_figure("upload_deadline", bytes_per_s=8192, deadline_s=2,
-                  answered_after_s=round(ended_s, 1), status=status_box[0] if status_box else None)
+                  answered_after_s=round(ended_s, 1), status=status)
     assert ended_s < 5, f"the server still read the upload after {ended_s:.1f} s"
-    assert status_box and status_box[0] == 400, status_box
+    assert status == 400, status
     expect_status(u.get("/v1/devices"), 200)
 
 

@@ -48,19 +48,7 @@ Result<AppendResult> FinishAppend(PgConn& c, Result<PgResult> r, const AppendReq
     out.duplicate = true;
     return out;
   }
-  Message& m = out.message;
-  m.message_id = message_id;
-  m.conversation_id = req.conversation_id;
-  m.seq = r->i64(0, 2);
-  m.sender_id = req.sender_id;
-  m.sender_device_id = req.sender_device_id;
-  m.created_at = now;
-  m.content_type = req.content_type;
-  m.encryption = req.encryption;
-  m.body = req.body;
-  m.media_ids = req.media_ids;
-  m.search_tokens = req.search_tokens;
-  m.reply_to = req.reply_to;
+  out.message = NewMessage(req, message_id, r->i64(0, 2), now);
   out.member_ids = msg::DecodeList(r->str(0, 3));
   return out;
 }

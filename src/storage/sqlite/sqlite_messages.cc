@@ -149,19 +149,8 @@ Result<AppendResult> AppendTx(SqliteConn& c, const AppendRequest& req) {
     if (!member) return MakeError(ErrorCode::kForbidden, "not a member of this conversation");
     seq = 1;
   }
-  Message& m = out.message;
-  m.message_id = NewUuidV7();
-  m.conversation_id = req.conversation_id;
-  m.seq = seq;
-  m.sender_id = req.sender_id;
-  m.sender_device_id = req.sender_device_id;
-  m.created_at = now;
-  m.content_type = req.content_type;
-  m.encryption = req.encryption;
-  m.body = req.body;
-  m.media_ids = req.media_ids;
-  m.search_tokens = req.search_tokens;
-  m.reply_to = req.reply_to;
+  out.message = NewMessage(req, NewUuidV7(), seq, now);
+  const Message& m = out.message;
   PARLEY_TRY(InsertMessage(c, m));
   {
     Stmt s = c.Prepare(
@@ -233,19 +222,8 @@ Result<AppendResult> AppendHot(SqliteConn& c, HotState& state, const AppendReque
       return out;
     }
   }
-  Message& m = out.message;
-  m.message_id = NewUuidV7();
-  m.conversation_id = req.conversation_id;
-  m.seq = seq;
-  m.sender_id = req.sender_id;
-  m.sender_device_id = req.sender_device_id;
-  m.created_at = now;
-  m.content_type = req.content_type;
-  m.encryption = req.encryption;
-  m.body = req.body;
-  m.media_ids = req.media_ids;
-  m.search_tokens = req.search_tokens;
-  m.reply_to = req.reply_to;
+  out.message = NewMessage(req, NewUuidV7(), seq, now);
+  const Message& m = out.message;
   PARLEY_TRY(InsertMessage(c, m));
   // The sending device and user are caught up with their own message if they were with
   // everything before it (as in AppendTx).
