@@ -37,7 +37,6 @@ Result<HotState::Conversation*> HotState::Find(SqliteConn& c,
       conv->member_ids.push_back(conv->members.back().user_id);
     }
   }
-  ++loads_;
   members_held_ += conv->members.size();
   return conversations_.emplace(conversation_id, std::move(conv)).first->second.get();
 }
@@ -56,7 +55,6 @@ Result<int64_t*> HotState::Cursor(SqliteConn& c, const std::string& device_id,
   auto row = s.Step();
   if (!row.ok()) return row.error();
   int64_t cursor = *row ? s.Int(0) : -1;
-  ++loads_;
   return &cursors_.emplace(std::move(key), cursor).first->second;
 }
 
@@ -86,7 +84,6 @@ void HotState::Clear() {
   cursors_.clear();
   dirty_.clear();
   members_held_ = 0;
-  ++clears_;
 }
 
 void HotState::Trim() {

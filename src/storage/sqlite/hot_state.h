@@ -75,10 +75,6 @@ class HotState {
   // For the writer: whether the job that just ran asked for a cold run (and resets it).
   bool TakeColdWanted() { return std::exchange(cold_wanted_, false); }
 
-  // Counters for tests and /metrics: rows loaded, times cleared.
-  uint64_t loads() const { return loads_; }
-  uint64_t clears() const { return clears_; }
-
  private:
   static constexpr size_t kMaxConversations = 50'000;
   static constexpr size_t kMaxMembers = 500'000;
@@ -89,8 +85,6 @@ class HotState {
   std::vector<Conversation*> dirty_;
   size_t members_held_ = 0;
   bool cold_wanted_ = false;
-  uint64_t loads_ = 0;
-  uint64_t clears_ = 0;
 };
 
 }  // namespace parley::storage::sqlite
