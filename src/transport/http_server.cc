@@ -214,11 +214,7 @@ class StreamingBody final : public BodyReader {
     while (true) {
       // Checked between reads, so that the client gets the answer (a client that stalls
       // instead is closed by the per-read timeout).
-      if (ElapsedMs() >= deadline_ms_) {
-        co_return Fail(MakeError(ErrorCode::kInvalidArgument,
-                                 "request body took longer than " +
-                                     std::to_string(deadline_ms_ / 1000) + " s"));
-      }
+      if (ElapsedMs() >= deadline_ms_) co_return Fail(PastDeadline());
       parser_.get().body().data = out.data();
       parser_.get().body().size = out.size();
       stream_.expires_after(std::chrono::milliseconds(timeout_ms_));
@@ -236,7 +232,7 @@ class StreamingBody final : public BodyReader {
       if (ec) co_return Fail(MakeError(ErrorCode::kInvalidArgument, "malformed request body"));
       received_ += got;
       const int64_t elapsed_ms = ElapsedMs();
-      if (!parser_.is_done() && elapsed_ms >= deadline_ms_) continue;  // answered above
+      if (!parser_.is_done() && elapsed_ms >= deadline_ms_) co_return Fail(PastDeadline());
       if (!parser_.is_done() && elapsed_ms > timeout_ms_ &&
           received_ * 1000 < kMinBodyBytesPerS * static_cast<uint64_t>(elapsed_ms)) {
         co_return Fail(MakeError(ErrorCode::kInvalidArgument,
@@ -257,6 +253,10 @@ class StreamingBody final : public BodyReader {
   Error Fail(Error e) {
     error_ = e;
     return e;
+  }
+  Error PastDeadline() const {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "request body took longer than " + std::to_string(deadline_ms_ / 1000) + " s");
   }
   int64_t ElapsedMs() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -

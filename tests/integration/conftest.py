@@ -343,6 +343,22 @@ def make_user(api: Api, server, prefix="u", display_name=None, device_name="test
                 login(api, username, password, device_name=device_name))
 
 
+@pytest.fixture
+def start(tmp_path):
+    """A server of the test's own: start(*parleyd_args, env={...}) -> (server, Api). Each is
+    checked alive and stopped after the test."""
+    servers = []
+
+    def go(*args, env=None):
+        srv = ParleyServer(tmp_path / f"data{len(servers)}", list(args), env=env).start()
+        servers.append(srv)
+        return srv, Api(srv)
+    yield go
+    for s in servers:
+        assert s.alive(), f"parleyd died:\n{s.log_tail()}"
+        s.stop()
+
+
 @pytest.fixture(scope="module")
 def api(server):
     return Api(server)

@@ -14,24 +14,9 @@ import pytest
 import requests
 import websocket
 
-from conftest import (PARLEYD, Api, ParleyServer, expect_status, make_user, record_figure, signup,
-                      unique_username)
+from conftest import PARLEYD, expect_status, make_user, record_figure, signup, unique_username
 
 MiB = 1 << 20
-
-
-@pytest.fixture
-def start(tmp_path):
-    servers = []
-
-    def go(*args, env=None):
-        srv = ParleyServer(tmp_path / f"data{len(servers)}", list(args), env=env).start()
-        servers.append(srv)
-        return srv, Api(srv)
-    yield go
-    for s in servers:
-        assert s.alive(), f"parleyd died:\n{s.log_tail()}"
-        s.stop()
 
 
 def rss_kib(srv) -> int:

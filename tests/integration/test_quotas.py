@@ -4,25 +4,9 @@ storage quota. Each test starts its own server with the limit it exercises set t
 environment (PARLEY_*), the others as in DEFAULT_SERVER_ENV (off)."""
 import os
 
-import pytest
-
-from conftest import Api, ParleyServer, assert_error, expect_status, make_user, poll
+from conftest import assert_error, expect_status, make_user, poll
 
 KiB = 1024
-
-
-@pytest.fixture
-def start(tmp_path):
-    servers = []
-
-    def go(env):
-        srv = ParleyServer(tmp_path / f"data{len(servers)}", env=env).start()
-        servers.append(srv)
-        return srv, Api(srv)
-    yield go
-    for s in servers:
-        assert s.alive(), f"parleyd died:\n{s.log_tail()}"
-        s.stop()
 
 
 def typing_frames(ws, conversation_id, seconds=0.5):
@@ -49,7 +33,7 @@ def assert_rate_limited(resp, *words):
 def test_typing_is_limited_per_user_and_conversation_across_devices(start):
     """Each connection may relay 5 typing frames a second, but a user's devices together get
     --rate-typing-per-min into one conversation (burst 3): two devices cannot double it."""
-    srv, api = start({"PARLEY_RATE_TYPING_PER_MIN": "6"})  # burst 3, then one per 10 s
+    srv, api = start(env={"PARLEY_RATE_TYPING_PER_MIN": "6"})  # burst 3, then one per 10 s
     a, b, c = (make_user(api, srv, p) for p in ("typa", "typb", "typc"))
     b2 = b.new_device()
     conv = a.send(to=b)["conversation_id"]
@@ -71,7 +55,7 @@ def test_typing_is_limited_per_user_and_conversation_across_devices(start):
 
 
 def test_typing_is_not_relayed_in_conversations_above_the_member_bound(start):
-    srv, api = start({"PARLEY_TYPING_MAX_MEMBERS": "2"})
+    srv, api = start(env={"PARLEY_TYPING_MAX_MEMBERS": "2"})
     a, b, c = (make_user(api, srv, p) for p in ("tyma", "tymb", "tymc"))
     group = expect_status(a.post("/v1/create-group", {"name": "three",
                                                       "member_ids": [b.user_id, c.user_id]}), 201)
@@ -91,7 +75,7 @@ def test_typing_is_not_relayed_in_conversations_above_the_member_bound(start):
 # --- send-to-device ------------------------------------------------------------------------------
 
 def test_send_to_device_has_a_budget_per_sender(start):
-    srv, api = start({"PARLEY_RATE_TO_DEVICE_PER_MIN": "5",
+    srv, api = start(env={"PARLEY_RATE_TO_DEVICE_PER_MIN": "5",
                       "PARLEY_RATE_TO_DEVICE_BYTES_PER_MIN": str(2 * KiB)})
     a, b, c, d = (make_user(api, srv, p) for p in ("tda", "tdb", "tdc", "tdd"))
     # Messages: one per target device; 5 a minute (burst 5).
@@ -113,7 +97,7 @@ def test_send_to_device_has_a_budget_per_sender(start):
 
 
 def test_what_waits_for_one_device_is_capped(start):
-    srv, api = start({"PARLEY_MAX_PENDING_TO_DEVICE": "3",
+    srv, api = start(env={"PARLEY_MAX_PENDING_TO_DEVICE": "3",
                       "PARLEY_MAX_PENDING_TO_DEVICE_BYTES": str(4 * KiB)})
     a, b = make_user(api, srv, "capa"), make_user(api, srv, "capb")
     b2 = b.new_device()
@@ -153,7 +137,7 @@ def blob_files(srv):
 
 def test_media_storage_quota_per_user(start):
     quota = 100 * KiB
-    srv, api = start({"PARLEY_MEDIA_QUOTA_BYTES": str(quota)})
+    srv, api = start(env={"PARLEY_MEDIA_QUOTA_BYTES": str(quota)})
     u, other = make_user(api, srv, "quota"), make_user(api, srv, "quotb")
     upload(u, os.urandom(60 * KiB), 201)
     before = blob_files(srv)
