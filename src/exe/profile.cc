@@ -142,7 +142,14 @@ void Profile::RegisterMetrics(Metrics& m) const {
                 "divide by parley_store_committed_writes_total",
                 [pg] { return static_cast<double>(pg->writer_round_trips()); });
   }
-  if (o.sqlite) RegisterWriterMetrics(m, o.sqlite.get());
+  if (o.sqlite) {
+    RegisterWriterMetrics(m, o.sqlite.get());
+    const storage::sqlite::SqliteStore* sqlite = o.sqlite.get();
+    m.CounterFn("parley_store_projection_commits_total",
+                "Commits of the database's transaction under the redo log (sends and marks are "
+                "durable in the log before it; docs/architecture.md, Durability)",
+                [sqlite] { return static_cast<double>(sqlite->projection_commits()); });
+  }
   if (const auto* c = o.cassandra_messages.get()) {
     m.HistogramRef("parley_cassandra_row_wait_seconds",
                    "An appended message's PostgreSQL commit to a Cassandra writer thread taking it",

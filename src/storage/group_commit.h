@@ -69,6 +69,13 @@ class GroupCommitQueue {
   GroupCommitQueue(const GroupCommitQueue&) = delete;
   GroupCommitQueue& operator=(const GroupCommitQueue&) = delete;
 
+  // Optional, before Start: `idle` runs on the writer thread when the queue has stayed empty for
+  // `after` since the last batch (once per quiet spell).
+  void SetIdle(std::chrono::milliseconds after, std::function<void()> idle) {
+    idle_after_ = after;
+    idle_ = std::move(idle);
+  }
+
   // Starts the writer and completion threads (thread names: at most 15 characters).
   void Start(const char* writer_name, const char* completion_name) {
     completion_thread_ = std::thread([this, completion_name] {
@@ -154,10 +161,21 @@ class GroupCommitQueue {
 
   void Loop() {
     std::deque<Job> batch;
+    bool idle_due = false;  // a batch ran since the last idle call
     while (true) {
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        auto ready = [&] { return stopping_ || !queue_.empty(); };
+        if (idle_ && idle_due) {
+          if (!cv_.wait_for(lock, idle_after_, ready)) {
+            idle_due = false;
+            lock.unlock();
+            idle_();
+            continue;
+          }
+        } else {
+          cv_.wait(lock, ready);
+        }
         if (queue_.empty() && stopping_) {
           exited_ = true;
           return;
@@ -171,6 +189,7 @@ class GroupCommitQueue {
       run_batch_(batch);
       batch_seconds_.ObserveSince(started);
       batch.clear();
+      idle_due = true;
     }
   }
 
@@ -194,6 +213,8 @@ class GroupCommitQueue {
 
   const size_t max_batch_;
   const RunBatch run_batch_;
+  std::chrono::milliseconds idle_after_{0};
+  std::function<void()> idle_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;  // guarded by mu_

@@ -1,6 +1,9 @@
 #include "storage/sqlite/conn.h"
 
+#include <cstring>
 #include <string>
+
+#include "storage/sqlite/redo_log.h"
 
 namespace parley::storage::sqlite {
 
@@ -23,6 +26,23 @@ Error SqliteError(int rc, sqlite3* db, std::string_view what) {
   }
 }
 
+Stmt::Stmt(sqlite3_stmt* stmt, sqlite3* db, int prepare_rc, RedoBuffer* redo)
+    : s_(stmt), db_(db), prepare_rc_(prepare_rc) {
+  if (redo && stmt && !sqlite3_stmt_readonly(stmt)) redo_ = redo;
+}
+
+void Stmt::Record(uint8_t type, int index, std::string_view bytes) {
+  const auto i = static_cast<uint16_t>(index);
+  params_.append(reinterpret_cast<const char*>(&i), 2);
+  params_.push_back(static_cast<char>(type));
+  if (type == 2 || type == 3) {
+    const auto n = static_cast<uint32_t>(bytes.size());
+    params_.append(reinterpret_cast<const char*>(&n), 4);
+  }
+  params_.append(bytes);
+  ++n_params_;
+}
+
 Stmt::~Stmt() {
   if (s_) {
     sqlite3_reset(s_);
@@ -32,6 +52,7 @@ Stmt::~Stmt() {
 
 Stmt& Stmt::Bind(int index, int64_t value) {
   if (s_ && bind_rc_ == SQLITE_OK) bind_rc_ = sqlite3_bind_int64(s_, index, value);
+  if (redo_) Record(1, index, std::string_view(reinterpret_cast<const char*>(&value), 8));
   return *this;
 }
 
@@ -39,6 +60,7 @@ Stmt& Stmt::Bind(int index, std::string_view text) {
   if (s_ && bind_rc_ == SQLITE_OK)
     bind_rc_ = sqlite3_bind_text(s_, index, text.data(), static_cast<int>(text.size()),
                                  SQLITE_TRANSIENT);
+  if (redo_) Record(2, index, text);
   return *this;
 }
 
@@ -54,11 +76,13 @@ Stmt& Stmt::BindBlob(int index, std::string_view bytes) {
   if (s_ && bind_rc_ == SQLITE_OK)
     bind_rc_ = sqlite3_bind_blob(s_, index, bytes.data(), static_cast<int>(bytes.size()),
                                  SQLITE_TRANSIENT);
+  if (redo_) Record(3, index, bytes);
   return *this;
 }
 
 Stmt& Stmt::BindNull(int index) {
   if (s_ && bind_rc_ == SQLITE_OK) bind_rc_ = sqlite3_bind_null(s_, index);
+  if (redo_) Record(0, index, {});
   return *this;
 }
 
@@ -66,9 +90,13 @@ Result<bool> Stmt::Step() {
   if (!s_) return SqliteError(prepare_rc_, db_, "prepare");
   if (bind_rc_ != SQLITE_OK) return SqliteError(bind_rc_, db_, "bind");
   int rc = sqlite3_step(s_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  return SqliteError(rc, db_, "step");
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqliteError(rc, db_, "step");
+  // A statement's changes are all made by its first step (RETURNING rows included).
+  if (redo_ && !recorded_) {
+    redo_->Add(sqlite3_sql(s_), params_, n_params_);
+    recorded_ = true;
+  }
+  return rc == SQLITE_ROW;
 }
 
 Result<int64_t> Stmt::Run() {
@@ -153,12 +181,12 @@ Status SqliteConn::Exec(const char* sql) {
 
 Stmt SqliteConn::Prepare(const char* sql) {
   auto it = cache_.find(sql);
-  if (it != cache_.end()) return Stmt(it->second, db_, SQLITE_OK);
+  if (it != cache_.end()) return Stmt(it->second, db_, SQLITE_OK, redo_);
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) return Stmt(nullptr, db_, rc);
   cache_.emplace(sql, stmt);
-  return Stmt(stmt, db_, SQLITE_OK);
+  return Stmt(stmt, db_, SQLITE_OK, redo_);
 }
 
 }  // namespace parley::storage::sqlite

@@ -1,5 +1,7 @@
 // A thin SQLite connection with cached prepared statements. One connection is used by one thread
 // at a time (not thread-safe). Stmt resets itself when it goes out of scope.
+// While a RedoBuffer is set (SetRedo), every statement that writes adds its SQL and bound values
+// to it at its first successful step (storage/sqlite/redo_log.h).
 #pragma once
 
 #include <sqlite3.h>
@@ -19,9 +21,12 @@ namespace parley::storage::sqlite {
 // constraint violations kConflict, the rest kInternal.
 Error SqliteError(int rc, sqlite3* db, std::string_view what);
 
+class RedoBuffer;
+
 class Stmt {
  public:
-  Stmt(sqlite3_stmt* stmt, sqlite3* db, int prepare_rc) : s_(stmt), db_(db), prepare_rc_(prepare_rc) {}
+  // `redo`: where the statement records itself if it writes (nullptr: not recording).
+  Stmt(sqlite3_stmt* stmt, sqlite3* db, int prepare_rc, RedoBuffer* redo = nullptr);
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
   ~Stmt();
@@ -48,10 +53,16 @@ class Stmt {
   std::optional<std::string> OptText(int col) const;
 
  private:
+  void Record(uint8_t type, int index, std::string_view bytes);
+
   sqlite3_stmt* s_;
   sqlite3* db_;
   int prepare_rc_;
   int bind_rc_ = SQLITE_OK;
+  RedoBuffer* redo_ = nullptr;  // set only for a statement that writes
+  bool recorded_ = false;
+  uint16_t n_params_ = 0;
+  std::string params_;  // encoded as redo_log.h says
 };
 
 class SqliteConn {
@@ -68,10 +79,14 @@ class SqliteConn {
   // (statements are cached by its address).
   Stmt Prepare(const char* sql);
   sqlite3* raw() { return db_; }
+  // Statements prepared from now on record their writes in `redo` (nullptr: stop recording).
+  void SetRedo(RedoBuffer* redo) { redo_ = redo; }
+  RedoBuffer* redo() const { return redo_; }
 
  private:
   explicit SqliteConn(sqlite3* db) : db_(db) {}
   sqlite3* db_;
+  RedoBuffer* redo_ = nullptr;
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };
 

@@ -259,7 +259,7 @@ void SqliteStore::EditGroup(std::string group_id, GroupPlanner plan, Done<GroupC
 }
 
 Result<Group> SqliteStore::GetGroup(std::string_view group_id) {
-  auto c = Reader();
+  auto c = FreshReader();
   if (!c.ok()) return c.error();
   return LoadGroup(**c, group_id);
 }

@@ -5,7 +5,7 @@
 namespace parley::storage::sqlite {
 
 Result<std::vector<Membership>> SqliteStore::Memberships(std::string_view user_id) {
-  auto c = Reader();
+  auto c = FreshReader();
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare(
       "SELECT m.conversation_id, m.joined_seq, m.left_seq, m.delivered_seq, m.read_seq "
@@ -31,7 +31,7 @@ Result<std::vector<Membership>> SqliteStore::Memberships(std::string_view user_i
 
 Result<std::vector<Conversation>> SqliteStore::ScanConversations(std::string_view after_id,
                                                                  int limit) {
-  auto c = Reader();
+  auto c = FreshReader();
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare(
       "SELECT conversation_id, type, COALESCE(group_id, ''), title, created_at, last_seq, "

@@ -265,7 +265,7 @@ void SqliteStore::Append(AppendRequest req, Done<AppendResult> done) {
 }
 
 Result<Conversation> SqliteStore::GetConversation(std::string_view conversation_id) {
-  auto c = Reader();
+  auto c = FreshReader();
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare(
       "SELECT conversation_id, type, COALESCE(group_id, ''), title, created_at, last_seq, "
@@ -279,7 +279,7 @@ Result<Conversation> SqliteStore::GetConversation(std::string_view conversation_
 
 Result<Membership> SqliteStore::GetMembership(std::string_view conversation_id,
                                               std::string_view user_id) {
-  auto c = Reader();
+  auto c = FreshReader();
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare(
       "SELECT joined_seq, left_seq, delivered_seq, read_seq FROM conversation_members "
@@ -301,7 +301,7 @@ Result<Membership> SqliteStore::GetMembership(std::string_view conversation_id,
 Result<std::pair<std::vector<Message>, bool>> SqliteStore::History(
     std::string_view conversation_id, int64_t min_seq, int64_t max_seq, int64_t after_seq,
     int64_t before_seq, bool ascending, int limit) {
-  auto c = Reader();
+  auto c = FreshReader();
   if (!c.ok()) return c.error();
   int64_t lo = std::max(min_seq, after_seq + 1);
   int64_t hi = std::min(max_seq, before_seq - 1);
@@ -330,7 +330,7 @@ Result<std::pair<std::vector<Message>, bool>> SqliteStore::History(
 }
 
 Result<Message> SqliteStore::GetMessage(std::string_view message_id) {
-  auto c = Reader();
+  auto c = FreshReader();
   if (!c.ok()) return c.error();
   Stmt s = (*c)->Prepare(
       "SELECT conversation_id, seq, message_id, sender_id, sender_device_id, created_at, "

@@ -5,6 +5,7 @@
 // gets its own read-only connection (WAL lets readers run beside the writer).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <span>
 #include <string>
@@ -24,6 +25,13 @@ struct SqliteOptions {
   std::string path;                   // the database file; created if absent
   std::string synchronous = "full";   // full (durable on power loss) or normal
   size_t max_batch = 4096;            // writes per group commit
+  // Sends and receipt marks commit through a redo log beside the database (PATH-redo):
+  // storage/sqlite/redo_log.h. false: every batch commits the database itself (as also when
+  // another process holds the log: `parleyd admin` beside the running server).
+  bool redo_log = true;
+  // When the database's transaction under the log commits (tests hold it open).
+  std::chrono::milliseconds projection_max_age{100};
+  std::chrono::milliseconds projection_idle{10};
   WriteFaults faults;                 // tests only
 };
 
@@ -45,6 +53,7 @@ class SqliteStore final : public AuthStore,
 
   uint64_t commit_batches() const { return writer_ ? writer_->batches() : 0; }
   uint64_t committed_jobs() const { return writer_ ? writer_->jobs() : 0; }
+  uint64_t projection_commits() const { return writer_ ? writer_->projection_commits() : 0; }
   // The writer's timings (see its header); nullptr before Open.
   const Histogram* batch_seconds() const { return writer_ ? &writer_->batch_seconds() : nullptr; }
   const Histogram* write_seconds() const { return writer_ ? &writer_->write_seconds() : nullptr; }
@@ -132,9 +141,13 @@ class SqliteStore final : public AuthStore,
  private:
   // This thread's read-only connection, opened on first use.
   Result<SqliteConn*> Reader();
+  // The same, once the database shows every send and mark acknowledged before the call
+  // (GroupCommitWriter::AwaitProjected): for reads of messages, cursors, marks, conversations.
+  Result<SqliteConn*> FreshReader();
 
   const SqliteOptions options_;
   const uint64_t instance_id_;  // tells this store's thread-local connections from another's
+  int redo_lock_fd_ = -1;       // holds the redo log's flock while this store owns the log
   std::unique_ptr<GroupCommitWriter> writer_;
 };
 

@@ -25,7 +25,7 @@ Result<int64_t> FirstReceiptAt(SqliteConn& c, std::string_view conv, std::string
 
 Result<std::vector<ConversationSummary>> SqliteStore::ListConversations(std::string_view user_id,
                                                                         int limit) {
-  auto cr = Reader();
+  auto cr = FreshReader();
   if (!cr.ok()) return cr.error();
   SqliteConn& c = **cr;
   std::vector<ConversationSummary> out;
@@ -90,7 +90,7 @@ Result<std::vector<ConversationSummary>> SqliteStore::ListConversations(std::str
 Result<PendingPage> SqliteStore::Pending(std::string_view user_id, std::string_view device_id,
                                          int limit, const SeqFloors& floors,
                                          int64_t to_device_after) {
-  auto cr = Reader();
+  auto cr = FreshReader();
   if (!cr.ok()) return cr.error();
   SqliteConn& c = **cr;
   struct Range {
@@ -302,7 +302,7 @@ void SqliteStore::MarkReceipt(std::string user_id, std::string device_id,
 Result<MessageStatus> SqliteStore::GetMessageStatus(std::string_view message_id) {
   auto msg = GetMessage(message_id);
   if (!msg.ok()) return msg.error();
-  auto cr = Reader();
+  auto cr = FreshReader();
   if (!cr.ok()) return cr.error();
   SqliteConn& c = **cr;
   MessageStatus out;
@@ -387,13 +387,13 @@ void SqliteStore::AckToDevice(std::string device_id, int64_t up_to_id, Done<Unit
 }
 
 Result<std::vector<std::string>> SqliteStore::ActiveMembers(std::string_view conversation_id) {
-  auto cr = Reader();
+  auto cr = FreshReader();
   if (!cr.ok()) return cr.error();
   return detail::MemberIds(**cr, conversation_id);
 }
 
 Result<bool> SqliteStore::CanSeeMedia(std::string_view user_id, std::string_view media_id) {
-  auto cr = Reader();
+  auto cr = FreshReader();
   if (!cr.ok()) return cr.error();
   Stmt s = (*cr)->Prepare(
       "SELECT 1 FROM message_media mm JOIN conversation_members m "
@@ -407,7 +407,7 @@ Result<bool> SqliteStore::CanSeeMedia(std::string_view user_id, std::string_view
 }
 
 Result<std::vector<std::string>> SqliteStore::Contacts(std::string_view user_id) {
-  auto cr = Reader();
+  auto cr = FreshReader();
   if (!cr.ok()) return cr.error();
   Stmt s = (*cr)->Prepare(
       "SELECT DISTINCT b.user_id FROM conversation_members a JOIN conversation_members b "
@@ -418,7 +418,7 @@ Result<std::vector<std::string>> SqliteStore::Contacts(std::string_view user_id)
 }
 
 Result<bool> SqliteStore::SharesConversation(std::string_view a, std::string_view b) {
-  auto cr = Reader();
+  auto cr = FreshReader();
   if (!cr.ok()) return cr.error();
   Stmt s = (*cr)->Prepare(
       "SELECT 1 FROM conversation_members x JOIN conversation_members y "

@@ -1,0 +1,323 @@
+#include "storage/sqlite/redo_log.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "common/log.h"
+#include "storage/sqlite/conn.h"
+
+namespace parley::storage::sqlite {
+namespace {
+
+constexpr size_t kHeader = 16;  // u32 body_len, u32 crc, u64 lsn
+
+void PutU16(std::string& out, uint16_t v) { out.append(reinterpret_cast<const char*>(&v), 2); }
+void PutU32(std::string& out, uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); }
+void PutU64(std::string& out, uint64_t v) { out.append(reinterpret_cast<const char*>(&v), 8); }
+
+// A bounds-checked reader of a record's body.
+struct Cursor {
+  std::string_view in;
+  bool ok = true;
+  template <typename T>
+  T Get() {
+    T v{};
+    if (in.size() < sizeof(T)) {
+      ok = false;
+      return v;
+    }
+    std::memcpy(&v, in.data(), sizeof(T));
+    in.remove_prefix(sizeof(T));
+    return v;
+  }
+  std::string_view Bytes(size_t n) {
+    if (in.size() < n) {
+      ok = false;
+      return {};
+    }
+    auto v = in.substr(0, n);
+    in.remove_prefix(n);
+    return v;
+  }
+};
+
+Error SysError(const std::string& what) {
+  return MakeError(ErrorCode::kUnavailable, what + ": " + std::strerror(errno));
+}
+
+const std::array<uint32_t, 256>& CrcTable() {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  return table;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) uint32_t Crc32cHw(uint32_t crc, const unsigned char* p,
+                                                     size_t n) {
+  uint64_t c = crc;
+  while (n >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = __builtin_ia32_crc32di(c, v);
+    p += 8;
+    n -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  while (n--) c32 = __builtin_ia32_crc32qi(c32, *p++);
+  return c32;
+}
+#endif
+
+// One record's statements applied on `conn` (statements prepared once per replay).
+Status ApplyRecord(SqliteConn& conn, std::string_view body,
+                   std::map<std::string, sqlite3_stmt*, std::less<>>& prepared) {
+  Cursor r{body};
+  const uint32_t n_sql = r.Get<uint32_t>();
+  std::vector<sqlite3_stmt*> stmts;
+  for (uint32_t i = 0; r.ok && i < n_sql; ++i) {
+    std::string_view sql = r.Bytes(r.Get<uint32_t>());
+    if (!r.ok) break;
+    auto it = prepared.find(sql);
+    if (it == prepared.end()) {
+      sqlite3_stmt* s = nullptr;
+      int rc = sqlite3_prepare_v2(conn.raw(), sql.data(), static_cast<int>(sql.size()), &s,
+                                  nullptr);
+      if (rc != SQLITE_OK) return SqliteError(rc, conn.raw(), "redo log: prepare");
+      it = prepared.emplace(std::string(sql), s).first;
+    }
+    stmts.push_back(it->second);
+  }
+  const uint32_t n_stmt = r.Get<uint32_t>();
+  for (uint32_t i = 0; r.ok && i < n_stmt; ++i) {
+    const uint32_t idx = r.Get<uint32_t>();
+    const uint16_t n_params = r.Get<uint16_t>();
+    if (!r.ok || idx >= stmts.size()) break;
+    sqlite3_stmt* s = stmts[idx];
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    int rc = SQLITE_OK;
+    for (uint16_t p = 0; r.ok && p < n_params; ++p) {
+      const int index = r.Get<uint16_t>();
+      const uint8_t type = r.Get<uint8_t>();
+      if (type == 1) {
+        rc = sqlite3_bind_int64(s, index, r.Get<int64_t>());
+      } else if (type == 2 || type == 3) {
+        std::string_view v = r.Bytes(r.Get<uint32_t>());
+        rc = type == 2 ? sqlite3_bind_text(s, index, v.data(), static_cast<int>(v.size()),
+                                           SQLITE_STATIC)
+                       : sqlite3_bind_blob(s, index, v.data(), static_cast<int>(v.size()),
+                                           SQLITE_STATIC);
+      } else if (type == 0) {
+        rc = sqlite3_bind_null(s, index);
+      } else {
+        r.ok = false;
+      }
+      if (rc != SQLITE_OK) return SqliteError(rc, conn.raw(), "redo log: bind");
+    }
+    if (!r.ok) break;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    }
+    if (rc != SQLITE_DONE) return SqliteError(rc, conn.raw(), "redo log: replay a statement");
+  }
+  if (!r.ok || !r.in.empty())
+    return MakeError(ErrorCode::kInternal, "redo log: a record that passed its CRC is malformed");
+  return OkStatus();
+}
+
+}  // namespace
+
+uint32_t Crc32c(uint32_t crc, const void* data, size_t size) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  crc = ~crc;
+#if defined(__x86_64__)
+  static const bool hw = __builtin_cpu_supports("sse4.2");
+  if (hw) return ~Crc32cHw(crc, p, size);
+#endif
+  const auto& t = CrcTable();
+  while (size--) crc = t[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+void RedoBuffer::Add(const char* sql, std::string_view params, uint16_t n_params) {
+  auto [it, inserted] = sql_index_.try_emplace(sql, static_cast<uint32_t>(sqls_.size()));
+  if (inserted) sqls_.push_back(sql);
+  PutU32(stmts_, it->second);
+  PutU16(stmts_, n_params);
+  stmts_.append(params);
+  ++count_;
+}
+
+void RedoBuffer::RollbackTo(Mark m) {
+  stmts_.resize(m.bytes);
+  count_ = m.count;
+}
+
+void RedoBuffer::Clear() {
+  sqls_.clear();
+  sql_index_.clear();
+  stmts_.clear();
+  count_ = 0;
+}
+
+std::string RedoBuffer::Encode(uint64_t lsn) const {
+  std::string out(kHeader, '\0');
+  PutU32(out, static_cast<uint32_t>(sqls_.size()));
+  for (const char* sql : sqls_) {
+    const size_t n = std::strlen(sql);
+    PutU32(out, static_cast<uint32_t>(n));
+    out.append(sql, n);
+  }
+  PutU32(out, count_);
+  out.append(stmts_);
+  const uint32_t body_len = static_cast<uint32_t>(out.size() - kHeader);
+  std::memcpy(out.data(), &body_len, 4);
+  std::memcpy(out.data() + 8, &lsn, 8);
+  const uint32_t crc = Crc32c(0, out.data() + 8, out.size() - 8);
+  std::memcpy(out.data() + 4, &crc, 4);
+  return out;
+}
+
+Result<std::unique_ptr<RedoLog>> RedoLog::Open(const std::string& path, bool sync) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return SysError("open " + path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    Error e = SysError("stat " + path);
+    ::close(fd);
+    return e;
+  }
+  return std::unique_ptr<RedoLog>(new RedoLog(fd, static_cast<uint64_t>(st.st_size), sync));
+}
+
+RedoLog::~RedoLog() { ::close(fd_); }
+
+Status RedoLog::Append(std::string_view record) {
+  size_t done = 0;
+  while (done < record.size()) {
+    ssize_t n = ::pwrite(fd_, record.data() + done, record.size() - done,
+                         static_cast<off_t>(end_ + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      Error e = SysError("redo log write");
+      (void)::ftruncate(fd_, static_cast<off_t>(end_));
+      return e;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (sync_ && ::fdatasync(fd_) != 0) {
+    Error e = SysError("redo log fdatasync");
+    (void)::ftruncate(fd_, static_cast<off_t>(end_));
+    return e;
+  }
+  end_ += record.size();
+  return OkStatus();
+}
+
+Status RedoLog::Reset() {
+  if (end_ == 0) return OkStatus();
+  if (::ftruncate(fd_, 0) != 0) return SysError("redo log truncate");
+  end_ = 0;
+  return OkStatus();
+}
+
+Result<uint64_t> RedoLog::Replay(const std::string& path, SqliteConn& conn, uint64_t applied_lsn) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return applied_lsn;
+    return SysError("open " + path);
+  }
+  std::string data;
+  {
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
+    if (n < 0) {
+      Error e = SysError("read " + path);
+      ::close(fd);
+      return e;
+    }
+  }
+  std::string_view rest(data);
+  uint64_t last = applied_lsn;
+  size_t good_end = 0;
+  uint64_t replayed = 0;
+  std::map<std::string, sqlite3_stmt*, std::less<>> prepared;
+  Status st = conn.Exec("BEGIN IMMEDIATE");
+  while (st.ok() && rest.size() >= kHeader) {
+    uint32_t body_len, crc;
+    uint64_t lsn;
+    std::memcpy(&body_len, rest.data(), 4);
+    std::memcpy(&crc, rest.data() + 4, 4);
+    std::memcpy(&lsn, rest.data() + 8, 8);
+    if (rest.size() - kHeader < body_len) break;  // cut short: never acknowledged
+    if (Crc32c(0, rest.data() + 8, 8 + body_len) != crc) break;
+    if (lsn > last && lsn != last + 1) break;  // does not follow: the end of what was written
+    if (lsn == last + 1) {
+      st = ApplyRecord(conn, rest.substr(kHeader, body_len), prepared);
+      if (!st.ok()) break;
+      last = lsn;
+      ++replayed;
+    }
+    rest.remove_prefix(kHeader + body_len);
+    good_end = data.size() - rest.size();
+  }
+  for (auto& [sql, s] : prepared) sqlite3_finalize(s);
+  if (st.ok() && last != applied_lsn) st = SetAppliedLsn(conn, last);
+  if (st.ok()) st = conn.Exec("COMMIT");
+  if (!st.ok()) {
+    (void)conn.Exec("ROLLBACK");
+    ::close(fd);
+    return st.error();
+  }
+  if (good_end != data.size()) {
+    LogWarn("redo log: dropped an unfinished record at its end",
+            {{"bytes", static_cast<int64_t>(data.size() - good_end)}});
+    if (::ftruncate(fd, static_cast<off_t>(good_end)) != 0) {
+      Error e = SysError("redo log truncate");
+      ::close(fd);
+      return e;
+    }
+  }
+  ::close(fd);
+  if (replayed > 0)
+    LogInfo("redo log replayed", {{"records", static_cast<int64_t>(replayed)},
+                                  {"last_lsn", static_cast<int64_t>(last)}});
+  return last;
+}
+
+Status EnsureRedoState(SqliteConn& conn) {
+  return conn.Exec(
+      "CREATE TABLE IF NOT EXISTS redo_state(id INTEGER PRIMARY KEY CHECK (id = 1), "
+      "applied_lsn INTEGER NOT NULL); "
+      "INSERT OR IGNORE INTO redo_state(id, applied_lsn) VALUES (1, 0)");
+}
+
+Result<uint64_t> AppliedLsn(SqliteConn& conn) {
+  Stmt s = conn.Prepare("SELECT applied_lsn FROM redo_state WHERE id = 1");
+  auto row = s.Step();
+  if (!row.ok()) return row.error();
+  if (!*row) return MakeError(ErrorCode::kInternal, "redo_state has no row");
+  return static_cast<uint64_t>(s.Int(0));
+}
+
+Status SetAppliedLsn(SqliteConn& conn, uint64_t lsn) {
+  Stmt s = conn.Prepare("UPDATE redo_state SET applied_lsn = ? WHERE id = 1");
+  auto r = s.Bind(1, static_cast<int64_t>(lsn)).Run();
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+}  // namespace parley::storage::sqlite
