@@ -1,5 +1,8 @@
 // MessageStore: conversations, memberships, messages, delivery cursors, receipts and to-device
-// queues. Per conversation, seq is 1, 2, 3, … with no gaps, assigned at commit.
+// queues. Per conversation, seq is 1, 2, 3, … with no gaps, assigned at commit. Readers (History,
+// Pending) never pass a committed seq they cannot read: clients mark delivered up to the highest
+// seq they got, so a page that held s+1 without s would lose s for good. A page ends before such
+// a seq (has_more), or the read fails (kUnavailable).
 // Threading and errors as in auth_store.h.
 #pragma once
 

@@ -86,10 +86,15 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   // can arrive out of seq order (each node publishes after its own commit). A message above a
   // gap is parked; the gap closes with the missing events, with this device's own sends (acks),
   // or, after a short wait, from the store, so the device gets every message once, in order.
+  // A gap the store cannot fill within a bound closes the connection (1013): never passed over.
   void DeliverInOrder(Frame frame, const std::string& conversation_id, int64_t seq);
   void NoteOwnSeq(const std::string& conversation_id, int64_t seq);
   void AdvanceInOrder(const std::string& conversation_id);
   boost::asio::awaitable<void> FillGap(std::string conversation_id);
+  // One read of FillGap: kProgress (the baseline set, or the gap narrowed), kDone (nothing
+  // parked), or kStuck (the read failed, or the gap's first seq is not readable yet).
+  enum class GapStep { kProgress, kDone, kStuck };
+  boost::asio::awaitable<GapStep> FillGapStep(const std::string& conversation_id);
   boost::asio::awaitable<void> Replay();
   boost::asio::awaitable<void> ReadLoop();
   boost::asio::awaitable<void> WriteLoop();

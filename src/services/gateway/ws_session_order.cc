@@ -7,8 +7,12 @@
 // How: a message above a gap is parked. The gap closes when the missing events arrive, when the
 // missing seq is this device's own send (its ack, NoteOwnSeq), or, after kGapWait, from the
 // store: seq s is committed only after s-1 is (the conversation row is locked while a seq is
-// taken), so once s is visible everything below it is readable.
+// taken), so once s is visible everything below it is readable. A gap is never passed over
+// (clients mark delivered up to the highest seq they get, so a seq passed would be lost for the
+// device): one the store cannot fill is read again with back-off, and if it still cannot, the
+// connection is closed (1013) and the next one's replay brings it.
 #include <boost/asio.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include "common/async.h"
 #include "common/log.h"
@@ -19,6 +23,7 @@
 namespace parley::services {
 
 namespace asio = boost::asio;
+namespace websocket = boost::beast::websocket;
 
 namespace {
 constexpr auto kGapWait = std::chrono::milliseconds(30);  // most gaps close by themselves
@@ -26,6 +31,13 @@ constexpr int kFillPage = 500;
 // Per conversation. Beyond it a live message is not parked (memory stays bounded); it is then
 // missing from this connection, and a later gap fill or the next connection brings it.
 constexpr size_t kMaxParked = 10000;
+// A gap the store cannot fill yet — a read fails, or a committed seq is not readable (the
+// Cassandra profile: its row's write failed and the sender has not retried yet) — is read again
+// after kRetryFirst, doubling up to kRetryMost, for kRetryBound since the last progress; then
+// the connection closes with 1013 (try again later). Never past the missing seq.
+constexpr std::chrono::milliseconds kRetryFirst{50};
+constexpr std::chrono::milliseconds kRetryMost{1000};
+constexpr std::chrono::milliseconds kRetryBound{5000};
 }  // namespace
 
 void WsSession::DeliverInOrder(Frame frame, const std::string& conversation_id, int64_t seq) {
@@ -94,74 +106,110 @@ void WsSession::AdvanceInOrder(const std::string& conversation_id) {
 
 asio::awaitable<void> WsSession::FillGap(std::string conversation_id) {
   auto self = shared_from_this();
-  auto& store = gw_.ctx().message_store;
   asio::steady_timer wait(ws_.get_executor());
   wait.expires_after(kGapWait);
   co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
-  if (!closed_ && !sent_seq_.count(conversation_id)) {
-    // No baseline: the device has had nothing of this conversation in this session. It starts
-    // where the user's visible range does (a new conversation, or a group joined since the
-    // connect), unless that is far back (an old conversation the replay's baseline left out):
-    // then from the first parked message, as before ordering existed.
-    const std::string user = principal_.user_id;
-    auto membership = co_await OnPool(gw_.ctx().blocking, [&] {
-      return store.GetMembership(conversation_id, user);
-    });
-    if (closed_) co_return;
-    auto rit = reorder_.find(conversation_id);
-    int64_t first = rit != reorder_.end() && !rit->second.parked.empty()
-                        ? rit->second.parked.begin()->first
-                        : 1;
-    int64_t base = membership.ok() ? membership->joined_seq : first - 1;
-    if (first - 1 - base > kFillPage) base = first - 1;
-    int64_t& sent = sent_seq_[conversation_id];  // may have been set meanwhile
-    sent = std::max(sent, std::min(base, first - 1));
-    AdvanceInOrder(conversation_id);
-  }
+  auto pause = kRetryFirst;
+  auto stuck_since = std::chrono::steady_clock::now();
   while (!closed_) {
-    auto rit = reorder_.find(conversation_id);
-    if (rit == reorder_.end() || rit->second.parked.empty()) break;
-    const int64_t from = sent_seq_[conversation_id];
-    const int64_t to = rit->second.parked.begin()->first - 1;  // the gap is (from, to]
-    if (to <= from) {
-      AdvanceInOrder(conversation_id);
+    const GapStep step = co_await FillGapStep(conversation_id);
+    if (closed_ || step == GapStep::kDone) break;
+    if (step == GapStep::kProgress) {
+      pause = kRetryFirst;
+      stuck_since = std::chrono::steady_clock::now();
       continue;
     }
-    const std::string user = principal_.user_id;
-    auto page = co_await OnPool(gw_.ctx().blocking,
-                                [&]() -> Result<std::pair<std::vector<storage::Message>, bool>> {
-      auto membership = store.GetMembership(conversation_id, user);
-      if (!membership.ok()) return membership.error();
-      int64_t lo = std::max(from, membership->joined_seq);
-      if (lo >= to) return std::pair<std::vector<storage::Message>, bool>{{}, false};
-      return store.History(conversation_id, lo + 1, to, lo, INT64_MAX, true,
-                           static_cast<int>(std::min<int64_t>(to - lo, kFillPage)));
-    });
-    if (closed_) break;
-    if (!page.ok()) {
-      // Cannot read the gap: deliver what is parked rather than hold it (the messages stay
-      // pending for this device and come back on its next connection).
-      LogWarn("websocket gap fill failed", {{"error", page.error().message}});
-      auto r = reorder_.find(conversation_id);
-      if (r != reorder_.end()) sent_seq_[conversation_id] = r->second.parked.begin()->first - 1;
-      AdvanceInOrder(conversation_id);
-      continue;
+    if (std::chrono::steady_clock::now() - stuck_since >= kRetryBound) {
+      // What is parked stays pending for this device (it has not been sent): the next
+      // connection's replay brings the gap and what follows it, in order.
+      auto sent = sent_seq_.find(conversation_id);
+      LogWarn("websocket gap not readable; closing so the client reconnects",
+              {{"device_id", principal_.device_id}, {"conversation_id", conversation_id},
+               {"after_seq", sent == sent_seq_.end() ? int64_t{-1} : sent->second}});
+      Close(static_cast<uint16_t>(websocket::close_code::try_again_later), "try again later");
+      break;
     }
-    int64_t covered = page->second && !page->first.empty() ? page->first.back().seq : to;
-    for (const auto& m : page->first) {
-      if (m.sender_device_id == principal_.device_id) continue;  // its own: never delivered to it
-      EnqueueMessage(MessageFrame(MessageToJson(m)),
-                     conversation_id, m.seq);
-    }
-    int64_t& sent = sent_seq_[conversation_id];
-    sent = std::max(sent, covered);
-    AdvanceInOrder(conversation_id);
+    wait.expires_after(pause);
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    pause = std::min<std::chrono::milliseconds>(pause * 2, kRetryMost);
   }
   auto rit = reorder_.find(conversation_id);
   if (rit != reorder_.end()) {
     rit->second.filling = false;
     AdvanceInOrder(conversation_id);
   }
+}
+
+asio::awaitable<WsSession::GapStep> WsSession::FillGapStep(const std::string& conversation_id) {
+  auto& store = gw_.ctx().message_store;
+  const std::string user = principal_.user_id;
+  if (!sent_seq_.count(conversation_id)) {
+    // No baseline: the device has had nothing of this conversation in this session. It starts
+    // where the user's visible range does (a new conversation, or a group joined since the
+    // connect), unless that is far back (an old conversation the replay's baseline left out):
+    // then from the first parked message, as before ordering existed.
+    auto membership = co_await OnPool(gw_.ctx().blocking, [&] {
+      return store.GetMembership(conversation_id, user);
+    });
+    if (closed_) co_return GapStep::kDone;
+    if (!membership.ok()) {
+      LogWarn("websocket gap fill failed", {{"error", membership.error().message}});
+      co_return GapStep::kStuck;
+    }
+    auto rit = reorder_.find(conversation_id);
+    int64_t first = rit != reorder_.end() && !rit->second.parked.empty()
+                        ? rit->second.parked.begin()->first
+                        : 1;
+    int64_t base = membership->joined_seq;
+    if (first - 1 - base > kFillPage) base = first - 1;
+    int64_t& sent = sent_seq_[conversation_id];  // may have been set meanwhile
+    sent = std::max(sent, std::min(base, first - 1));
+    AdvanceInOrder(conversation_id);
+    co_return GapStep::kProgress;
+  }
+  auto rit = reorder_.find(conversation_id);
+  if (rit == reorder_.end() || rit->second.parked.empty()) co_return GapStep::kDone;
+  const int64_t from = sent_seq_[conversation_id];
+  const int64_t to = rit->second.parked.begin()->first - 1;  // the gap is (from, to]
+  if (to <= from) {
+    AdvanceInOrder(conversation_id);
+    co_return GapStep::kProgress;
+  }
+  // The gap's messages the user may see, from `lo` on (below the user's range: not theirs).
+  struct Read {
+    int64_t lo;
+    std::vector<storage::Message> messages;
+  };
+  auto page = co_await OnPool(gw_.ctx().blocking, [&]() -> Result<Read> {
+    auto membership = store.GetMembership(conversation_id, user);
+    if (!membership.ok()) return membership.error();
+    int64_t lo = std::max(from, membership->joined_seq);
+    if (lo >= to) return Read{to, {}};
+    auto h = store.History(conversation_id, lo + 1, to, lo, INT64_MAX, true,
+                           static_cast<int>(std::min<int64_t>(to - lo, kFillPage)));
+    if (!h.ok()) return h.error();
+    return Read{lo, std::move(h->first)};
+  });
+  if (closed_) co_return GapStep::kDone;
+  if (!page.ok()) {
+    LogWarn("websocket gap fill failed", {{"error", page.error().message}});
+    co_return GapStep::kStuck;
+  }
+  // Seqs are gapless and History answers every one in range, the device's own included: the
+  // page runs lo+1, lo+2, … Sent only as far as that holds, so a seq missing from the page is
+  // never passed (the device marks delivered up to the highest seq it gets).
+  int64_t covered = page->lo;
+  for (const auto& m : page->messages) {
+    if (m.seq != covered + 1) break;
+    covered = m.seq;
+    if (m.sender_device_id == principal_.device_id) continue;  // its own: never delivered to it
+    EnqueueMessage(MessageFrame(MessageToJson(m)), conversation_id, m.seq);
+  }
+  if (covered <= from) co_return GapStep::kStuck;  // seq from+1 is not readable (yet)
+  int64_t& sent = sent_seq_[conversation_id];
+  sent = std::max(sent, covered);
+  AdvanceInOrder(conversation_id);
+  co_return GapStep::kProgress;
 }
 
 }  // namespace parley::services

@@ -16,10 +16,12 @@ namespace {
 
 // A seq committed in PostgreSQL whose row is not in Cassandra yet is being written by the node
 // that committed it (it writes the row before anyone is told of the message): a read that finds
-// such a hole reads again, for at most this long. Past it the read answers without the row (its
-// writer died; the sender's retry of the same client_msg_id writes it). Without the wait a
-// reader told of seq s (so s-1 is committed) could miss s-1 for good: the WebSocket gap fill
-// relies on "s visible ⇒ everything below readable".
+// such a hole reads again, for at most this long. Past it the row's write has failed (the
+// sender was answered with an error; its retry of the same client_msg_id writes the row).
+// Without the wait a reader told of seq s (so s-1 is committed) could miss s-1 for good: the
+// WebSocket gap fill relies on "s visible ⇒ everything below readable". A row still absent
+// after the wait is never passed over: pages end before it, and a read that would start with it
+// is kUnavailable.
 constexpr int kInFlightWaitMs = 1000;
 
 template <typename Read, typename Complete>
@@ -32,6 +34,15 @@ auto ReadWaitingForInFlight(Read read, Complete complete) -> decltype(read()) {
     waited += pause;
     pause = std::min(pause * 2, 100);
   }
+}
+
+// A committed seq whose row is still absent after the wait (its write failed and the sender has
+// not retried yet): readers answer this rather than pass the seq, which a client would then mark
+// beyond for good.
+Error RowNotReadable(std::string_view conversation_id, int64_t seq) {
+  return MakeError(ErrorCode::kUnavailable, "message " + std::to_string(seq) + " of conversation " +
+                                                std::string(conversation_id) +
+                                                " is not readable yet; retry later");
 }
 
 }  // namespace
@@ -163,8 +174,20 @@ Result<std::pair<std::vector<Message>, bool>> CassandraMessageStore::History(
         return true;
       });
   if (!rows.ok()) return rows.error();
-  out.second = static_cast<int>(rows->size()) > limit;
-  if (out.second) rows->resize(limit);
+  // Still a hole after the wait: the page ends before it (has_more), so a reader paging on
+  // never passes the seq; a page that would start with it is kUnavailable.
+  int64_t run = 0;
+  while (run < static_cast<int64_t>(rows->size()) &&
+         (*rows)[run].seq == (ascending ? lo + run : hi - run))
+    ++run;
+  if (run < want) {
+    if (run == 0) return RowNotReadable(conversation_id, ascending ? lo : hi);
+    rows->resize(run);
+    out.second = true;
+  } else {
+    out.second = static_cast<int>(rows->size()) > limit;
+  }
+  if (static_cast<int>(rows->size()) > limit) rows->resize(limit);
   out.first = std::move(*rows);
   return out;
 }
@@ -175,11 +198,13 @@ Result<Message> CassandraMessageStore::GetMessage(std::string_view message_id) {
   auto row = ReadWaitingForInFlight([&] { return table_.Read(slim->conversation_id, slim->seq); },
                                     [](const auto& got) { return got.has_value(); });
   if (!row.ok()) return row.error();
-  if (!*row) return MakeError(ErrorCode::kNotFound, "no such message");
+  if (!*row) return RowNotReadable(slim->conversation_id, slim->seq);
   return std::move(**row);
 }
 
-Result<std::vector<Message>> CassandraMessageStore::Hydrate(const std::vector<Message>& slim) {
+Result<std::vector<Message>> CassandraMessageStore::Hydrate(const std::vector<Message>& slim,
+                                                            bool* cut) {
+  *cut = false;
   std::vector<Message> out;
   out.reserve(slim.size());
   size_t i = 0;
@@ -208,16 +233,25 @@ Result<std::vector<Message>> CassandraMessageStore::Hydrate(const std::vector<Me
       if (!rows.ok()) return rows.error();
       by_seq.clear();
       for (auto& m : *rows) by_seq[m.seq] = &m;
-      for (size_t k = i; k < j; ++k)
-        if (auto it = by_seq.find(slim[k].seq); it != by_seq.end())
-          out.push_back(std::move(*it->second));
+      for (size_t k = i; k < j; ++k) {
+        auto it = by_seq.find(slim[k].seq);
+        if (it == by_seq.end()) {
+          *cut = true;  // the run ends before its hole
+          break;
+        }
+        out.push_back(std::move(*it->second));
+      }
     } else {
       for (size_t k = i; k < j; ++k) {
         auto row = ReadWaitingForInFlight(
             [&] { return table_.Read(slim[k].conversation_id, slim[k].seq); },
             [](const auto& got) { return got.has_value(); });
         if (!row.ok()) return row.error();
-        if (*row) out.push_back(std::move(**row));
+        if (!*row) {
+          *cut = true;
+          break;
+        }
+        out.push_back(std::move(**row));
       }
     }
     i = j;
@@ -232,8 +266,18 @@ Result<PendingPage> CassandraMessageStore::Pending(std::string_view user_id,
   limit = std::min(limit, table_.options().max_page);
   auto page = pg_.Pending(user_id, device_id, limit, floors, to_device_after);
   if (!page.ok()) return page.error();
-  auto rows = Hydrate(page->messages);
+  bool cut = false;
+  auto rows = Hydrate(page->messages, &cut);
   if (!rows.ok()) return rows.error();
+  if (cut) {
+    // A conversation stopped before a seq whose row is missing. The device gets what lies before
+    // it and asks again (has_more); with nothing before any hole it must wait: kUnavailable,
+    // rather than an empty page a replay would take as the end.
+    if (rows->empty()) {  // every run stopped at its first message
+      return RowNotReadable(page->messages.front().conversation_id, page->messages.front().seq);
+    }
+    page->has_more = true;
+  }
   page->messages = std::move(*rows);
   return page;
 }

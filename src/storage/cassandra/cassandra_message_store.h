@@ -19,8 +19,12 @@
 // - Every Message returned (History, GetMessage, Pending, ListConversations' last_message,
 //   Append's duplicate) comes from Cassandra. A read that finds a committed seq without its row
 //   reads again for up to 1 s (its node is still writing it: a reader told of seq s must find
-//   everything below s). A row still absent then (its write failed and was never retried) is
-//   skipped by History and Pending, kNotFound for GetMessage, and leaves last_message empty.
+//   everything below s). A row still absent then (its write failed and the sender has not
+//   retried yet) is never passed over, since a client marks delivered up to the highest seq it
+//   got: a History page ends before it (has_more), a Pending page stops that conversation before
+//   it (has_more); a read that would start with it (for Pending: whose page would hold no
+//   message) is kUnavailable, and so is GetMessage of it. Only ListConversations' last_message
+//   is left empty.
 // - History pages across buckets in seq order; every page is at most options.max_page rows.
 // - `done` runs on this store's writer threads, in commit order per conversation (PostgreSQL's
 //   completions are handed to one strand per conversation: the chat service publishes from
@@ -95,8 +99,10 @@ class CassandraMessageStore final : public MessageStore, public GroupStore {
   struct Payload;
   Result<AppendResult> FinishAppend(const Payload& p, Result<AppendResult> r);
   Result<GroupChange> FinishGroup(Result<GroupChange> r);
-  // The Cassandra rows of messages PostgreSQL returned (same order); absent rows are dropped.
-  Result<std::vector<Message>> Hydrate(const std::vector<Message>& slim);
+  // The Cassandra rows of messages PostgreSQL returned (same order, runs of one conversation in
+  // seq order). A run stops before its first row still absent after the wait; `*cut` says
+  // whether any did.
+  Result<std::vector<Message>> Hydrate(const std::vector<Message>& slim, bool* cut);
 
   using Strand = boost::asio::strand<boost::asio::thread_pool::executor_type>;
   // The strand of a conversation: its completions run one at a time, in the order posted.
