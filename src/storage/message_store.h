@@ -143,6 +143,10 @@ class MessageStore {
   // Deletes the device's to-device messages with id <= up_to_id.
   virtual void AckToDevice(std::string device_id, int64_t up_to_id, Done<Unit> done) = 0;
 
+  // The device's delivery cursor in the conversation: the seq it marked delivered up to (0 if
+  // it never marked there). Pending starts above it (and above the user's joined_seq).
+  virtual Result<int64_t> DeviceCursor(std::string_view device_id,
+                                       std::string_view conversation_id) = 0;
   // Active members of a conversation (empty if none or no such conversation).
   virtual Result<std::vector<std::string>> ActiveMembers(std::string_view conversation_id) = 0;
   // Whether `user_id` can see a message that names `media_id` (a member of its conversation

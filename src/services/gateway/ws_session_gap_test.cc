@@ -80,6 +80,13 @@ class GapStore final : public storage::MessageStore {
     if (hidden) hidden_.insert(seq);
     else hidden_.erase(seq);
   }
+  // Bob's device cursor, and whether the conversation is among those the replay lists (false:
+  // an old one beyond the replay's baseline).
+  void SetCursor(int64_t seq, bool listed) {
+    std::lock_guard l(mu_);
+    cursor_ = seq;
+    listed_ = listed;
+  }
   void FailReads(bool fail) {
     std::lock_guard l(mu_);
     fail_ = fail;
@@ -119,6 +126,7 @@ class GapStore final : public storage::MessageStore {
   Result<std::vector<storage::ConversationSummary>> ListConversations(std::string_view user_id,
                                                                       int) override {
     std::lock_guard l(mu_);
+    if (!listed_) return std::vector<storage::ConversationSummary>{};
     storage::ConversationSummary s;
     s.conversation.conversation_id = kConv;
     s.conversation.type = "direct";
@@ -154,6 +162,10 @@ class GapStore final : public storage::MessageStore {
     done(Unsupported());
   }
   void AckToDevice(std::string, int64_t, Done<Unit> done) override { done(Unsupported()); }
+  Result<int64_t> DeviceCursor(std::string_view, std::string_view) override {
+    std::lock_guard l(mu_);
+    return cursor_;
+  }
   Result<std::vector<std::string>> ActiveMembers(std::string_view) override {
     return Unsupported();
   }
@@ -176,6 +188,8 @@ class GapStore final : public storage::MessageStore {
   std::map<int64_t, Message> messages_;  // guarded by mu_, as the rest
   std::set<int64_t> hidden_;
   int64_t baseline_ = 0;
+  int64_t cursor_ = 0;
+  bool listed_ = true;
   bool fail_ = false;
   int history_reads_ = 0;
 };
@@ -355,6 +369,20 @@ TEST_F(WsGapTest, AGapTheStoreCannotReadClosesTheConnectionWith1013) {
   EXPECT_EQ(SeqsLocked(), std::vector<int64_t>{}) << "nothing past the unreadable seq 2";
   EXPECT_GE(waited, std::chrono::seconds(4)) << "it retried for its bound (5 s) first";
   EXPECT_GE(store_.history_reads(), 4);
+}
+
+// An old conversation the replay's baseline left out, far past the user's joined_seq: live events
+// arrive out of order (1003, then 1002; 1001's is late). The gap fill starts at the device's
+// cursor (1000), so 1001 is read from the store, not passed.
+TEST_F(WsGapTest, AConversationWithoutBaselineStartsAtTheDevicesCursor) {
+  for (int64_t seq = 1; seq <= 1003; ++seq) store_.Add(seq);
+  store_.SetCursor(1000, /*listed=*/false);
+  ASSERT_NO_FATAL_FAILURE(Connect());
+  Deliver(1003);
+  Deliver(1002);
+  ASSERT_TRUE(WaitFor([&] { return SeqsLocked().size() >= 3; }, std::chrono::seconds(5)))
+      << "sent: " << ::testing::PrintToString(Seqs());
+  EXPECT_EQ(Seqs(), (std::vector<int64_t>{1001, 1002, 1003}));
 }
 
 }  // namespace

@@ -144,26 +144,28 @@ asio::awaitable<WsSession::GapStep> WsSession::FillGapStep(const std::string& co
   auto& store = gw_.ctx().message_store;
   const std::string user = principal_.user_id;
   if (!sent_seq_.count(conversation_id)) {
-    // No baseline: the device has had nothing of this conversation in this session. It starts
-    // where the user's visible range does (a new conversation, or a group joined since the
-    // connect), unless that is far back (an old conversation the replay's baseline left out):
-    // then from the first parked message, as before ordering existed.
-    auto membership = co_await OnPool(gw_.ctx().blocking, [&] {
-      return store.GetMembership(conversation_id, user);
+    // No baseline: the device has had nothing of this conversation in this session (a new
+    // conversation, a group joined since the connect, or an old one the replay's baseline left
+    // out). It has everything up to its own cursor (or up to where the user's range starts);
+    // the fill brings the rest, so a late event below the first parked one is never passed.
+    struct Base {
+      int64_t joined_seq;
+      int64_t cursor;
+    };
+    auto base = co_await OnPool(gw_.ctx().blocking, [&]() -> Result<Base> {
+      auto membership = store.GetMembership(conversation_id, user);
+      if (!membership.ok()) return membership.error();
+      auto cursor = store.DeviceCursor(principal_.device_id, conversation_id);
+      if (!cursor.ok()) return cursor.error();
+      return Base{membership->joined_seq, *cursor};
     });
     if (closed_) co_return GapStep::kDone;
-    if (!membership.ok()) {
-      LogWarn("websocket gap fill failed", {{"error", membership.error().message}});
+    if (!base.ok()) {
+      LogWarn("websocket gap fill failed", {{"error", base.error().message}});
       co_return GapStep::kStuck;
     }
-    auto rit = reorder_.find(conversation_id);
-    int64_t first = rit != reorder_.end() && !rit->second.parked.empty()
-                        ? rit->second.parked.begin()->first
-                        : 1;
-    int64_t base = membership->joined_seq;
-    if (first - 1 - base > kFillPage) base = first - 1;
     int64_t& sent = sent_seq_[conversation_id];  // may have been set meanwhile
-    sent = std::max(sent, std::min(base, first - 1));
+    sent = std::max(sent, std::max(base->joined_seq, base->cursor));
     AdvanceInOrder(conversation_id);
     co_return GapStep::kProgress;
   }

@@ -326,6 +326,10 @@ void CassandraMessageStore::EnqueueToDevice(std::vector<ToDeviceMessage> message
 void CassandraMessageStore::AckToDevice(std::string device_id, int64_t up_to_id, Done<Unit> done) {
   pg_.AckToDevice(std::move(device_id), up_to_id, std::move(done));
 }
+Result<int64_t> CassandraMessageStore::DeviceCursor(std::string_view device_id,
+                                                    std::string_view conversation_id) {
+  return pg_.DeviceCursor(device_id, conversation_id);
+}
 Result<std::vector<std::string>> CassandraMessageStore::ActiveMembers(std::string_view id) {
   return pg_.ActiveMembers(id);
 }

@@ -210,9 +210,13 @@ TEST_P(StoreConformance, PendingFollowsTheDeviceCursorAndSkipsOwnMessages) {
   EXPECT_TRUE(ch->delivered_advanced);
   EXPECT_FALSE(ch->read_advanced);
   EXPECT_EQ(s_.messages->Pending(b.user_id, db.device_id, 10, {}, 0)->messages.size(), 1u);
+  EXPECT_EQ(*s_.messages->DeviceCursor(db.device_id, conv), 2);
+  EXPECT_EQ(*s_.messages->DeviceCursor(da.device_id, conv), 3) << "caught up with its own sends";
+  EXPECT_EQ(*s_.messages->DeviceCursor(db.device_id, "no-such-conversation"), 0);
   // A device added later starts caught up.
   Device db2 = f.AddDevice(b);
   EXPECT_TRUE(s_.messages->Pending(b.user_id, db2.device_id, 10, {}, 0)->messages.empty());
+  EXPECT_EQ(*s_.messages->DeviceCursor(db2.device_id, conv), 3);
 }
 
 TEST_P(StoreConformance, ReplyingBeforeFetchingKeepsWhatTheDeviceHasNotHad) {

@@ -272,6 +272,17 @@ void PostgresStore::AckToDevice(std::string device_id, int64_t up_to_id, Done<Un
       std::move(done));
 }
 
+Result<int64_t> PostgresStore::DeviceCursor(std::string_view device_id,
+                                            std::string_view conversation_id) {
+  auto cr = Reader();
+  if (!cr.ok()) return cr.error();
+  auto r = (*cr)->Exec(
+      "SELECT delivered_seq FROM device_cursors WHERE device_id = $1 AND conversation_id = $2",
+      {P(device_id), P(conversation_id)});
+  if (!r.ok()) return r.error();
+  return r->rows() > 0 ? r->i64(0, 0) : int64_t{0};
+}
+
 Result<std::vector<std::string>> PostgresStore::ActiveMembers(std::string_view conversation_id) {
   auto cr = Reader();
   if (!cr.ok()) return cr.error();

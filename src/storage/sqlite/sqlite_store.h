@@ -114,6 +114,8 @@ class SqliteStore final : public AuthStore,
   void EnqueueToDevice(std::vector<ToDeviceMessage> messages, ToDeviceCap cap,
                        Done<std::vector<ToDeviceMessage>> done) override;
   void AckToDevice(std::string device_id, int64_t up_to_id, Done<Unit> done) override;
+  Result<int64_t> DeviceCursor(std::string_view device_id,
+                               std::string_view conversation_id) override;
   Result<std::vector<std::string>> ActiveMembers(std::string_view conversation_id) override;
   Result<bool> CanSeeMedia(std::string_view user_id, std::string_view media_id) override;
   Result<std::vector<std::string>> Contacts(std::string_view user_id) override;

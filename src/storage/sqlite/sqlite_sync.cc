@@ -386,6 +386,18 @@ void SqliteStore::AckToDevice(std::string device_id, int64_t up_to_id, Done<Unit
       std::move(done));
 }
 
+Result<int64_t> SqliteStore::DeviceCursor(std::string_view device_id,
+                                          std::string_view conversation_id) {
+  auto cr = FreshReader();
+  if (!cr.ok()) return cr.error();
+  Stmt s = (*cr)->Prepare(
+      "SELECT delivered_seq FROM device_cursors WHERE device_id = ? AND conversation_id = ?");
+  s.Bind(1, device_id).Bind(2, conversation_id);
+  auto row = s.Step();
+  if (!row.ok()) return row.error();
+  return *row ? s.Int(0) : int64_t{0};
+}
+
 Result<std::vector<std::string>> SqliteStore::ActiveMembers(std::string_view conversation_id) {
   auto cr = FreshReader();
   if (!cr.ok()) return cr.error();
