@@ -498,32 +498,32 @@ def _close_websockets():
 
 
 def msg_of(frame: dict) -> dict:
-    """The message object carried by a `message` frame. The contract does not say whether the
-    fields are inline or nested under "message"; both are accepted."""
-    inner = frame.get("message")
-    return inner if isinstance(inner, dict) else frame
+    """The message object of a `message` frame: `{type:"message", message:{…}}` (openapi.yaml,
+    /v1/ws)."""
+    assert frame.get("type") == "message" and isinstance(frame.get("message"), dict), frame
+    return frame["message"]
 
 
 def to_device_of(frame: dict) -> dict:
-    for key in ("to_device", "message"):
-        if isinstance(frame.get(key), dict):
-            return frame[key]
+    """A `to_device` frame carries its fields inline: `{type:"to_device", id, to_device_id,
+    sender_id, sender_device_id, body, created_at}` (openapi.yaml, /v1/ws)."""
+    assert frame.get("type") == "to_device" and "body" in frame and "id" in frame, frame
     return frame
 
 
 def presence_of(frame: dict) -> dict:
-    for key in ("presence", "status"):
-        if isinstance(frame.get(key), dict):
-            return frame[key]
+    """A `presence` frame carries its fields inline: `{type:"presence", user_id, status, text,
+    last_seen_at}` (docs/api.md, Presence)."""
+    assert frame.get("type") == "presence" and "status" in frame and "user_id" in frame, frame
     return frame
 
 
 def frame_error_code(frame: dict):
-    """The error code of an `error` frame: {"error":{"code"}} like HTTP, or a flat "code"."""
+    """The error code of an `error` frame, `{type:"error", ref?, error:{code, message}}` as in
+    HTTP errors (docs/api.md, WebSocket)."""
     err = frame.get("error")
-    if isinstance(err, dict):
-        return err.get("code")
-    return frame.get("code")
+    assert isinstance(err, dict) and isinstance(err.get("message"), str), frame
+    return err.get("code")
 
 
 # --- misc helpers -----------------------------------------------------------------------------

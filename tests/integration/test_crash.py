@@ -233,9 +233,8 @@ def test_ws_acked_messages_survive_sigkill(crash_server):
             answered += 1
             with lock:
                 if f["type"] == "ack":
-                    ans = f if "message_id" in f else f["message"]
                     cid, body = sent[f["ref"]]
-                    acks.append((sender, conv, cid, body, ans))
+                    acks.append((sender, conv, cid, body, f))
                     if len(acks) == target and not killed.is_set():
                         srv.kill()
                         killed.set()

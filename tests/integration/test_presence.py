@@ -110,8 +110,8 @@ def test_offline_after_grace_period_with_last_seen(new_user):
     assert isinstance(s["last_seen_at"], int)
     assert closed_ms - 5_000 <= s["last_seen_at"] <= now_ms(), s
     f = wa.wait_for(is_presence(b, "offline"), what="presence offline frame")
-    last_seen = presence_of(f).get("last_seen_at")
-    assert last_seen is None or isinstance(last_seen, int)
+    # docs/api.md: presence frames carry last_seen_at, set once the user is offline.
+    assert presence_of(f)["last_seen_at"] == s["last_seen_at"]
 
 
 def test_online_until_last_device_disconnects(new_user):
