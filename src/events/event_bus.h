@@ -12,13 +12,18 @@
 //   kOneNode    each event is handled by the subscribers of one node only, whichever holds the
 //               event's partition (audit records, thumbnails, push notifications). Events
 //               published while no node subscribed are handled when one does.
+//   kAddressed  only the events PublishTo() addressed to this node (the gateway, when deliveries
+//               are routed: a node reads the live events of the users it holds, not everyone's).
+//               Like kEveryNode, a node that was down does not catch up.
 // Both are at least once across a crash or a rebalance: an adapter drops duplicates it can see
 // (by event_id) but a handler that must act exactly once checks event_id itself. The in-process
 // bus has one node, so both scopes mean the same there.
 #pragma once
 
 #include <functional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "events/event.h"
 
@@ -26,7 +31,7 @@ namespace parley::events {
 
 using Handler = std::function<void(std::string_view topic, const EventPtr& event)>;
 
-enum class Delivery { kEveryNode, kOneNode };
+enum class Delivery { kEveryNode, kOneNode, kAddressed };
 
 class EventBus {
  public:
@@ -37,6 +42,16 @@ class EventBus {
   // False when nothing can receive an event of `topic` (the in-process bus with no subscriber):
   // a publisher may then skip building it. A shared bus (Kafka) always has an audience.
   virtual bool HasAudience(std::string_view topic) const { return true; }
+  // Publishes `event` on `topic` for the kAddressed subscribers of the nodes named (ids as
+  // ConnectionRegistry::node_id()); nothing if `node_ids` is empty. Thread-safe, never blocks on
+  // I/O. A bus that does not address nodes (AddressesNodes() false: one node) publishes it to
+  // every subscriber of `topic`.
+  virtual void PublishTo(std::string_view topic, EventPtr event,
+                         const std::vector<std::string>& node_ids) {
+    if (!node_ids.empty()) Publish(topic, std::move(event));
+  }
+  // Whether PublishTo reaches only the nodes it names (a shared bus: Kafka).
+  virtual bool AddressesNodes() const { return false; }
 };
 
 }  // namespace parley::events

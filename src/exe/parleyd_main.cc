@@ -21,6 +21,7 @@
 #include "services/audit/audit_service.h"
 #include "services/auth/auth_service.h"
 #include "services/auth/keys_service.h"
+#include "services/delivery/delivery_router.h"
 #include "services/chat/chat_service.h"
 #include "services/gateway/gateway.h"
 #include "services/groups/groups_service.h"
@@ -297,8 +298,10 @@ int main(int argc, char** argv) {
   events::EventBus& bus = profile.bus();
   Metrics metrics;
   services::RateLimits limits(cfg, profile.make_limiter());
+  services::DeliveryRouter deliveries(
+      bus, profile.routes_deliveries() ? &profile.registry() : nullptr, metrics);
   services::Context ctx{cfg, profile.auth(), profile.keys(), profile.messages(), bus, blocking,
-                        metrics, limits};
+                        metrics, limits, deliveries};
 
   services::AuthService auth(ctx, std::move(*signer), profile.revocations());
   if (Status st = auth.Start(); !st.ok()) return Fail(st.error().message);
@@ -331,6 +334,7 @@ int main(int argc, char** argv) {
   audit.Start();
   services::Gateway gateway(ctx, auth, chat, presence);
   gateway.Start();
+  deliveries.Start();  // the bridge for older nodes' events, when routed
   services::SearchService search(ctx, search_index);
   search.Start();
   services::NotifyService notify(

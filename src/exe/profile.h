@@ -61,6 +61,10 @@ class Profile {
   const std::string& media_dir() const { return media_dir_; }  // "" when blobs are in S3
   const std::string& secrets_dir() const { return secrets_dir_; }
   bool scale_out() const { return scale_out_; }  // some adapter is shared with other nodes
+  // Live events go only to the nodes holding their recipients (services/delivery): the bus
+  // addresses nodes (Kafka) and the registry is shared (Redis), which then says this node reads
+  // the events addressed to it.
+  bool routes_deliveries() const { return routes_deliveries_; }
 
   // Called (on a registry thread; must not block) with users whose connections were held by a
   // node that crashed, so that presence can re-evaluate them. A no-op in the embedded profile.
@@ -96,6 +100,7 @@ class Profile {
   std::string node_id_, media_dir_, secrets_dir_;
   std::string store_kind_, bus_kind_, cluster_kind_, media_kind_;
   bool scale_out_ = false;
+  bool routes_deliveries_ = false;
   bool closed_ = false;
 };
 

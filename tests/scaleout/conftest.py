@@ -158,14 +158,18 @@ class Node:
         except requests.RequestException:
             return False
 
-    def ws_connections(self):
-        """The node's parley_ws_connections gauge (None if unreadable)."""
+    def metric(self, name):
+        """An unlabelled counter or gauge of the node's /metrics (None if unreadable)."""
         try:
             text = requests.get(self.base + "/metrics", timeout=5).text
         except requests.RequestException:
             return None
-        m = re.search(r"^parley_ws_connections(?:\{[^}]*\})?\s+([0-9.eE+-]+)\s*$", text, re.M)
+        m = re.search(rf"^{re.escape(name)}(?:\{{[^}}]*\}})?\s+([0-9.eE+-]+)\s*$", text, re.M)
         return int(float(m.group(1))) if m else None
+
+    def ws_connections(self):
+        """The node's parley_ws_connections gauge (None if unreadable)."""
+        return self.metric("parley_ws_connections")
 
     def __repr__(self):
         return f"<{self.name} :{self.port}>"

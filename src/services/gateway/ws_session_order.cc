@@ -13,6 +13,7 @@
 #include "common/async.h"
 #include "common/log.h"
 #include "services/chat/chat_json.h"
+#include "services/delivery/delivery_router.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/ws_session.h"
 
@@ -26,6 +27,8 @@ constexpr int kFillPage = 500;
 // Per conversation. Beyond it a live message is not parked (memory stays bounded); it is then
 // missing from this connection, and a later gap fill or the next connection brings it.
 constexpr size_t kMaxParked = 10000;
+constexpr int kSettlePage = 200;
+constexpr int kSettleRounds = 5;  // pages; what is left stays pending for the next connection
 }  // namespace
 
 void WsSession::DeliverInOrder(Frame frame, const std::string& conversation_id, int64_t seq) {
@@ -161,6 +164,40 @@ asio::awaitable<void> WsSession::FillGap(std::string conversation_id) {
   if (rit != reorder_.end()) {
     rit->second.filling = false;
     AdvanceInOrder(conversation_id);
+  }
+}
+
+asio::awaitable<void> WsSession::SettleReplay() {
+  auto self = shared_from_this();
+  auto& store = gw_.ctx().message_store;
+  asio::steady_timer wait(ws_.get_executor());
+  wait.expires_after(kSettleAfterConnect);
+  co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+  for (int round = 0; round < kSettleRounds && !closed_; ++round) {
+    // Copies: the session's thread goes on changing them while the pool reads.
+    const storage::SeqFloors floors(sent_seq_.begin(), sent_seq_.end());
+    const int64_t to_device_after = sent_to_device_;
+    auto page = co_await OnPool(gw_.ctx().blocking, [&] {
+      return store.Pending(principal_.user_id, principal_.device_id, kSettlePage, floors,
+                           to_device_after);
+    });
+    if (closed_) co_return;
+    if (!page.ok()) {
+      // They stay pending: the next connection (or a gap fill) brings them.
+      LogWarn("websocket settle read failed", {{"error", page.error().message}});
+      co_return;
+    }
+    for (const auto& m : page->messages) {
+      DeliverInOrder(MessageFrame(MessageToJson(m)), m.conversation_id, m.seq);
+    }
+    for (const auto& t : page->to_device) {
+      if (t.id <= sent_to_device_) continue;
+      boost::json::object f = ToDeviceToJson(t);
+      f["type"] = "to_device";
+      sent_to_device_ = t.id;
+      Enqueue({MakeFrame(f)});
+    }
+    if (!page->has_more) break;
   }
 }
 
