@@ -52,8 +52,10 @@ def test_a_connection_another_node_did_not_know_of_yet_gets_its_messages(nodes, 
     s1 = ack_body(ws_send(wa, "k1", to_user_id=bob.user_id, body="first"))
     wb.wait_for(is_message(s1["message_id"]), timeout=DELIVERY_TIMEOUT_S, what="first message")
     # Node 1 has just looked up where bob is (node 2) and keeps the answer for a moment; bob now
-    # also connects to node 3, and alice sends at once.
+    # also connects to node 3 and, once its replay has brought the first message (so the replay
+    # cannot bring the second), alice sends at once.
     wb3 = on(bob, n3).ws()
+    wb3.wait_for(is_message(s1["message_id"]), timeout=DELIVERY_TIMEOUT_S, what="the replay")
     t0 = time.monotonic()
     s2 = ack_body(ws_send(wa, "k2", to_user_id=bob.user_id, body="second"))
     m = wb3.wait_for(is_message(s2["message_id"]), timeout=DELIVERY_TIMEOUT_S,
@@ -61,3 +63,4 @@ def test_a_connection_another_node_did_not_know_of_yet_gets_its_messages(nodes, 
     record_figure("route_settle", second_message_on_new_connection_ms=round(
         (time.monotonic() - t0) * 1000, 1))
     assert msg_of(m)["body"] == "second"
+
