@@ -27,6 +27,12 @@ struct MetadataDestroy {
 
 }  // namespace
 
+// What a record carries to its delivery report: when it was produced, and whom to tell.
+struct KafkaBus::DeliveryTag {
+  int64_t start_ns;
+  ConfirmationPtr confirm;
+};
+
 std::string AddressedTopic(std::string_view topic, std::string_view node_id) {
   std::string name(topic);
   name += '.';
@@ -251,47 +257,53 @@ void KafkaBus::Stop() {
           {{"published", published()}, {"failures", publish_failures()}});
 }
 
-void KafkaBus::Publish(std::string_view topic, EventPtr event) {
+void KafkaBus::Publish(std::string_view topic, EventPtr event, ConfirmationPtr confirm) {
   std::string value = Serialize(*event);
-  Produce(std::string(topic), *event, value);
+  Produce(std::string(topic), *event, value, confirm);
 }
 
 void KafkaBus::PublishTo(std::string_view topic, EventPtr event,
-                         const std::vector<std::string>& node_ids) {
+                         const std::vector<std::string>& node_ids, ConfirmationPtr confirm) {
   if (node_ids.empty()) return;
   std::string value = Serialize(*event);
-  for (const auto& node : node_ids) Produce(AddressedTopic(topic, node), *event, value);
+  for (const auto& node : node_ids) Produce(AddressedTopic(topic, node), *event, value, confirm);
 }
 
-void KafkaBus::Produce(const std::string& topic, const Event& event, const std::string& value) {
+void KafkaBus::Produce(const std::string& topic, const Event& event, const std::string& value,
+                       const ConfirmationPtr& confirm) {
+  if (confirm) confirm->Expect();
   if (value.size() > kMaxEnvelopeBytes) {
     failures_.fetch_add(1, std::memory_order_relaxed);
     LogError("event bus: event too large, dropped", {{"topic", topic}, {"type", event.type},
                                                      {"bytes", value.size()}});
+    if (confirm) confirm->Settle(false);
     return;
   }
   std::shared_lock lock(producer_mu_);
   if (!producer_) {
     failures_.fetch_add(1, std::memory_order_relaxed);
     LogWarn("event bus: publish while stopped, dropped", {{"topic", topic}, {"type", event.type}});
+    if (confirm) confirm->Settle(false);
     return;
   }
   // F_COPY: librdkafka keeps its own copy, so `value` may go when this returns. No F_BLOCK: a
-  // full queue is a failure now, not a stall of the caller.
+  // full queue is a failure now, not a stall of the caller. The tag comes back with the
+  // delivery report (OnDelivery), which then owns it.
+  auto tag = std::make_unique<DeliveryTag>(DeliveryTag{SteadyNs(), confirm});
   rd_kafka_resp_err_t err = rd_kafka_producev(
       producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
       RD_KAFKA_V_KEY(event.key.data(), event.key.size()),
       // F_COPY: never written through, hence the const_cast.
       RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(SteadyNs()))),
-      RD_KAFKA_V_END);
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(tag.get()), RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     failures_.fetch_add(1, std::memory_order_relaxed);
     LogWarn("event bus: publish refused", {{"topic", topic}, {"type", event.type},
                                            {"error", rd_kafka_err2name(err)}});
+    if (confirm) confirm->Settle(false);
     return;
   }
+  tag.release();
   published_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -300,10 +312,12 @@ void KafkaBus::DeliveryCb(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void*
 }
 
 void KafkaBus::OnDelivery(const rd_kafka_message_t& m) {
-  if (m.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    // _private is the per-message opaque: the steady clock at Publish.
-    publish_seconds_.Observe(std::chrono::nanoseconds(
-        SteadyNs() - static_cast<int64_t>(reinterpret_cast<intptr_t>(m._private))));
+  // _private is the per-message opaque: Produce's tag.
+  std::unique_ptr<DeliveryTag> tag(static_cast<DeliveryTag*>(m._private));
+  const bool ok = m.err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (tag && tag->confirm) tag->confirm->Settle(ok);
+  if (ok) {
+    if (tag) publish_seconds_.Observe(std::chrono::nanoseconds(SteadyNs() - tag->start_ns));
     delivered_.fetch_add(1, std::memory_order_relaxed);
     return;
   }

@@ -5,9 +5,9 @@
 // Publish: the event's JSON envelope (Serialize) as the record value, event.key as the record
 // key, so one key's events share a partition and keep their order. The producer is idempotent
 // (acks=all), so its own retries never duplicate or reorder a record. Publish only queues the
-// record (never blocks on I/O); a background thread serves delivery reports. A record that
-// cannot be queued or delivered is counted in publish_failures() and logged (topic, type,
-// reason; never the payload).
+// record (never blocks on I/O); a background thread serves delivery reports, which settle the
+// record's Confirmation, if it has one. A record that cannot be queued or delivered is counted
+// in publish_failures() and logged (topic, type, reason; never the payload).
 //
 // PublishTo(T, event, nodes): the same record on "T.<node>" for each node named. A kAddressed
 // subscription to T reads "T.<node_id>", which Start() creates if missing (one partition, so one
@@ -61,15 +61,15 @@ class KafkaBus final : public EventBus {
 
   // Queues `event` for `topic`. Before Start() or after Stop() the event is dropped and counted
   // as a failure (the composition root starts the bus before the services).
-  void Publish(std::string_view topic, EventPtr event) override;
+  void Publish(std::string_view topic, EventPtr event, ConfirmationPtr confirm = nullptr) override;
   // Before Start() only (a later call is a programmer error: logged and ignored).
   void Subscribe(std::string_view topic, Handler handler,
                  Delivery delivery = Delivery::kEveryNode) override;
   // Queues one record per node on AddressedTopic(topic, node). A node whose topic does not exist
   // (it never ran a version that reads one) makes a delivery failure: callers address only nodes
   // that said they read theirs (ConnectionRegistry::DeliveryNodes).
-  void PublishTo(std::string_view topic, EventPtr event,
-                 const std::vector<std::string>& node_ids) override;
+  void PublishTo(std::string_view topic, EventPtr event, const std::vector<std::string>& node_ids,
+                 ConfirmationPtr confirm = nullptr) override;
   bool AddressesNodes() const override { return true; }
 
   // Connects the producer, creates this node's addressed topics if missing, checks that the
@@ -94,6 +94,7 @@ class KafkaBus final : public EventBus {
   const Histogram& transit_seconds() const { return stats_.transit_seconds; }
 
  private:
+  struct DeliveryTag;
   struct Subscription {
     std::string topic;  // the Kafka topic (AddressedTopic() of the one named, for kAddressed)
     Handler handler;
@@ -104,7 +105,8 @@ class KafkaBus final : public EventBus {
   Status CreateAddressedTopics(int64_t deadline_ms);
   Status CheckTopics(int64_t deadline_ms);
   // Queues `value` (the serialized `event`) on the Kafka topic `name`; counts and logs failures.
-  void Produce(const std::string& name, const Event& event, const std::string& value);
+  void Produce(const std::string& name, const Event& event, const std::string& value,
+               const ConfirmationPtr& confirm);
   Status StartConsumers(int64_t deadline_ms);
   void OnDelivery(const rd_kafka_message_t& m);
   static void DeliveryCb(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);

@@ -22,6 +22,7 @@
 #include "services/auth/auth_service.h"
 #include "services/auth/keys_service.h"
 #include "services/delivery/delivery_router.h"
+#include "services/delivery/outbox_relay.h"
 #include "services/chat/chat_service.h"
 #include "services/gateway/gateway.h"
 #include "services/groups/groups_service.h"
@@ -273,6 +274,15 @@ int main(int argc, char** argv) {
     LogWarn("fault injection on", {{"fail_write_after", faults.fail_after},
                                    {"fail_write_count", faults.fail_count}});
   }
+  int64_t skip_message_events = 0;
+  if (const char* on = std::getenv("PARLEY_ENABLE_FAULT_INJECTION"); on && std::string(on) == "1") {
+    // Tests only: the next n stored messages are not published (a crash between commit and
+    // publish); the outbox relay must announce them.
+    if (const char* v = std::getenv("PARLEY_FAULT_SKIP_MESSAGE_EVENTS")) {
+      skip_message_events = static_cast<int64_t>(std::strtoll(v, nullptr, 10));
+      LogWarn("fault injection on", {{"skip_message_events", skip_message_events}});
+    }
+  }
   auto opened = exe::Profile::Open(cfg, faults);
   if (!opened.ok()) return Fail(opened.error().message);
   exe::Profile& profile = **opened;
@@ -307,6 +317,13 @@ int main(int argc, char** argv) {
   if (Status st = auth.Start(); !st.ok()) return Fail(st.error().message);
   services::KeysService keys(ctx);
   services::ChatService chat(ctx);
+  chat.SkipPublishesForTest(skip_message_events);
+  std::unique_ptr<services::OutboxRelay> outbox_relay;
+  if (storage::MessageOutbox* outbox = profile.outbox()) {
+    outbox_relay =
+        std::make_unique<services::OutboxRelay>(deliveries, profile.messages(), *outbox, metrics);
+    chat.SetOutbox(outbox_relay.get());
+  }
   chat.SetMediaAccess([&profile](const std::string& user, const std::string& media) -> Result<bool> {
     auto m = profile.media().GetMedia(media);
     if (!m.ok()) {
@@ -351,6 +368,7 @@ int main(int argc, char** argv) {
   });
   // Every service has subscribed: start consuming (Kafka joins its consumer groups here).
   if (Status st = profile.StartBus(); !st.ok()) return Fail(st.error().message);
+  if (outbox_relay) outbox_relay->Start();
 
   transport::Router router;
   router.SetAuthenticator([&auth](std::string_view t) { return auth.Authenticate(t); });
@@ -428,6 +446,7 @@ int main(int argc, char** argv) {
   media_worker.Stop();
   media.Stop();
   search.Stop();
+  if (outbox_relay) outbox_relay->Stop();
   profile.StopBus();
   blocking.join();
   search_backend->close();

@@ -180,13 +180,16 @@ Result<std::unique_ptr<Profile>> Profile::Open(const Config& cfg,
 
   // Stores.
   if (StartsWith(cfg.store, "postgres://") || StartsWith(cfg.store, "postgresql://")) {
-    o.postgres = std::make_unique<storage::postgres::PostgresStore>(
-        storage::postgres::PostgresOptions{cfg.store});
+    storage::postgres::PostgresOptions options{cfg.store};
+    // A shared bus's publish can be lost after the commit: appends record an outbox entry.
+    options.outbox = StartsWith(cfg.bus, "kafka://");
+    o.postgres = std::make_unique<storage::postgres::PostgresStore>(options);
     if (Status st = o.postgres->Open(); !st.ok())
       return MakeError(st.error().code, "store (PostgreSQL): " + st.error().message);
     Bind(o.postgres.get(), &p->auth_, &p->keys_, &p->messages_, &p->groups_, &p->media_,
          &p->audit_, &p->notify_);
     p->store_kind_ = "postgres";
+    if (options.outbox) p->outbox_ = o.postgres.get();
     p->scale_out_ = true;
     if (!cfg.messages.empty()) {
       if (Status st = OpenCassandraMessages(cfg, o, p.get()); !st.ok()) return st.error();

@@ -23,6 +23,7 @@
 #include "storage/group_store.h"
 #include "storage/key_store.h"
 #include "storage/media_store.h"
+#include "storage/message_outbox.h"
 #include "storage/message_store.h"
 #include "storage/notify_store.h"
 #include "storage/log_search.h"
@@ -53,6 +54,8 @@ class Profile {
   storage::NotifyStore& notify() { return *notify_; }
   events::EventBus& bus() { return *bus_; }
   storage::ConnectionRegistry& registry() { return *registry_; }
+  // The store's transactional outbox (PostgreSQL with Kafka), or nullptr.
+  storage::MessageOutbox* outbox() { return outbox_; }
   // Revocations every node sees at once (Redis), or nullptr: one node's memory is enough.
   storage::RevocationList* revocations() { return revocations_; }
   const services::RateLimits::MakeLimiter& make_limiter() const { return make_limiter_; }
@@ -96,6 +99,7 @@ class Profile {
   events::EventBus* bus_ = nullptr;
   storage::ConnectionRegistry* registry_ = nullptr;
   storage::RevocationList* revocations_ = nullptr;
+  storage::MessageOutbox* outbox_ = nullptr;
   services::RateLimits::MakeLimiter make_limiter_;
   std::string node_id_, media_dir_, secrets_dir_;
   std::string store_kind_, bus_kind_, cluster_kind_, media_kind_;

@@ -64,3 +64,37 @@ def test_a_connection_another_node_did_not_know_of_yet_gets_its_messages(nodes, 
         (time.monotonic() - t0) * 1000, 1))
     assert msg_of(m)["body"] == "second"
 
+
+# --- the outbox: nothing committed is left unannounced ------------------------------------------
+
+def test_a_message_whose_publish_was_lost_is_still_announced_live(cluster, nodes, new_user):
+    """Node 1 commits alice's message and loses its event (PARLEY_FAULT_SKIP_MESSAGE_EVENTS=1:
+    as if it crashed between the commit and the publish); bob's WebSocket on node 2 gets it
+    anyway, from the outbox relay (docs/reliability.md)."""
+    n1 = nodes[1]
+    cluster.stop_node(1)
+    try:
+        cluster.start_node(1, env={"PARLEY_ENABLE_FAULT_INJECTION": "1",
+                                   "PARLEY_FAULT_SKIP_MESSAGE_EVENTS": "1"})
+        alice, bob = new_user(1, "alice"), new_user(2, "bob")
+        wa, wb = alice.ws(), bob.ws()
+        time.sleep(3.0)  # past bob's settle read, so only a live event can bring the message
+        s = ack_body(ws_send(wa, "lost", to_user_id=bob.user_id, body="announced by the outbox"))
+        t0 = time.monotonic()
+        m = wb.wait_for(is_message(s["message_id"]), timeout=DELIVERY_TIMEOUT_S + 10,
+                        what="the message whose event node 1 never published")
+        late_ms = (time.monotonic() - t0) * 1000
+        assert msg_of(m)["body"] == "announced by the outbox" and msg_of(m)["seq"] == s["seq"]
+        # The next one goes the usual way, and bob gets each message once.
+        s2 = ack_body(ws_send(wa, "next", to_user_id=bob.user_id, body="published at once"))
+        wb.wait_for(is_message(s2["message_id"]), timeout=DELIVERY_TIMEOUT_S, what="the next one")
+        again = [f for f in wb.drain(1.0) if is_message(s["message_id"])(f)]
+        assert again == [], "the announced message came twice"
+        republished = sum(n.metric("parley_outbox_republished_total") or 0 for n in nodes[1:])
+        assert republished >= 1
+        record_figure("outbox", lost_event_delivered_after_ms=round(late_ms, 1),
+                      republished=republished)
+    finally:
+        cluster.stop_node(1)
+        cluster.start_node(1)
+        assert n1.pid() is not None

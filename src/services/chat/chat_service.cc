@@ -10,6 +10,7 @@
 #include "services/chat/chat_requests.h"
 #include "services/chat/membership_check.h"
 #include "services/chat/message_events.h"
+#include "services/delivery/outbox_relay.h"
 
 namespace parley::services {
 
@@ -66,7 +67,17 @@ void ChatService::Register(transport::Router& r) {
 }
 
 void ChatService::PublishSent(const storage::AppendResult& r) {
-  PublishMessageSent(ctx_.deliveries, r.message, r.member_ids);
+  if (skip_publishes_.load(std::memory_order_relaxed) > 0 &&
+      skip_publishes_.fetch_sub(1, std::memory_order_relaxed) > 0) {
+    return;  // a test's crash between commit and publish
+  }
+  if (!outbox_) {
+    PublishMessageSent(ctx_.deliveries, r.message, r.member_ids);
+    return;
+  }
+  events::ConfirmationPtr confirm = outbox_->Track(r.message);
+  PublishMessageSent(ctx_.deliveries, r.message, r.member_ids, confirm);
+  confirm->Release();
 }
 
 void ChatService::PublishReceipt(const std::string& user_id, const std::string& conversation_id,

@@ -8,7 +8,8 @@
 namespace parley::services {
 
 void PublishMessageSent(DeliveryRouter& deliveries, const storage::Message& m,
-                        const std::vector<std::string>& member_ids) {
+                        const std::vector<std::string>& member_ids,
+                        events::ConfirmationPtr confirm) {
   boost::json::array members;
   members.reserve(member_ids.size());
   for (const auto& id : member_ids) members.emplace_back(id);
@@ -21,7 +22,7 @@ void PublishMessageSent(DeliveryRouter& deliveries, const storage::Message& m,
                       {"created_at", m.created_at},
                       {"member_ids", members},
                       {"message", MessageToJson(m)}},
-                     member_ids, m.message_id);
+                     member_ids, m.message_id, std::move(confirm));
   events::EventBus& bus = deliveries.bus();
   if (!bus.HasAudience(events::topic::kConversation)) return;
   bus.Publish(events::topic::kConversation,

@@ -14,7 +14,9 @@
 namespace parley::services {
 
 // `member_ids`: the users who may see the message (its conversation's audience at commit).
+// `confirm`: told when the bus holds the MESSAGE_SENT (the outbox relay's, OutboxRelay).
 void PublishMessageSent(DeliveryRouter& deliveries, const storage::Message& m,
-                        const std::vector<std::string>& member_ids);
+                        const std::vector<std::string>& member_ids,
+                        events::ConfirmationPtr confirm = nullptr);
 
 }  // namespace parley::services

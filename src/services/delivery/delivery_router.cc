@@ -60,7 +60,8 @@ std::vector<std::string> DeliveryRouter::Recipients(const events::Event& e) {
 }
 
 void DeliveryRouter::Publish(std::string_view type, std::string key, boost::json::object payload,
-                             const std::vector<std::string>& recipients, std::string event_id) {
+                             const std::vector<std::string>& recipients, std::string event_id,
+                             events::ConfirmationPtr confirm) {
   auto make = [&] {
     return event_id.empty()
                ? events::MakeEvent(type, std::move(key), std::move(payload))
@@ -68,7 +69,7 @@ void DeliveryRouter::Publish(std::string_view type, std::string key, boost::json
                                          std::move(payload));
   };
   if (!routed()) {
-    bus_.Publish(events::topic::kMessage, make());
+    bus_.Publish(events::topic::kMessage, make(), confirm);
     return;
   }
   payload["routed"] = true;
@@ -76,10 +77,12 @@ void DeliveryRouter::Publish(std::string_view type, std::string key, boost::json
   bool legacy = false;
   std::vector<std::string> nodes = Route(recipients, &legacy);
   if (!nodes.empty()) {
-    bus_.PublishTo(events::topic::kDeliveries, event, nodes);
+    bus_.PublishTo(events::topic::kDeliveries, event, nodes, confirm);
     routed_events_.fetch_add(1, std::memory_order_relaxed);
   }
-  if (legacy || type == events::type::kMessageSent) bus_.Publish(events::topic::kMessage, event);
+  if (legacy || type == events::type::kMessageSent) {
+    bus_.Publish(events::topic::kMessage, event, confirm);
+  }
 }
 
 void DeliveryRouter::Forget(const std::string& user_id) {

@@ -58,8 +58,10 @@ class DeliveryRouter {
 
   // Publishes a live event of message-events for the users in `recipients` (the gateway reads
   // the rest of its payload). `event_id` empty: a fresh one (see events::MakeEventWithId).
+  // `confirm` (optional) is passed to every publish of it (events::Confirmation).
   void Publish(std::string_view type, std::string key, boost::json::object payload,
-               const std::vector<std::string>& recipients, std::string event_id = {});
+               const std::vector<std::string>& recipients, std::string event_id = {},
+               events::ConfirmationPtr confirm = nullptr);
   // Drops what is cached about the user (a connection of theirs opened or closed here).
   void Forget(const std::string& user_id);
 

@@ -17,11 +17,13 @@ class RecordingBus final : public events::EventBus {
     events::EventPtr event;
     std::vector<std::string> nodes;  // empty: Publish
   };
-  void Publish(std::string_view topic, events::EventPtr event) override {
+  void Publish(std::string_view topic, events::EventPtr event,
+               events::ConfirmationPtr /*confirm*/) override {
     sent.push_back({std::string(topic), std::move(event), {}});
   }
   void PublishTo(std::string_view topic, events::EventPtr event,
-                 const std::vector<std::string>& node_ids) override {
+                 const std::vector<std::string>& node_ids,
+                 events::ConfirmationPtr /*confirm*/) override {
     sent.push_back({std::string(topic), std::move(event), node_ids});
   }
   void Subscribe(std::string_view topic, events::Handler handler,
