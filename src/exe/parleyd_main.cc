@@ -446,8 +446,9 @@ int main(int argc, char** argv) {
   media_worker.Stop();
   media.Stop();
   search.Stop();
-  if (outbox_relay) outbox_relay->Stop();
   profile.StopBus();
+  // After the bus flushed its producer: what it acknowledged meanwhile leaves the outbox now.
+  if (outbox_relay) outbox_relay->Stop();
   blocking.join();
   search_backend->close();
   profile.Close();

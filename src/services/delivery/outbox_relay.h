@@ -11,7 +11,9 @@
 // Repeats are harmless: the event's id is the message_id (consumers drop it), and a WebSocket
 // session drops a seq it has sent.
 //
-// Thread-safe. Start once; Stop joins the thread (call before the bus stops).
+// Thread-safe. Start once, after the bus; Stop removes what is announced and joins the thread:
+// call it after the bus stopped (its flush acknowledges the last events) and before the store
+// closes.
 #pragma once
 
 #include <atomic>
