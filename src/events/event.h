@@ -49,6 +49,9 @@ inline constexpr std::string_view kAccessTokenDenied = "ACCESS_TOKEN_DENIED";  /
 // A device's refresh token was reused: its access tokens issued before `before_s` are refused.
 // key: user_id
 inline constexpr std::string_view kDeviceSessionsRevoked = "DEVICE_SESSIONS_REVOKED";
+// Routed delivery (topic deliveries): a user's first connection on the publishing node; the
+// others drop what they cached about where the user is. key: user_id
+inline constexpr std::string_view kRoutesChanged = "ROUTES_CHANGED";
 }  // namespace type
 
 struct Event {

@@ -53,7 +53,8 @@ def test_a_connection_another_node_did_not_know_of_yet_gets_its_messages(nodes, 
     wb.wait_for(is_message(s1["message_id"]), timeout=DELIVERY_TIMEOUT_S, what="first message")
     # Node 1 has just looked up where bob is (node 2) and keeps the answer for a moment; bob now
     # also connects to node 3 and, once its replay has brought the first message (so the replay
-    # cannot bring the second), alice sends at once.
+    # cannot bring the second), alice sends at once. Node 3's ROUTES_CHANGED makes node 1 ask
+    # again (live, ~10 ms); had it not arrived yet, the session's settle read brings it (2.5 s).
     wb3 = on(bob, n3).ws()
     wb3.wait_for(is_message(s1["message_id"]), timeout=DELIVERY_TIMEOUT_S, what="the replay")
     t0 = time.monotonic()

@@ -91,6 +91,20 @@ void DeliveryRouter::Forget(const std::string& user_id) {
   cache_.erase(user_id);
 }
 
+void DeliveryRouter::UserConnected(const std::string& user_id) {
+  if (!routed()) return;
+  std::vector<std::string> others;
+  {
+    std::lock_guard lock(mu_);
+    cache_.erase(user_id);
+    for (const auto& n : addressed_nodes_)
+      if (n != registry_->node_id()) others.push_back(n);
+  }
+  bus_.PublishTo(events::topic::kDeliveries,
+                 events::MakeEvent(events::type::kRoutesChanged, user_id, {{"user_id", user_id}}),
+                 others);
+}
+
 void DeliveryRouter::RefreshLiveNodes(std::chrono::steady_clock::time_point now) {
   auto live = registry_->LiveNodes();
   std::lock_guard lock(mu_);

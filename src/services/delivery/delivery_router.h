@@ -15,10 +15,11 @@
 // routes it to the newer nodes holding its recipients. Rolling upgrades work in both directions.
 //
 // Caching: the registry's answer for a user is kept kRouteCacheTtl; connections opened or closed
-// on this node drop its entry here at once (Forget). A connection opened on another node is thus
-// missed by this node's events for at most kRouteCacheTtl after the registry has it: a WebSocket
-// session reads its pending messages once more kSettleAfterConnect after it connects
-// (WsSession::SettleReplay), which covers them. If the registry cannot answer, the event goes to
+// on this node drop its entry here at once (Forget), and a user's first connection on a node is
+// announced to the other nodes (ROUTES_CHANGED on their topics: UserConnected), which drop theirs
+// when it arrives. Until then, and at most kRouteCacheTtl after the registry has it, another
+// node's events can miss the new connection: a WebSocket session reads its pending messages once
+// more kSettleAfterConnect after it connects (WsSession::SettleReplay), which covers them. If the registry cannot answer, the event goes to
 // every live node last seen (LiveNodes, refreshed every kLiveNodesTtl) and on message-events.
 //
 // Thread-safe; Publish may block on one registry round trip (short timeouts) on a cache miss.
@@ -62,8 +63,12 @@ class DeliveryRouter {
   void Publish(std::string_view type, std::string key, boost::json::object payload,
                const std::vector<std::string>& recipients, std::string event_id = {},
                events::ConfirmationPtr confirm = nullptr);
-  // Drops what is cached about the user (a connection of theirs opened or closed here).
+  // Drops what is cached about the user (a connection of theirs opened or closed here, or
+  // another node's ROUTES_CHANGED).
   void Forget(const std::string& user_id);
+  // The user's first connection on this node, once the registry has it: Forget, and (routed)
+  // tell the other live nodes to forget too.
+  void UserConnected(const std::string& user_id);
 
   // The users a live event of message-events is for, read from its payload (what the gateway
   // delivers to); empty for other kinds.

@@ -131,6 +131,26 @@ TEST(DeliveryRouter, CachesAnswersUntilForgotten) {
   EXPECT_EQ(bus.sent[0].nodes, (std::vector<std::string>{"n2", "n3"}));
 }
 
+TEST(DeliveryRouter, AFirstConnectionHereIsAnnouncedToTheOtherNodes) {
+  RecordingBus bus;
+  FakeRegistry registry;  // this node is n1
+  registry.where = {{"bob", {"n2"}}};
+  Metrics metrics;
+  DeliveryRouter router(bus, &registry, metrics);
+  router.Start();
+  router.Publish(events::type::kTyping, "c", Typing(), {"bob"});
+  bus.sent.clear();
+  router.UserConnected("bob");
+  ASSERT_EQ(bus.sent.size(), 1u);
+  EXPECT_EQ(bus.sent[0].topic, events::topic::kDeliveries);
+  EXPECT_EQ(bus.sent[0].event->type, events::type::kRoutesChanged);
+  EXPECT_EQ(bus.sent[0].event->key, "bob");
+  EXPECT_EQ(bus.sent[0].nodes, (std::vector<std::string>{"n2", "n3"}));
+  // And this node asks the registry again.
+  router.Publish(events::type::kTyping, "c", Typing(), {"bob"});
+  EXPECT_EQ(registry.questions, 2);
+}
+
 TEST(DeliveryRouter, OlderNodesAlsoGetEveryKindOnMessageEvents) {
   RecordingBus bus;
   FakeRegistry registry;

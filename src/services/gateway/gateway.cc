@@ -79,6 +79,10 @@ void Gateway::Start() {
   ctx_.metrics.Gauge("parley_ws_connections", "Open WebSocket sessions",
                      [this] { return static_cast<double>(hub_.size()); });
   auto on_live = [this](std::string_view, const events::EventPtr& e) {
+    if (e->type == events::type::kRoutesChanged) {  // not a live event: routing's own
+      ctx_.deliveries.Forget(e->key);
+      return;
+    }
     live_events_.fetch_add(1, std::memory_order_relaxed);
     if (OnMessageEvent(e) == 0) unheld_events_.fetch_add(1, std::memory_order_relaxed);
   };
@@ -114,8 +118,20 @@ void Gateway::Start() {
 
 bool Gateway::routed() const { return ctx_.deliveries.routed(); }
 
-void Gateway::UserConnectionChanged(const std::string& user_id) {
-  ctx_.deliveries.Forget(user_id);
+void Gateway::SessionOpened(const transport::Principal& who) {
+  ctx_.deliveries.Forget(who.user_id);
+  std::function<void()> recorded;
+  // The user's first session here (the only one in the hub): once the registry has it, the
+  // other nodes drop what they cached about where the user is (DeliveryRouter::UserConnected).
+  if (routed() && hub_.ForUser(who.user_id).size() == 1) {
+    recorded = [this, user = who.user_id] { ctx_.deliveries.UserConnected(user); };
+  }
+  presence_.DeviceConnected(who.user_id, who.device_id, std::move(recorded));
+}
+
+void Gateway::SessionClosed(const transport::Principal& who) {
+  ctx_.deliveries.Forget(who.user_id);
+  presence_.DeviceDisconnected(who.user_id, who.device_id);
 }
 
 bool Gateway::DeviceOnline(const std::string& user_id, const std::string& device_id) const {

@@ -40,8 +40,11 @@ class Gateway {
   // Whether live events reach only the nodes holding their recipients (DeliveryRouter): sessions
   // then read their pending messages once more kSettleAfterConnect after connecting.
   bool routed() const;
-  // A session of the user opened or closed here.
-  void UserConnectionChanged(const std::string& user_id);
+  // A session of the user opened here: it is in the hub; tells presence (and so the connection
+  // registry) and the delivery router. Call on the session's thread.
+  void SessionOpened(const transport::Principal& who);
+  // A session of the user closed here: it left the hub.
+  void SessionClosed(const transport::Principal& who);
   PresenceService& presence() { return presence_; }
   Hub& hub() { return hub_; }
   // Whether the device has an open WebSocket on this node. Thread-safe.
