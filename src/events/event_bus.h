@@ -62,7 +62,8 @@ class EventBus {
   virtual ~EventBus() = default;
   // `confirm` (optional): Expect()ed and Settle()d for each record the bus makes; the
   // in-process bus makes none (its subscribers ran before Publish returns).
-  virtual void Publish(std::string_view topic, EventPtr event, ConfirmationPtr confirm = nullptr) = 0;
+  virtual void Publish(std::string_view topic, EventPtr event,
+                       ConfirmationPtr confirm = nullptr) = 0;
   virtual void Subscribe(std::string_view topic, Handler handler,
                          Delivery delivery = Delivery::kEveryNode) = 0;
   // False when nothing can receive an event of `topic` (the in-process bus with no subscriber):

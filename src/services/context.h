@@ -1,5 +1,6 @@
 // What every service module is built from: config, stores, the event bus, the blocking pool,
-// metrics, rate limits and the delivery router. Owned by the composition root (src/exe); services hold only references.
+// metrics, rate limits and the delivery router. Owned by the composition root (src/exe);
+// services hold only references.
 #pragma once
 
 #include <boost/asio/thread_pool.hpp>

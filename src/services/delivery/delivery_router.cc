@@ -31,8 +31,9 @@ DeliveryRouter::DeliveryRouter(events::EventBus& bus, storage::ConnectionRegistr
       fallbacks_(metrics.Counter("parley_delivery_route_fallbacks_total",
                                  "Live events sent to every live node because the connection "
                                  "registry could not answer")),
-      bridged_(metrics.Counter("parley_delivery_bridged_events_total",
-                               "Events of older nodes (not routed) routed by this node's bridge")) {}
+      bridged_(metrics.Counter(
+          "parley_delivery_bridged_events_total",
+          "Events of older nodes (not routed) routed by this node's bridge")) {}
 
 void DeliveryRouter::Start() {
   if (!routed()) return;

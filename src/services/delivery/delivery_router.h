@@ -19,8 +19,9 @@
 // announced to the other nodes (ROUTES_CHANGED on their topics: UserConnected), which drop theirs
 // when it arrives. Until then, and at most kRouteCacheTtl after the registry has it, another
 // node's events can miss the new connection: a WebSocket session reads its pending messages once
-// more kSettleAfterConnect after it connects (WsSession::SettleReplay), which covers them. If the registry cannot answer, the event goes to
-// every live node last seen (LiveNodes, refreshed every kLiveNodesTtl) and on message-events.
+// more kSettleAfterConnect after it connects (WsSession::SettleReplay), which covers them. If the
+// registry cannot answer, the event goes to every live node last seen (LiveNodes, refreshed every
+// kLiveNodesTtl) and on message-events.
 //
 // Thread-safe; Publish may block on one registry round trip (short timeouts) on a cache miss.
 #pragma once

@@ -1,9 +1,10 @@
 // Gateway: the WebSocket endpoint /v1/ws. Authenticates the upgrade, runs a WsSession per
-// device, and turns events into frames (the live events of message-events are those addressed
-// to this node when deliveries are routed, else all of them; services/delivery): MESSAGE_SENT → `message` to member devices (not the
-// sending one), MESSAGE_DELIVERED/READ → `receipt`, TO_DEVICE_SENT → `to_device`,
-// USER_STATUS_CHANGED → `presence` to contacts, GROUP_CREATED/UPDATED → `group` to the group's
-// members and those a change removed, and typing relayed to the other members.
+// device, and turns events into frames (the live events of message-events: those addressed to
+// this node when deliveries are routed, else all of them; services/delivery): MESSAGE_SENT →
+// `message` to member devices (not the sending one), MESSAGE_DELIVERED/READ → `receipt`,
+// TO_DEVICE_SENT → `to_device`, USER_STATUS_CHANGED → `presence` to contacts,
+// GROUP_CREATED/UPDATED → `group` to the group's members and those a change removed, and typing
+// relayed to the other members.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

@@ -179,7 +179,8 @@ TEST_F(RedisScaleout, DeliveryNodesNameOnlyLiveNodesThatReadAddressedEvents) {
   EXPECT_FALSE((*live)[2].addressed);
   // A node that crashed stops being named once its heartbeat expires.
   n2.Abandon();
-  EXPECT_TRUE(Eventually([&] { return *n1.DeliveryNodes({"alice"}) == std::vector<Nodes>{{"n1"}}; }));
+  EXPECT_TRUE(Eventually(
+      [&] { return *n1.DeliveryNodes({"alice"}) == std::vector<Nodes>{{"n1"}}; }));
   EXPECT_EQ(n1.DeliveryNodes({"a b"}).error().code, ErrorCode::kInvalidArgument);
 }
 
