@@ -310,20 +310,20 @@ int main(int argc, char** argv) {
   services::RateLimits limits(cfg, profile.make_limiter());
   services::DeliveryRouter deliveries(
       bus, profile.routes_deliveries() ? &profile.registry() : nullptr, metrics);
-  services::Context ctx{cfg, profile.auth(), profile.keys(), profile.messages(), bus, blocking,
-                        metrics, limits, deliveries};
+  std::unique_ptr<services::OutboxRelay> outbox_relay;
+  if (storage::MessageOutbox* outbox = profile.outbox()) {
+    outbox_relay =
+        std::make_unique<services::OutboxRelay>(deliveries, profile.messages(), *outbox, metrics);
+  }
+  services::Context ctx{cfg,     profile.auth(), profile.keys(), profile.messages(),
+                        bus,     blocking,       metrics,        limits,
+                        deliveries, outbox_relay.get()};
 
   services::AuthService auth(ctx, std::move(*signer), profile.revocations());
   if (Status st = auth.Start(); !st.ok()) return Fail(st.error().message);
   services::KeysService keys(ctx);
   services::ChatService chat(ctx);
   chat.SkipPublishesForTest(skip_message_events);
-  std::unique_ptr<services::OutboxRelay> outbox_relay;
-  if (storage::MessageOutbox* outbox = profile.outbox()) {
-    outbox_relay =
-        std::make_unique<services::OutboxRelay>(deliveries, profile.messages(), *outbox, metrics);
-    chat.SetOutbox(outbox_relay.get());
-  }
   chat.SetMediaAccess([&profile](const std::string& user, const std::string& media) -> Result<bool> {
     auto m = profile.media().GetMedia(media);
     if (!m.ok()) {

@@ -10,7 +10,6 @@
 #include "services/chat/chat_requests.h"
 #include "services/chat/membership_check.h"
 #include "services/chat/message_events.h"
-#include "services/delivery/outbox_relay.h"
 
 namespace parley::services {
 
@@ -71,13 +70,7 @@ void ChatService::PublishSent(const storage::AppendResult& r) {
       skip_publishes_.fetch_sub(1, std::memory_order_relaxed) > 0) {
     return;  // a test's crash between commit and publish
   }
-  if (!outbox_) {
-    PublishMessageSent(ctx_.deliveries, r.message, r.member_ids);
-    return;
-  }
-  events::ConfirmationPtr confirm = outbox_->Track(r.message);
-  PublishMessageSent(ctx_.deliveries, r.message, r.member_ids, confirm);
-  confirm->Release();
+  PublishMessageSent(ctx_.deliveries, ctx_.outbox, r.message, r.member_ids);
 }
 
 void ChatService::PublishReceipt(const std::string& user_id, const std::string& conversation_id,

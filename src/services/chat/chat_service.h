@@ -18,8 +18,6 @@
 
 namespace parley::services {
 
-class OutboxRelay;  // services/delivery/outbox_relay.h
-
 class ChatService {
  public:
   explicit ChatService(Context& ctx);
@@ -28,9 +26,6 @@ class ChatService {
   // service's rule (the uploader, or someone who can already see it). Blocking: runs on the pool.
   using MediaAccess = std::function<Result<bool>(const std::string& user_id, const std::string& media_id)>;
   void SetMediaAccess(MediaAccess access) { media_access_ = std::move(access); }
-  // The outbox's relay, when the store keeps an outbox: each MESSAGE_SENT then carries its
-  // Confirmation. Set before serving.
-  void SetOutbox(OutboxRelay* relay) { outbox_ = relay; }
   // Tests only (PARLEY_FAULT_SKIP_MESSAGE_EVENTS): the next `n` stored messages are not
   // published, as if the node crashed between the commit and the publish.
   void SkipPublishesForTest(int64_t n) { skip_publishes_.store(n); }
@@ -68,7 +63,6 @@ class ChatService {
 
   Context& ctx_;
   MediaAccess media_access_;  // set before serving
-  OutboxRelay* outbox_ = nullptr;  // set before serving
   std::atomic<int64_t> skip_publishes_{0};
   std::atomic<uint64_t>& sent_total_;
   Histogram& send_seconds_;    // Send: parsed to stored (the ack follows)

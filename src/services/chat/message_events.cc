@@ -4,12 +4,13 @@
 
 #include "events/event.h"
 #include "services/chat/chat_json.h"
+#include "services/delivery/outbox_relay.h"
 
 namespace parley::services {
 
-void PublishMessageSent(DeliveryRouter& deliveries, const storage::Message& m,
-                        const std::vector<std::string>& member_ids,
-                        events::ConfirmationPtr confirm) {
+void PublishMessageSent(DeliveryRouter& deliveries, OutboxRelay* outbox, const storage::Message& m,
+                        const std::vector<std::string>& member_ids) {
+  events::ConfirmationPtr confirm = outbox ? outbox->Track(m) : nullptr;
   boost::json::array members;
   members.reserve(member_ids.size());
   for (const auto& id : member_ids) members.emplace_back(id);
@@ -22,7 +23,8 @@ void PublishMessageSent(DeliveryRouter& deliveries, const storage::Message& m,
                       {"created_at", m.created_at},
                       {"member_ids", members},
                       {"message", MessageToJson(m)}},
-                     member_ids, m.message_id, std::move(confirm));
+                     member_ids, m.message_id, confirm);
+  if (confirm) confirm->Release();
   events::EventBus& bus = deliveries.bus();
   if (!bus.HasAudience(events::topic::kConversation)) return;
   bus.Publish(events::topic::kConversation,

@@ -13,10 +13,12 @@
 
 namespace parley::services {
 
+class OutboxRelay;  // services/delivery/outbox_relay.h
+
 // `member_ids`: the users who may see the message (its conversation's audience at commit).
-// `confirm`: told when the bus holds the MESSAGE_SENT (the outbox relay's, OutboxRelay).
-void PublishMessageSent(DeliveryRouter& deliveries, const storage::Message& m,
-                        const std::vector<std::string>& member_ids,
-                        events::ConfirmationPtr confirm = nullptr);
+// `outbox` (nullptr: none): the relay of the store's outbox, told when the bus holds the
+// MESSAGE_SENT, so the message's outbox entry goes (OutboxRelay::Track).
+void PublishMessageSent(DeliveryRouter& deliveries, OutboxRelay* outbox, const storage::Message& m,
+                        const std::vector<std::string>& member_ids);
 
 }  // namespace parley::services

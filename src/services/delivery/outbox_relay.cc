@@ -111,9 +111,7 @@ void OutboxRelay::Republish() {
     if (!members.ok()) continue;  // taken again after kClaimMs
     LogInfo("outbox: announcing a message again", {{"conversation_id", e.conversation_id},
                                                    {"seq", e.seq}});
-    events::ConfirmationPtr confirm = Track(*m);
-    PublishMessageSent(deliveries_, *m, *members, confirm);
-    confirm->Release();
+    PublishMessageSent(deliveries_, this, *m, *members);
     republished_.fetch_add(1, std::memory_order_relaxed);
   }
   if (!gone.empty()) (void)outbox_.MarkAnnounced(gone);

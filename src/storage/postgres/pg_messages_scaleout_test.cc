@@ -265,9 +265,9 @@ TEST_F(PgMessagesScaleout, GroupEditsOnOneNodeInterleaveGaplesslyWithAppendsOnTh
   for (int64_t i = 0; i < total; ++i) EXPECT_EQ(page->first[i].seq, i + 1);
 }
 
-// The transactional outbox: an append with PostgresOptions::outbox leaves an entry in its own
-// transaction (a duplicate leaves none); an entry is claimed by one node at a time and goes once
-// announced.
+// The transactional outbox: an append (or a group's system message) with PostgresOptions::outbox
+// leaves an entry in its own transaction (a duplicate leaves none); an entry is claimed by one
+// node at a time and goes once announced.
 TEST_F(PgMessagesScaleout, OutboxEntriesAreWrittenWithTheAppendClaimedOnceAndRemoved) {
   PostgresOptions with{schema_->url(), 64};
   with.outbox = true;
@@ -300,6 +300,21 @@ TEST_F(PgMessagesScaleout, OutboxEntriesAreWrittenWithTheAppendClaimedOnceAndRem
   EXPECT_EQ((*again)[0].message_id, second->message.message_id);
   ASSERT_TRUE(node1_->MarkAnnounced(*again).ok());
   EXPECT_TRUE(node1_->ClaimUnannounced(later, 0, 10)->empty());
+  // A group's system message has its entry too.
+  NewGroup ng;
+  ng.group_id = NewUuidV4();
+  ng.conversation_id = NewUuidV4();
+  ng.name = "Team";
+  ng.creator_id = a_.user_id;
+  ng.members = {{a_.user_id, "owner", 0}, {b_.user_id, "member", 0}};
+  ng.system_body = "created";
+  auto g = Wait<GroupChange>([&](auto d) { outboxed.CreateGroup(ng, d); });
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  ASSERT_EQ(g->system_messages.size(), 1u);
+  auto system = node2_->ClaimUnannounced(later, 30000, 10);
+  ASSERT_TRUE(system.ok());
+  ASSERT_EQ(system->size(), 1u);
+  EXPECT_EQ((*system)[0].message_id, g->system_messages[0].message_id);
   outboxed.Close();
 }
 
