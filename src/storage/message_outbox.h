@@ -1,5 +1,6 @@
 // MessageOutbox: the messages whose MESSAGE_SENT event the bus has not acknowledged yet. A store
-// that has one writes an entry in the same transaction as the message (a transactional outbox),
+// that has one writes an entry in the same transaction as the message, a send's or a group
+// change's system message (a transactional outbox),
 // so a crash, a full producer queue or a lost COMMIT answer between the commit and the publish
 // cannot leave a stored message that no live event announces: whoever finds an old entry
 // publishes the event again (services/delivery/outbox_relay.h). Consumers drop the repeat (the
