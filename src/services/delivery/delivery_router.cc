@@ -90,6 +90,7 @@ void DeliveryRouter::Forget(const std::string& user_id) {
   if (!routed()) return;
   std::lock_guard lock(mu_);
   cache_.erase(user_id);
+  ++forget_epoch_;
 }
 
 void DeliveryRouter::UserConnected(const std::string& user_id) {
@@ -98,6 +99,7 @@ void DeliveryRouter::UserConnected(const std::string& user_id) {
   {
     std::lock_guard lock(mu_);
     cache_.erase(user_id);
+    ++forget_epoch_;
     for (const auto& n : addressed_nodes_)
       if (n != registry_->node_id()) others.push_back(n);
   }
@@ -131,6 +133,7 @@ std::vector<std::string> DeliveryRouter::Route(const std::vector<std::string>& u
   std::vector<std::string> nodes, misses;
   bool registry_down;
   bool refresh;
+  uint64_t epoch;
   {
     std::lock_guard lock(mu_);
     for (const auto& u : users) {
@@ -143,6 +146,8 @@ std::vector<std::string> DeliveryRouter::Route(const std::vector<std::string>& u
     }
     registry_down = now < registry_down_until_;
     refresh = !registry_down && now - live_nodes_at_ >= kLiveNodesTtl;
+    if (refresh) live_nodes_at_ = now;  // one thread refreshes
+    epoch = forget_epoch_;
   }
   if (refresh) RefreshLiveNodes(now);
   bool fallback = registry_down;
@@ -156,9 +161,11 @@ std::vector<std::string> DeliveryRouter::Route(const std::vector<std::string>& u
               {{"error", found.error().message}});
     } else {
       if (cache_.size() + misses.size() > kMaxCachedUsers) cache_.clear();
+      // An answer read while a user connected somewhere may predate it: used, not kept.
+      const bool keep = epoch == forget_epoch_;
       for (size_t i = 0; i < misses.size(); ++i) {
         nodes.insert(nodes.end(), (*found)[i].begin(), (*found)[i].end());
-        cache_[misses[i]] = Entry{std::move((*found)[i]), now};
+        if (keep) cache_[misses[i]] = Entry{std::move((*found)[i]), now};
       }
     }
   }

@@ -99,6 +99,7 @@ class DeliveryRouter {
   bool legacy_alive_ = true;                      // guarded by mu_: some live node does not
   std::chrono::steady_clock::time_point live_nodes_at_{};  // guarded by mu_
   std::chrono::steady_clock::time_point registry_down_until_{};  // guarded by mu_
+  uint64_t forget_epoch_ = 0;  // guarded by mu_: Forget/UserConnected calls so far
 };
 
 }  // namespace parley::services

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 
 #include "events/event.h"
@@ -52,6 +53,7 @@ class FakeRegistry final : public storage::ConnectionRegistry {
   Result<std::vector<std::vector<std::string>>> DeliveryNodes(
       const std::vector<std::string>& users) override {
     ++questions;
+    if (during_question) std::exchange(during_question, nullptr)();
     if (down) return MakeError(ErrorCode::kUnavailable, "redis down");
     std::vector<std::vector<std::string>> out;
     for (const auto& u : users) out.push_back(where[u]);
@@ -67,6 +69,7 @@ class FakeRegistry final : public storage::ConnectionRegistry {
   std::vector<LiveNode> live{{"n1", true}, {"n2", true}, {"n3", true}};
   bool down = false;
   int questions = 0;
+  std::function<void()> during_question;  // runs inside the next DeliveryNodes, once
 };
 
 boost::json::object Typing() { return {{"conversation_id", "c"}, {"user_id", "alice"}}; }
@@ -149,6 +152,23 @@ TEST(DeliveryRouter, AFirstConnectionHereIsAnnouncedToTheOtherNodes) {
   // And this node asks the registry again.
   router.Publish(events::type::kTyping, "c", Typing(), {"bob"});
   EXPECT_EQ(registry.questions, 2);
+}
+
+TEST(DeliveryRouter, AnAnswerReadWhileTheUserConnectedIsUsedButNotKept) {
+  RecordingBus bus;
+  FakeRegistry registry;
+  registry.where = {{"bob", {"n2"}}};
+  Metrics metrics;
+  DeliveryRouter router(bus, &registry, metrics);
+  router.Start();
+  registry.during_question = [&] { router.Forget("bob"); };  // bob connects meanwhile
+  router.Publish(events::type::kTyping, "c", Typing(), {"bob"});
+  ASSERT_EQ(bus.sent.size(), 1u);
+  EXPECT_EQ(bus.sent[0].nodes, std::vector<std::string>{"n2"});
+  router.Publish(events::type::kTyping, "c", Typing(), {"bob"});
+  EXPECT_EQ(registry.questions, 2);  // asked again
+  router.Publish(events::type::kTyping, "c", Typing(), {"bob"});
+  EXPECT_EQ(registry.questions, 2);  // that answer was kept
 }
 
 TEST(DeliveryRouter, OlderNodesAlsoGetEveryKindOnMessageEvents) {
