@@ -11,8 +11,13 @@
 namespace parley::events {
 
 EventPtr MakeEvent(std::string_view type, std::string key, boost::json::object payload) {
+  return MakeEventWithId(NewUuidV7(), type, std::move(key), std::move(payload));
+}
+
+EventPtr MakeEventWithId(std::string event_id, std::string_view type, std::string key,
+                         boost::json::object payload) {
   auto e = std::make_shared<Event>();
-  e->event_id = NewUuidV7();
+  e->event_id = std::move(event_id);
   e->type = std::string(type);
   e->occurred_at = NowMs();
   e->key = std::move(key);

@@ -24,6 +24,10 @@ inline constexpr std::string_view kNotification = "notification-events";
 inline constexpr std::string_view kAudit = "audit-events";
 // Not a seed topic: revocations every node must apply at once (device revoked, token logged out).
 inline constexpr std::string_view kAuth = "auth-events";
+// Not a seed topic: the live events of message-events addressed to the nodes holding a
+// recipient's connection (EventBus::PublishTo, Delivery::kAddressed). On Kafka each node has its
+// own topic, "deliveries.<node id>", which the node creates at start.
+inline constexpr std::string_view kDeliveries = "deliveries";
 }  // namespace topic
 
 namespace type {
@@ -45,6 +49,9 @@ inline constexpr std::string_view kAccessTokenDenied = "ACCESS_TOKEN_DENIED";  /
 // A device's refresh token was reused: its access tokens issued before `before_s` are refused.
 // key: user_id
 inline constexpr std::string_view kDeviceSessionsRevoked = "DEVICE_SESSIONS_REVOKED";
+// Routed delivery (topic deliveries): a user's first connection on the publishing node; the
+// others drop what they cached about where the user is. key: user_id
+inline constexpr std::string_view kRoutesChanged = "ROUTES_CHANGED";
 }  // namespace type
 
 struct Event {
@@ -67,6 +74,10 @@ inline constexpr int64_t kMaxOccurredAtMs = 253402300799999;  // 9999-12-31T23:5
 
 // A new event with a fresh id and the current time.
 EventPtr MakeEvent(std::string_view type, std::string key, boost::json::object payload);
+// The same with a given id (a UUID): an event that may be published again (a message's
+// MESSAGE_SENT carries its message_id), so that consumers drop the repeat by event_id.
+EventPtr MakeEventWithId(std::string event_id, std::string_view type, std::string key,
+                         boost::json::object payload);
 boost::json::object ToJson(const Event& e);
 // The envelope as one line of JSON: what an adapter puts on the wire.
 std::string Serialize(const Event& e);

@@ -4,7 +4,7 @@
 
 namespace parley::events {
 
-void InProcessBus::Publish(std::string_view topic, EventPtr event) {
+void InProcessBus::Publish(std::string_view topic, EventPtr event, ConfirmationPtr /*confirm*/) {
   published_.fetch_add(1, std::memory_order_relaxed);
   std::shared_lock lock(mu_);
   auto it = handlers_.find(topic);

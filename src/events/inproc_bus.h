@@ -14,7 +14,7 @@ namespace parley::events {
 
 class InProcessBus final : public EventBus {
  public:
-  void Publish(std::string_view topic, EventPtr event) override;
+  void Publish(std::string_view topic, EventPtr event, ConfirmationPtr confirm = nullptr) override;
   // Every subscriber of the topic, whatever its delivery scope: this bus is one node.
   void Subscribe(std::string_view topic, Handler handler,
                  Delivery delivery = Delivery::kEveryNode) override;

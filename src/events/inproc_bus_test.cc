@@ -28,6 +28,28 @@ TEST(InProcessBus, HasAnAudienceOnlyForTopicsWithSubscribers) {
   EXPECT_FALSE(bus.HasAudience(topic::kMessage));
 }
 
+TEST(Confirmation, EndsOnceEveryRecordSettledAndTheCreatorReleased) {
+  std::vector<bool> done;
+  auto c = std::make_shared<Confirmation>([&](bool ok) { done.push_back(ok); });
+  c->Expect();
+  c->Expect();
+  c->Settle(true);  // early: the other record and the creator's hold are still out
+  EXPECT_TRUE(done.empty());
+  c->Release();
+  EXPECT_TRUE(done.empty());
+  c->Settle(true);
+  EXPECT_EQ(done, std::vector<bool>{true});
+
+  std::vector<bool> failed;
+  auto f = std::make_shared<Confirmation>([&](bool ok) { failed.push_back(ok); });
+  f->Expect();
+  f->Expect();
+  f->Settle(false);
+  f->Settle(true);
+  f->Release();
+  EXPECT_EQ(failed, std::vector<bool>{false});
+}
+
 TEST(Event, JsonHasTheEnvelopeFields) {
   auto e = MakeEvent(type::kMessageRead, "k", {{"a", 1}});
   auto j = ToJson(*e);

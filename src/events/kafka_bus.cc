@@ -27,6 +27,19 @@ struct MetadataDestroy {
 
 }  // namespace
 
+// What a record carries to its delivery report: when it was produced, and whom to tell.
+struct KafkaBus::DeliveryTag {
+  int64_t start_ns;
+  ConfirmationPtr confirm;
+};
+
+std::string AddressedTopic(std::string_view topic, std::string_view node_id) {
+  std::string name(topic);
+  name += '.';
+  name += node_id;
+  return name;
+}
+
 KafkaBus::KafkaBus(KafkaBusOptions options) : options_(std::move(options)) {}
 
 KafkaBus::~KafkaBus() { Stop(); }
@@ -37,7 +50,9 @@ void KafkaBus::Subscribe(std::string_view topic, Handler handler, Delivery deliv
     LogError("event bus: subscribe after start ignored", {{"topic", topic}});
     return;
   }
-  subscriptions_.push_back(Subscription{std::string(topic), std::move(handler), delivery});
+  std::string name = delivery == Delivery::kAddressed ? AddressedTopic(topic, options_.node_id)
+                                                      : std::string(topic);
+  subscriptions_.push_back(Subscription{std::move(name), std::move(handler), delivery});
 }
 
 Status KafkaBus::Start() {
@@ -47,6 +62,7 @@ Status KafkaBus::Start() {
   started_ = true;
   const int64_t deadline = SteadyMs() + options_.start_timeout_ms;
   Status s = StartProducer();
+  if (s.ok()) s = CreateAddressedTopics(deadline);
   if (s.ok()) s = CheckTopics(deadline);
   if (s.ok()) s = StartConsumers(deadline);
   if (!s.ok()) {
@@ -88,6 +104,65 @@ Status KafkaBus::StartProducer() {
   return OkStatus();
 }
 
+// A node's own topics: created here rather than by the deploy scripts, since nodes come and go.
+// One that exists (an earlier run, or another node's race) is fine.
+Status KafkaBus::CreateAddressedTopics(int64_t deadline_ms) {
+  std::vector<rd_kafka_NewTopic_t*> topics;
+  auto destroy = [&topics] {
+    if (!topics.empty()) rd_kafka_NewTopic_destroy_array(topics.data(), topics.size());
+  };
+  char errstr[512];
+  const std::string retention = std::to_string(options_.addressed_retention_ms);
+  for (const auto& sub : subscriptions_) {
+    if (sub.delivery != Delivery::kAddressed) continue;
+    // One partition; the broker's default replication factor.
+    rd_kafka_NewTopic_t* t =
+        rd_kafka_NewTopic_new(sub.topic.c_str(), 1, -1, errstr, sizeof errstr);
+    if (!t) {
+      destroy();
+      return MakeError(ErrorCode::kInvalidArgument, "kafka topic " + sub.topic + ": " + errstr);
+    }
+    topics.push_back(t);
+    if (rd_kafka_NewTopic_set_config(t, "retention.ms", retention.c_str()) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      destroy();
+      return MakeError(ErrorCode::kInvalidArgument, "kafka topic " + sub.topic + ": retention");
+    }
+  }
+  if (topics.empty()) return OkStatus();
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(producer_.get());
+  rd_kafka_CreateTopics(producer_.get(), topics.data(), topics.size(), nullptr, queue);
+  destroy();
+  int timeout_ms = static_cast<int>(std::max<int64_t>(deadline_ms - SteadyMs(), 1));
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, timeout_ms);
+  Status st = OkStatus();
+  if (!ev) {
+    st = MakeError(ErrorCode::kUnavailable, "kafka: creating this node's topics timed out");
+  } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    st = MakeError(ErrorCode::kUnavailable,
+                   std::string("kafka: creating this node's topics: ") +
+                       rd_kafka_event_error_string(ev));
+  } else {
+    size_t n = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    for (size_t i = 0; i < n && st.ok(); ++i) {
+      rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        continue;
+      }
+      const char* why = rd_kafka_topic_result_error_string(results[i]);
+      st = MakeError(ErrorCode::kUnavailable,
+                     std::string("kafka: cannot create topic ") +
+                         rd_kafka_topic_result_name(results[i]) + ": " +
+                         (why ? why : rd_kafka_err2str(err)));
+    }
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(queue);
+  return st;
+}
+
 // A topic created moments ago may take a metadata refresh or two to show, so a missing one is
 // looked for again until the deadline; unreachable brokers fail at once when it passes.
 Status KafkaBus::CheckTopics(int64_t deadline_ms) {
@@ -127,14 +202,15 @@ Status KafkaBus::StartConsumers(int64_t deadline_ms) {
   // One group for this node's kEveryNode subscriptions, one per topic for kOneNode ones.
   std::map<std::string, detail::ConsumerOptions> groups;
   for (auto& sub : subscriptions_) {
-    std::string group = sub.delivery == Delivery::kEveryNode
-                            ? options_.group_prefix + "-node-" + options_.node_id
-                            : options_.group_prefix + "-shared-" + sub.topic;
+    const bool one_node = sub.delivery == Delivery::kOneNode;
+    std::string group = one_node ? options_.group_prefix + "-shared-" + sub.topic
+                                 : options_.group_prefix + "-node-" + options_.node_id;
     detail::ConsumerOptions& o = groups[group];
     o.brokers = options_.brokers;
     o.group_id = group;
     o.client_id = options_.group_prefix + "-" + options_.node_id;
-    o.delivery = sub.delivery;
+    // This node's addressed topic is read like a kEveryNode one: live events only.
+    o.delivery = one_node ? Delivery::kOneNode : Delivery::kEveryNode;
     o.dedup_capacity = options_.dedup_capacity;
     o.handlers[sub.topic].push_back(sub.handler);
   }
@@ -181,35 +257,53 @@ void KafkaBus::Stop() {
           {{"published", published()}, {"failures", publish_failures()}});
 }
 
-void KafkaBus::Publish(std::string_view topic, EventPtr event) {
+void KafkaBus::Publish(std::string_view topic, EventPtr event, ConfirmationPtr confirm) {
   std::string value = Serialize(*event);
+  Produce(std::string(topic), *event, value, confirm);
+}
+
+void KafkaBus::PublishTo(std::string_view topic, EventPtr event,
+                         const std::vector<std::string>& node_ids, ConfirmationPtr confirm) {
+  if (node_ids.empty()) return;
+  std::string value = Serialize(*event);
+  for (const auto& node : node_ids) Produce(AddressedTopic(topic, node), *event, value, confirm);
+}
+
+void KafkaBus::Produce(const std::string& topic, const Event& event, const std::string& value,
+                       const ConfirmationPtr& confirm) {
+  if (confirm) confirm->Expect();
   if (value.size() > kMaxEnvelopeBytes) {
     failures_.fetch_add(1, std::memory_order_relaxed);
-    LogError("event bus: event too large, dropped", {{"topic", topic}, {"type", event->type},
+    LogError("event bus: event too large, dropped", {{"topic", topic}, {"type", event.type},
                                                      {"bytes", value.size()}});
+    if (confirm) confirm->Settle(false);
     return;
   }
-  std::string topic_name(topic);
   std::shared_lock lock(producer_mu_);
   if (!producer_) {
     failures_.fetch_add(1, std::memory_order_relaxed);
-    LogWarn("event bus: publish while stopped, dropped", {{"topic", topic}, {"type", event->type}});
+    LogWarn("event bus: publish while stopped, dropped", {{"topic", topic}, {"type", event.type}});
+    if (confirm) confirm->Settle(false);
     return;
   }
   // F_COPY: librdkafka keeps its own copy, so `value` may go when this returns. No F_BLOCK: a
-  // full queue is a failure now, not a stall of the caller.
+  // full queue is a failure now, not a stall of the caller. The tag comes back with the
+  // delivery report (OnDelivery), which then owns it.
+  auto tag = std::make_unique<DeliveryTag>(DeliveryTag{SteadyNs(), confirm});
   rd_kafka_resp_err_t err = rd_kafka_producev(
-      producer_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()),
-      RD_KAFKA_V_KEY(event->key.data(), event->key.size()),
-      RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(SteadyNs()))),
-      RD_KAFKA_V_END);
+      producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+      RD_KAFKA_V_KEY(event.key.data(), event.key.size()),
+      // F_COPY: never written through, hence the const_cast.
+      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(tag.get()), RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     failures_.fetch_add(1, std::memory_order_relaxed);
-    LogWarn("event bus: publish refused", {{"topic", topic}, {"type", event->type},
+    LogWarn("event bus: publish refused", {{"topic", topic}, {"type", event.type},
                                            {"error", rd_kafka_err2name(err)}});
+    if (confirm) confirm->Settle(false);
     return;
   }
+  tag.release();
   published_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -218,10 +312,12 @@ void KafkaBus::DeliveryCb(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void*
 }
 
 void KafkaBus::OnDelivery(const rd_kafka_message_t& m) {
-  if (m.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    // _private is the per-message opaque: the steady clock at Publish.
-    publish_seconds_.Observe(std::chrono::nanoseconds(
-        SteadyNs() - static_cast<int64_t>(reinterpret_cast<intptr_t>(m._private))));
+  // _private is the per-message opaque: Produce's tag.
+  std::unique_ptr<DeliveryTag> tag(static_cast<DeliveryTag*>(m._private));
+  const bool ok = m.err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (tag && tag->confirm) tag->confirm->Settle(ok);
+  if (ok) {
+    if (tag) publish_seconds_.Observe(std::chrono::nanoseconds(SteadyNs() - tag->start_ns));
     delivered_.fetch_add(1, std::memory_order_relaxed);
     return;
   }

@@ -215,6 +215,48 @@ TEST_F(KafkaBusScaleout, EveryNodeReachesBothNodes) {
   EXPECT_EQ(a->bus.publish_failures() + b->bus.publish_failures(), 0u);
 }
 
+// Each node creates its own addressed topic at start; PublishTo reaches the nodes named only.
+TEST_F(KafkaBusScaleout, AddressedReachesOnlyTheNodesNamed) {
+  const std::string t = "parley-test-" + run_ + "-addr";
+  auto a = NewNode("a");
+  auto b = NewNode("b");
+  a->Subscribe(t, Delivery::kAddressed);
+  b->Subscribe(t, Delivery::kAddressed);
+  ASSERT_OK(a->bus.Start());
+  ASSERT_OK(b->bus.Start());
+  topics_.push_back(AddressedTopic(t, run_ + "-a"));
+  topics_.push_back(AddressedTopic(t, run_ + "-b"));
+  const std::string na = run_ + "-a", nb = run_ + "-b";
+  std::set<std::string> to_b, to_both;
+  for (int i = 0; i < 10; ++i) {
+    auto e = MakeEvent(type::kTyping, "conv-" + std::to_string(i), {{"i", i}});
+    if (i % 2) {
+      to_b.insert(e->event_id);
+      a->bus.PublishTo(t, e, {nb});
+    } else {
+      to_both.insert(e->event_id);
+      b->bus.PublishTo(t, e, {na, nb});
+    }
+  }
+  a->bus.PublishTo(t, MakeEvent(type::kTyping, "nobody", {}), {});
+  ASSERT_TRUE(WaitFor([&] { return a->Count() >= 5 && b->Count() >= 10; }))
+      << a->Count() << " " << b->Count();
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(Ids(a->Seen()), to_both);
+  std::set<std::string> all = to_b;
+  all.insert(to_both.begin(), to_both.end());
+  EXPECT_EQ(Ids(b->Seen()), all);
+  // A restart finds its topic there.
+  a->bus.Stop();
+  auto again = NewNode("a");
+  again->Subscribe(t, Delivery::kAddressed);
+  ASSERT_OK(again->bus.Start());
+  b->bus.PublishTo(t, MakeEvent(type::kTyping, "later", {}), {na});
+  ASSERT_TRUE(WaitFor([&] { return again->Count() >= 1; }));
+  EXPECT_TRUE(a->bus.AddressesNodes());
+  EXPECT_EQ(a->bus.publish_failures() + b->bus.publish_failures(), 0u);
+}
+
 TEST_F(KafkaBusScaleout, OneNodeReachesExactlyOneNode) {
   std::string t = Topic("one");
   auto a = NewNode("a");

@@ -187,13 +187,16 @@ Result<std::unique_ptr<Profile>> Profile::Open(const Config& cfg,
 
   // Stores.
   if (StartsWith(cfg.store, "postgres://") || StartsWith(cfg.store, "postgresql://")) {
-    o.postgres = std::make_unique<storage::postgres::PostgresStore>(
-        storage::postgres::PostgresOptions{cfg.store});
+    storage::postgres::PostgresOptions options{cfg.store};
+    // A shared bus's publish can be lost after the commit: appends record an outbox entry.
+    options.outbox = StartsWith(cfg.bus, "kafka://");
+    o.postgres = std::make_unique<storage::postgres::PostgresStore>(options);
     if (Status st = o.postgres->Open(); !st.ok())
       return MakeError(st.error().code, "store (PostgreSQL): " + st.error().message);
     Bind(o.postgres.get(), &p->auth_, &p->keys_, &p->messages_, &p->groups_, &p->media_,
          &p->audit_, &p->notify_);
     p->store_kind_ = "postgres";
+    if (options.outbox) p->outbox_ = o.postgres.get();
     p->scale_out_ = true;
     if (!cfg.messages.empty()) {
       if (Status st = OpenCassandraMessages(cfg, o, p.get()); !st.ok()) return st.error();
@@ -257,19 +260,23 @@ Result<std::unique_ptr<Profile>> Profile::Open(const Config& cfg,
     o.redis = std::make_unique<storage::redis::RedisClient>(*url, storage::redis::RedisOptions{});
     if (Status st = o.redis->Ping(); !st.ok())
       return MakeError(ErrorCode::kUnavailable, "cluster (Redis): " + st.error().message);
-    storage::redis::RedisRegistryOptions ro;
-    ro.node_id = p->node_id_;
-    o.redis_registry = std::make_unique<storage::redis::RedisConnectionRegistry>(*o.redis, ro);
-    if (Status st = o.redis_registry->Start(); !st.ok())
-      return MakeError(ErrorCode::kUnavailable, "cluster (Redis): " + st.error().message);
-    p->registry_ = o.redis_registry.get();
-    // Limiters are asked on I/O threads: their own connections, with short timeouts, so that a
-    // slow Redis costs a request at most ~200 ms (then the failure mode below applies).
+    // Limiters are asked on I/O threads, and delivery routes on the store's completion thread:
+    // their own connections, with short timeouts, so that a slow Redis costs a request at most
+    // ~200 ms (then the failure mode below, or the router's fallback, applies).
     storage::redis::RedisOptions fast;
     fast.connect_timeout_ms = 200;
     fast.command_timeout_ms = 200;
     o.redis_limits = std::make_unique<storage::redis::RedisClient>(*url, fast);
     auto* client = o.redis_limits.get();
+    p->routes_deliveries_ = o.kafka != nullptr;
+    storage::redis::RedisRegistryOptions ro;
+    ro.node_id = p->node_id_;
+    ro.reads_addressed = p->routes_deliveries_;
+    o.redis_registry =
+        std::make_unique<storage::redis::RedisConnectionRegistry>(*o.redis, ro, client);
+    if (Status st = o.redis_registry->Start(); !st.ok())
+      return MakeError(ErrorCode::kUnavailable, "cluster (Redis): " + st.error().message);
+    p->registry_ = o.redis_registry.get();
     // Signup and login fail closed when Redis is unreachable (guessing must stay bounded); sends
     // (send-to-device too), uploads and typing fall back to a per-node bucket so that an outage
     // does not stop messaging.
@@ -332,7 +339,7 @@ void Profile::Close() {
 
 std::string Profile::Describe() const {
   return "store=" + store_kind_ + " bus=" + bus_kind_ + " cluster=" + cluster_kind_ +
-         " media=" + media_kind_;
+         " media=" + media_kind_ + " deliveries=" + (routes_deliveries_ ? "routed" : "broadcast");
 }
 
 Result<SearchBackend> OpenSearchBackend(const Config& cfg) {

@@ -23,6 +23,7 @@
 #include "storage/group_store.h"
 #include "storage/key_store.h"
 #include "storage/media_store.h"
+#include "storage/message_outbox.h"
 #include "storage/message_store.h"
 #include "storage/notify_store.h"
 #include "storage/log_search.h"
@@ -53,6 +54,8 @@ class Profile {
   storage::NotifyStore& notify() { return *notify_; }
   events::EventBus& bus() { return *bus_; }
   storage::ConnectionRegistry& registry() { return *registry_; }
+  // The store's transactional outbox (PostgreSQL with Kafka), or nullptr.
+  storage::MessageOutbox* outbox() { return outbox_; }
   // Revocations every node sees at once (Redis), or nullptr: one node's memory is enough.
   storage::RevocationList* revocations() { return revocations_; }
   const services::RateLimits::MakeLimiter& make_limiter() const { return make_limiter_; }
@@ -61,6 +64,10 @@ class Profile {
   const std::string& media_dir() const { return media_dir_; }  // "" when blobs are in S3
   const std::string& secrets_dir() const { return secrets_dir_; }
   bool scale_out() const { return scale_out_; }  // some adapter is shared with other nodes
+  // Live events go only to the nodes holding their recipients (services/delivery): the bus
+  // addresses nodes (Kafka) and the registry is shared (Redis), which then says this node reads
+  // the events addressed to it.
+  bool routes_deliveries() const { return routes_deliveries_; }
 
   // Called (on a registry thread; must not block) with users whose connections were held by a
   // node that crashed, so that presence can re-evaluate them. A no-op in the embedded profile.
@@ -92,10 +99,12 @@ class Profile {
   events::EventBus* bus_ = nullptr;
   storage::ConnectionRegistry* registry_ = nullptr;
   storage::RevocationList* revocations_ = nullptr;
+  storage::MessageOutbox* outbox_ = nullptr;
   services::RateLimits::MakeLimiter make_limiter_;
   std::string node_id_, media_dir_, secrets_dir_;
   std::string store_kind_, bus_kind_, cluster_kind_, media_kind_;
   bool scale_out_ = false;
+  bool routes_deliveries_ = false;
   bool closed_ = false;
 };
 

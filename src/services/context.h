@@ -1,5 +1,6 @@
-// What every service module is built from: config, stores, the event bus, the blocking pool and
-// metrics. Owned by the composition root (src/exe); services hold only references.
+// What every service module is built from: config, stores, the event bus, the blocking pool,
+// metrics, rate limits, the delivery router and the outbox relay. Owned by the composition root (src/exe);
+// services hold only references.
 #pragma once
 
 #include <boost/asio/thread_pool.hpp>
@@ -18,6 +19,9 @@
 #include "storage/message_store.h"
 
 namespace parley::services {
+
+class DeliveryRouter;  // services/delivery/delivery_router.h
+class OutboxRelay;     // services/delivery/outbox_relay.h
 
 // The rate limiters of the actions the contract names (login, signup, send, upload, claim,
 // typing, send-to-device). Each is a SharedRateLimiter made by `make` (name, per minute, burst):
@@ -69,6 +73,10 @@ struct Context {
   boost::asio::thread_pool& blocking;  // storage reads, password hashing: never an I/O thread
   Metrics& metrics;
   RateLimits& limits;
+  DeliveryRouter& deliveries;  // how live events reach the gateways holding their recipients
+  // The relay of the store's transactional outbox (PostgreSQL with Kafka), else nullptr: what
+  // publishes a MESSAGE_SENT passes it to PublishMessageSent.
+  OutboxRelay* outbox = nullptr;
 };
 
 }  // namespace parley::services

@@ -53,6 +53,19 @@ class ConnectionRegistry {
   virtual Result<bool> DeviceOnline(std::string_view user_id, std::string_view device_id) = 0;
   // The live nodes holding at least one connection of the user, sorted, without duplicates.
   virtual Result<std::vector<std::string>> NodesOf(std::string_view user_id) = 0;
+
+  // For routing live events (services/delivery): per user of `user_ids`, in the same order, the
+  // live nodes holding at least one of its connections that read the events addressed to them
+  // (EventBus::PublishTo), sorted. Nodes that do not (an older version, which reads every event)
+  // are left out. One round trip for all users. Errors: kInvalidArgument, kUnavailable.
+  virtual Result<std::vector<std::vector<std::string>>> DeliveryNodes(
+      const std::vector<std::string>& user_ids) = 0;
+  struct LiveNode {
+    std::string node_id;
+    bool addressed = false;  // reads the events addressed to it
+  };
+  // Every live node, sorted by id. Errors: kUnavailable.
+  virtual Result<std::vector<LiveNode>> LiveNodes() = 0;
 };
 
 class SharedRateLimiter {

@@ -158,14 +158,18 @@ class Node:
         except requests.RequestException:
             return False
 
-    def ws_connections(self):
-        """The node's parley_ws_connections gauge (None if unreadable)."""
+    def metric(self, name):
+        """An unlabelled counter or gauge of the node's /metrics (None if unreadable)."""
         try:
             text = requests.get(self.base + "/metrics", timeout=5).text
         except requests.RequestException:
             return None
-        m = re.search(r"^parley_ws_connections(?:\{[^}]*\})?\s+([0-9.eE+-]+)\s*$", text, re.M)
+        m = re.search(rf"^{re.escape(name)}(?:\{{[^}}]*\}})?\s+([0-9.eE+-]+)\s*$", text, re.M)
         return int(float(m.group(1))) if m else None
+
+    def ws_connections(self):
+        """The node's parley_ws_connections gauge (None if unreadable)."""
+        return self.metric("parley_ws_connections")
 
     def __repr__(self):
         return f"<{self.name} :{self.port}>"
@@ -257,8 +261,8 @@ class Cluster:
 
     # scripts
 
-    def script(self, *args, check=True, timeout=SCRIPT_TIMEOUT_S):
-        p = subprocess.run([str(DEPLOY / args[0]), *args[1:]], env=self.env,
+    def script(self, *args, check=True, timeout=SCRIPT_TIMEOUT_S, env=None):
+        p = subprocess.run([str(DEPLOY / args[0]), *args[1:]], env={**self.env, **(env or {})},
                            capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
         if check and p.returncode != 0:
             raise AssertionError(f"deploy/{' '.join(args)} exited {p.returncode}\n"
@@ -268,9 +272,11 @@ class Cluster:
     def running(self, script) -> bool:
         return self.script(script, "status", check=False, timeout=60).returncode == 0
 
-    def start_node(self, n, *extra):
+    def start_node(self, n, *extra, env=None):
+        """Starts node n (node.sh start) with `extra` flags and `env` added to its environment
+        (e.g. a test's fault injection)."""
         was = self.node(n).pid() is not None
-        self.script("node.sh", "start", str(n), *extra)
+        self.script("node.sh", "start", str(n), *extra, env=env)
         if not was and ("node", n) not in self.started:
             self.started.append(("node", n))
 

@@ -66,20 +66,24 @@ void ChatService::Register(transport::Router& r) {
 }
 
 void ChatService::PublishSent(const storage::AppendResult& r) {
-  PublishMessageSent(ctx_.bus, r.message, r.member_ids);
+  if (skip_publishes_.load(std::memory_order_relaxed) > 0 &&
+      skip_publishes_.fetch_sub(1, std::memory_order_relaxed) > 0) {
+    return;  // a test's crash between commit and publish
+  }
+  PublishMessageSent(ctx_.deliveries, ctx_.outbox, r.message, r.member_ids);
 }
 
 void ChatService::PublishReceipt(const std::string& user_id, const std::string& conversation_id,
                                  const storage::ReceiptChange& ch) {
   auto publish = [&](std::string_view type, const char* kind, int64_t seq) {
-    ctx_.bus.Publish(events::topic::kMessage,
-                     events::MakeEvent(type, conversation_id,
-                                       {{"conversation_id", conversation_id},
-                                        {"user_id", user_id},
-                                        {"kind", kind},
-                                        {"up_to_seq", seq},
-                                        {"at", ch.at},
-                                        {"recipient_ids", Ids(ch.recipient_ids)}}));
+    ctx_.deliveries.Publish(type, conversation_id,
+                            {{"conversation_id", conversation_id},
+                             {"user_id", user_id},
+                             {"kind", kind},
+                             {"up_to_seq", seq},
+                             {"at", ch.at},
+                             {"recipient_ids", Ids(ch.recipient_ids)}},
+                            ch.recipient_ids);
   };
   if (ch.delivered_advanced) publish(events::type::kMessageDelivered, "delivered", ch.delivered_seq);
   if (ch.read_advanced) publish(events::type::kMessageRead, "read", ch.read_seq);
@@ -399,9 +403,8 @@ ChatService::Awaitable ChatService::SendToDevice(HttpRequest& req) {
             for (const auto& m : *res) {
               boost::json::object payload = ToDeviceToJson(m);
               payload["to_user_id"] = m.to_user_id;
-              ctx_.bus.Publish(events::topic::kMessage,
-                               events::MakeEvent(events::type::kToDevice, m.to_user_id,
-                                                 std::move(payload)));
+              ctx_.deliveries.Publish(events::type::kToDevice, m.to_user_id, std::move(payload),
+                                      {m.to_user_id});
             }
           }
           done(std::move(res));

@@ -26,6 +26,9 @@ class ChatService {
   // service's rule (the uploader, or someone who can already see it). Blocking: runs on the pool.
   using MediaAccess = std::function<Result<bool>(const std::string& user_id, const std::string& media_id)>;
   void SetMediaAccess(MediaAccess access) { media_access_ = std::move(access); }
+  // Tests only (PARLEY_FAULT_SKIP_MESSAGE_EVENTS): the next `n` stored messages are not
+  // published, as if the node crashed between the commit and the publish.
+  void SkipPublishesForTest(int64_t n) { skip_publishes_.store(n); }
 
   // Validates a send-message body and stores the message. The result says whether it was a
   // duplicate (same device and client_msg_id): then nothing new was stored or published.
@@ -60,6 +63,7 @@ class ChatService {
 
   Context& ctx_;
   MediaAccess media_access_;  // set before serving
+  std::atomic<int64_t> skip_publishes_{0};
   std::atomic<uint64_t>& sent_total_;
   Histogram& send_seconds_;    // Send: parsed to stored (the ack follows)
   Histogram& append_seconds_;  // the store's Append: called to its completion

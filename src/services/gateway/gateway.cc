@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "events/event.h"
+#include "services/delivery/delivery_router.h"
 #include "services/gateway/origin_check.h"
 #include "services/gateway/ws_session.h"
 
@@ -57,6 +58,14 @@ Gateway::Gateway(Context& ctx, AuthService& auth, ChatService& chat, PresenceSer
       presence_(presence),
       deliveries_(ctx.metrics.Counter("parley_ws_message_deliveries_total",
                                       "Message frames queued to WebSocket sessions")),
+      live_events_(ctx.metrics.Counter(
+          "parley_gateway_live_events_total",
+          "Live events (message, receipt, typing, to-device) this node's gateway read: those "
+          "addressed to it when deliveries are routed, else every one of the cluster")),
+      unheld_events_(ctx.metrics.Counter(
+          "parley_gateway_live_events_unheld_total",
+          "Live events this node's gateway read that reached no session here (read for "
+          "nothing)")),
       event_age_seconds_(ctx.metrics.NewHistogram(
           "parley_gateway_message_age_seconds",
           "A message's created_at (taken by the store) to its event reaching this node's gateway "
@@ -69,8 +78,19 @@ Gateway::Gateway(Context& ctx, AuthService& auth, ChatService& chat, PresenceSer
 void Gateway::Start() {
   ctx_.metrics.Gauge("parley_ws_connections", "Open WebSocket sessions",
                      [this] { return static_cast<double>(hub_.size()); });
-  ctx_.bus.Subscribe(events::topic::kMessage,
-                     [this](std::string_view, const events::EventPtr& e) { OnMessageEvent(e); });
+  auto on_live = [this](std::string_view, const events::EventPtr& e) {
+    if (e->type == events::type::kRoutesChanged) {  // not a live event: routing's own
+      ctx_.deliveries.Forget(e->key);
+      return;
+    }
+    live_events_.fetch_add(1, std::memory_order_relaxed);
+    if (OnMessageEvent(e) == 0) unheld_events_.fetch_add(1, std::memory_order_relaxed);
+  };
+  if (routed()) {
+    ctx_.bus.Subscribe(events::topic::kDeliveries, on_live, events::Delivery::kAddressed);
+  } else {
+    ctx_.bus.Subscribe(events::topic::kMessage, on_live);
+  }
   ctx_.bus.Subscribe(events::topic::kUserStatus,
                      [this](std::string_view, const events::EventPtr& e) { OnStatusEvent(e); });
   ctx_.bus.Subscribe(events::topic::kGroup,
@@ -94,6 +114,24 @@ void Gateway::Start() {
     for (auto& s : hub_.ForUser(user_id))
       if (s->principal().jti == jti) s->Close(kCloseLoggedOut, "logged out");
   });
+}
+
+bool Gateway::routed() const { return ctx_.deliveries.routed(); }
+
+void Gateway::SessionOpened(const transport::Principal& who) {
+  ctx_.deliveries.Forget(who.user_id);
+  std::function<void()> recorded;
+  // The user's first session here (the only one in the hub): once the registry has it, the
+  // other nodes drop what they cached about where the user is (DeliveryRouter::UserConnected).
+  if (routed() && hub_.ForUser(who.user_id).size() == 1) {
+    recorded = [this, user = who.user_id] { ctx_.deliveries.UserConnected(user); };
+  }
+  presence_.DeviceConnected(who.user_id, who.device_id, std::move(recorded));
+}
+
+void Gateway::SessionClosed(const transport::Principal& who) {
+  ctx_.deliveries.Forget(who.user_id);
+  presence_.DeviceDisconnected(who.user_id, who.device_id);
 }
 
 bool Gateway::DeviceOnline(const std::string& user_id, const std::string& device_id) const {
@@ -151,11 +189,12 @@ void Gateway::CloseAll() {
   }
 }
 
-void Gateway::OnMessageEvent(const events::EventPtr& e) {
+size_t Gateway::OnMessageEvent(const events::EventPtr& e) {
   const auto& p = e->payload;
+  size_t reached = 0;
   if (e->type == events::type::kMessageSent) {
     const auto* msg = p.if_contains("message");
-    if (!msg) return;
+    if (!msg) return 0;
     Frame frame = MessageFrame(*msg);  // serialized once for every recipient
     std::string conv = StringOr(p, "conversation_id");
     std::string sender_device = StringOr(p, "sender_device_id");
@@ -166,6 +205,7 @@ void Gateway::OnMessageEvent(const events::EventPtr& e) {
     }
     for (const auto& user : StringList(p.if_contains("member_ids"))) {
       for (auto& s : hub_.ForUser(user)) {
+        ++reached;
         if (s->principal().device_id == sender_device) {
           s->NoteOwnMessage(conv, seq);
           continue;
@@ -176,7 +216,7 @@ void Gateway::OnMessageEvent(const events::EventPtr& e) {
     }
   } else if (e->type == events::type::kMessageDelivered || e->type == events::type::kMessageRead) {
     const auto* up_to = p.if_contains("up_to_seq");
-    if (!up_to || !up_to->is_int64()) return;
+    if (!up_to || !up_to->is_int64()) return 0;
     Frame frame = MakeFrame({{"type", "receipt"},
                              {"conversation_id", p.at("conversation_id")},
                              {"user_id", p.at("user_id")},
@@ -188,14 +228,22 @@ void Gateway::OnMessageEvent(const events::EventPtr& e) {
     // A node of an older version (a rolling upgrade) names every member instead.
     const auto* recipients = p.if_contains("recipient_ids");
     if (!recipients) recipients = p.if_contains("member_ids");
-    for (const auto& user : StringList(recipients))
-      for (auto& s : hub_.ForUser(user)) s->SendReceipt(frame, key, up_to->as_int64());
+    for (const auto& user : StringList(recipients)) {
+      for (auto& s : hub_.ForUser(user)) {
+        s->SendReceipt(frame, key, up_to->as_int64());
+        ++reached;
+      }
+    }
   } else if (e->type == events::type::kTyping) {
     Frame frame = MakeFrame({{"type", "typing"},
                              {"conversation_id", StringOr(p, "conversation_id")},
                              {"user_id", StringOr(p, "user_id")}});
-    for (const auto& user : StringList(p.if_contains("recipient_ids")))
-      for (auto& s : hub_.ForUser(user)) s->Send(frame);
+    for (const auto& user : StringList(p.if_contains("recipient_ids"))) {
+      for (auto& s : hub_.ForUser(user)) {
+        s->Send(frame);
+        ++reached;
+      }
+    }
   } else if (e->type == events::type::kToDevice) {
     boost::json::object f = p;
     f.erase("to_user_id");
@@ -203,9 +251,13 @@ void Gateway::OnMessageEvent(const events::EventPtr& e) {
     Frame frame = MakeFrame(f);
     std::string device = StringOr(p, "to_device_id");
     int64_t id = p.at("id").as_int64();
-    for (auto& s : hub_.ForUser(StringOr(p, "to_user_id")))
-      if (s->principal().device_id == device) s->DeliverToDevice(frame, id);
+    for (auto& s : hub_.ForUser(StringOr(p, "to_user_id"))) {
+      if (s->principal().device_id != device) continue;
+      s->DeliverToDevice(frame, id);
+      ++reached;
+    }
   }
+  return reached;
 }
 
 void Gateway::OnStatusEvent(const events::EventPtr& e) {
@@ -247,21 +299,23 @@ void Gateway::RelayTyping(const transport::Principal& who, const std::string& co
     const int64_t most = ctx_.config.typing_max_members;
     if (most > 0 && static_cast<int64_t>(members->size()) > most) return;
     bool member = false;
+    std::vector<std::string> others;
     boost::json::array recipients;
     for (const auto& m : *members) {
       if (m == who.user_id) {
         member = true;
       } else {
         recipients.emplace_back(m);
+        others.push_back(m);
       }
     }
     if (!member) return;  // not a member: nothing relayed, nothing said
     // Through the bus like every live frame, so members connected to other nodes see it too.
-    ctx_.bus.Publish(events::topic::kMessage,
-                     events::MakeEvent(events::type::kTyping, conversation_id,
-                                       {{"conversation_id", conversation_id},
-                                        {"user_id", who.user_id},
-                                        {"recipient_ids", std::move(recipients)}}));
+    ctx_.deliveries.Publish(events::type::kTyping, conversation_id,
+                            {{"conversation_id", conversation_id},
+                             {"user_id", who.user_id},
+                             {"recipient_ids", std::move(recipients)}},
+                            others);
   });
 }
 

@@ -1,8 +1,10 @@
 // Gateway: the WebSocket endpoint /v1/ws. Authenticates the upgrade, runs a WsSession per
-// device, and turns events into frames: MESSAGE_SENT → `message` to member devices (not the
-// sending one), MESSAGE_DELIVERED/READ → `receipt`, TO_DEVICE_SENT → `to_device`,
-// USER_STATUS_CHANGED → `presence` to contacts, GROUP_CREATED/UPDATED → `group` to the group's
-// members and those a change removed, and typing relayed to the other members.
+// device, and turns events into frames (the live events of message-events: those addressed to
+// this node when deliveries are routed, else all of them; services/delivery): MESSAGE_SENT →
+// `message` to member devices (not the sending one), MESSAGE_DELIVERED/READ → `receipt`,
+// TO_DEVICE_SENT → `to_device`, USER_STATUS_CHANGED → `presence` to contacts,
+// GROUP_CREATED/UPDATED → `group` to the group's members and those a change removed, and typing
+// relayed to the other members.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -36,6 +38,14 @@ class Gateway {
 
   Context& ctx() { return ctx_; }
   ChatService& chat() { return chat_; }
+  // Whether live events reach only the nodes holding their recipients (DeliveryRouter): sessions
+  // then read their pending messages once more kSettleAfterConnect after connecting.
+  bool routed() const;
+  // A session of the user opened here: it is in the hub; tells presence (and so the connection
+  // registry) and the delivery router. Call on the session's thread.
+  void SessionOpened(const transport::Principal& who);
+  // A session of the user closed here: it left the hub.
+  void SessionClosed(const transport::Principal& who);
   PresenceService& presence() { return presence_; }
   Hub& hub() { return hub_; }
   // Whether the device has an open WebSocket on this node. Thread-safe.
@@ -48,7 +58,8 @@ class Gateway {
   Histogram& gap_seconds() { return gap_seconds_; }
 
  private:
-  void OnMessageEvent(const events::EventPtr& e);
+  // Returns how many sessions of this node it reached (0: an event for users not held here).
+  size_t OnMessageEvent(const events::EventPtr& e);
   void OnStatusEvent(const events::EventPtr& e);
   void OnGroupEvent(const events::EventPtr& e);
 
@@ -58,6 +69,8 @@ class Gateway {
   PresenceService& presence_;
   Hub hub_;
   std::atomic<uint64_t>& deliveries_;
+  std::atomic<uint64_t>& live_events_;    // message-events kinds read by this gateway
+  std::atomic<uint64_t>& unheld_events_;  // … of which no recipient had a session here
   Histogram& event_age_seconds_;  // a message's created_at to its event reaching this gateway
   Histogram& gap_seconds_;
   std::atomic<int> draining_{0};

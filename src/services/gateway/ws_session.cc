@@ -230,7 +230,7 @@ asio::awaitable<void> WsSession::Run(beast::http::request<beast::http::string_bo
     if (ec) co_return;
   }
   gw_.hub().Add(self);
-  gw_.presence().DeviceConnected(principal_.user_id, principal_.device_id);
+  gw_.SessionOpened(principal_);
   Reply({{"type", "ready"}, {"user_id", principal_.user_id}, {"device_id", principal_.device_id}});
   asio::co_spawn(ws_.get_executor(), WriteLoop(), asio::detached);
   asio::co_spawn(ws_.get_executor(), Replay(), asio::detached);
@@ -240,7 +240,7 @@ asio::awaitable<void> WsSession::Run(beast::http::request<beast::http::string_bo
   drained_.cancel();
   slots_.cancel();
   gw_.hub().Remove(this);
-  gw_.presence().DeviceDisconnected(principal_.user_id, principal_.device_id);
+  gw_.SessionClosed(principal_);
   gw_.ctx().auth_store.TouchDevice(principal_.device_id, NowMs(), [](Result<Unit>) {});
 }
 
@@ -296,6 +296,7 @@ asio::awaitable<void> WsSession::Replay() {
     Enqueue({std::move(frame)});
   }
   held_to_device_.clear();
+  if (gw_.routed()) asio::co_spawn(ws_.get_executor(), SettleReplay(), asio::detached);
 }
 
 asio::awaitable<void> WsSession::WriteLoop() {

@@ -96,6 +96,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   enum class GapStep { kProgress, kDone, kStuck };
   boost::asio::awaitable<GapStep> FillGapStep(const std::string& conversation_id);
   boost::asio::awaitable<void> Replay();
+  // Routed delivery only: what is pending, read once more kSettleAfterConnect after the replay,
+  // for the live events another node addressed elsewhere before it knew of this connection
+  // (services/delivery/delivery_router.h). Delivered in order, minus what was sent.
+  boost::asio::awaitable<void> SettleReplay();
   boost::asio::awaitable<void> ReadLoop();
   boost::asio::awaitable<void> WriteLoop();
   boost::asio::awaitable<void> Handle(std::string text);

@@ -17,6 +17,7 @@
 #include "common/async.h"
 #include "common/log.h"
 #include "services/chat/chat_json.h"
+#include "services/delivery/delivery_router.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/ws_session.h"
 
@@ -38,6 +39,8 @@ constexpr size_t kMaxParked = 10000;
 constexpr std::chrono::milliseconds kRetryFirst{50};
 constexpr std::chrono::milliseconds kRetryMost{1000};
 constexpr std::chrono::milliseconds kRetryBound{5000};
+constexpr int kSettlePage = 200;
+constexpr int kSettleRounds = 5;  // pages; what is left stays pending for the next connection
 }  // namespace
 
 void WsSession::DeliverInOrder(Frame frame, const std::string& conversation_id, int64_t seq) {
@@ -212,6 +215,40 @@ asio::awaitable<WsSession::GapStep> WsSession::FillGapStep(const std::string& co
   sent = std::max(sent, covered);
   AdvanceInOrder(conversation_id);
   co_return GapStep::kProgress;
+}
+
+asio::awaitable<void> WsSession::SettleReplay() {
+  auto self = shared_from_this();
+  auto& store = gw_.ctx().message_store;
+  asio::steady_timer wait(ws_.get_executor());
+  wait.expires_after(kSettleAfterConnect);
+  co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+  for (int round = 0; round < kSettleRounds && !closed_; ++round) {
+    // Copies: the session's thread goes on changing them while the pool reads.
+    const storage::SeqFloors floors(sent_seq_.begin(), sent_seq_.end());
+    const int64_t to_device_after = sent_to_device_;
+    auto page = co_await OnPool(gw_.ctx().blocking, [&] {
+      return store.Pending(principal_.user_id, principal_.device_id, kSettlePage, floors,
+                           to_device_after);
+    });
+    if (closed_) co_return;
+    if (!page.ok()) {
+      // They stay pending: the next connection (or a gap fill) brings them.
+      LogWarn("websocket settle read failed", {{"error", page.error().message}});
+      co_return;
+    }
+    for (const auto& m : page->messages) {
+      DeliverInOrder(MessageFrame(MessageToJson(m)), m.conversation_id, m.seq);
+    }
+    for (const auto& t : page->to_device) {
+      if (t.id <= sent_to_device_) continue;
+      boost::json::object f = ToDeviceToJson(t);
+      f["type"] = "to_device";
+      sent_to_device_ = t.id;
+      Enqueue({MakeFrame(f)});
+    }
+    if (!page->has_more) break;
+  }
 }
 
 }  // namespace parley::services

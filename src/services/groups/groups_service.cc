@@ -55,7 +55,9 @@ void GroupsService::Register(transport::Router& r) {
 
 void GroupsService::Publish(const storage::GroupChange& c, bool created) {
   const storage::Group& g = c.group;
-  for (const auto& m : c.system_messages) PublishMessageSent(ctx_.bus, m, c.audience);
+  for (const auto& m : c.system_messages) {
+    PublishMessageSent(ctx_.deliveries, ctx_.outbox, m, c.audience);
+  }
   const std::string& actor = c.actor_id;
   for (const auto& user : c.joined) {
     const storage::GroupMember* m = g.Find(user);

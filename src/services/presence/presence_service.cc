@@ -76,10 +76,12 @@ int PresenceService::Connections(const std::string& user_id, int fallback) {
   return static_cast<int>(*n);
 }
 
-void PresenceService::DeviceConnected(const std::string& user_id, const std::string& device_id) {
-  boost::asio::post(ctx_.blocking, [this, user_id, device_id] {
+void PresenceService::DeviceConnected(const std::string& user_id, const std::string& device_id,
+                                      std::function<void()> recorded) {
+  boost::asio::post(ctx_.blocking, [this, user_id, device_id, recorded = std::move(recorded)] {
     if (Status st = registry_.Connected(user_id, device_id); !st.ok())
       LogWarn("presence: cannot record a connection", {{"error", st.error().message}});
+    if (recorded) recorded();
     std::lock_guard lock(mu_);
     if (stopped_) return;
     State& s = Get(user_id);

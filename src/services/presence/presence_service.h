@@ -13,6 +13,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -36,8 +37,10 @@ class PresenceService {
       : ctx_(ctx), registry_(registry), shared_state_(shared_state) {}
   void Register(transport::Router& router);
 
-  // From the gateway, on a device's WebSocket opening and closing.
-  void DeviceConnected(const std::string& user_id, const std::string& device_id);
+  // From the gateway, on a device's WebSocket opening and closing. `recorded` (optional) runs
+  // on the blocking pool once the connection registry has the connection (or refused it).
+  void DeviceConnected(const std::string& user_id, const std::string& device_id,
+                       std::function<void()> recorded = {});
   void DeviceDisconnected(const std::string& user_id, const std::string& device_id);
   // Re-evaluates users whose connections vanished without a disconnect (a crashed node, in a
   // cluster): those with none left go offline after the grace period.

@@ -51,6 +51,21 @@ Result<std::vector<std::string>> MemoryConnectionRegistry::NodesOf(std::string_v
   return nodes;
 }
 
+Result<std::vector<std::vector<std::string>>> MemoryConnectionRegistry::DeliveryNodes(
+    const std::vector<std::string>& user_ids) {
+  for (const auto& u : user_ids)
+    if (!ValidClusterId(u)) return BadId();
+  std::lock_guard lock(mu_);
+  std::vector<std::vector<std::string>> out(user_ids.size());
+  for (size_t i = 0; i < user_ids.size(); ++i)
+    if (users_.count(user_ids[i])) out[i].push_back(node_id_);
+  return out;
+}
+
+Result<std::vector<ConnectionRegistry::LiveNode>> MemoryConnectionRegistry::LiveNodes() {
+  return std::vector<LiveNode>{{node_id_, true}};
+}
+
 Result<std::optional<std::string>> MemoryHotCache::Get(std::string_view key) {
   if (!ValidCacheKey(key)) return MakeError(ErrorCode::kInvalidArgument, "invalid cache key");
   std::lock_guard lock(mu_);

@@ -25,6 +25,10 @@ class MemoryConnectionRegistry final : public ConnectionRegistry {
   Result<int64_t> UserConnections(std::string_view user_id) override;
   Result<bool> DeviceOnline(std::string_view user_id, std::string_view device_id) override;
   Result<std::vector<std::string>> NodesOf(std::string_view user_id) override;
+  // This process, for the users connected here; it counts as reading addressed events.
+  Result<std::vector<std::vector<std::string>>> DeliveryNodes(
+      const std::vector<std::string>& user_ids) override;
+  Result<std::vector<LiveNode>> LiveNodes() override;
 
  private:
   struct User {

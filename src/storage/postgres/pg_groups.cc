@@ -117,9 +117,10 @@ Status Join(PgConn& c, const Group& g, const GroupMember& m, int64_t joined_seq,
   return OkStatus();
 }
 
-// Appends the change's system messages with the next seqs (the conversation row is locked).
+// Appends the change's system messages with the next seqs (the conversation row is locked),
+// with their outbox entries if `outbox` (PostgresOptions::outbox, pg_outbox.cc).
 Status AppendSystemMessages(PgConn& c, const Group& g, const std::string& actor_id,
-                            const std::vector<std::string>& bodies, int64_t now,
+                            const std::vector<std::string>& bodies, int64_t now, bool outbox,
                             GroupChange* out) {
   for (const auto& body : bodies) {
     auto seq = msg::NextSeq(c, g.conversation_id, now);
@@ -134,6 +135,13 @@ Status AppendSystemMessages(PgConn& c, const Group& g, const std::string& actor_
     m.encryption = "none";
     m.body = body;
     PARLEY_TRY(msg::InsertMessage(c, m));
+    if (outbox) {
+      auto r = c.Exec(
+          "INSERT INTO message_outbox(conversation_id, seq, message_id, created_at) "
+          "VALUES ($1, $2::bigint, $3, $4::bigint)",
+          {P(m.conversation_id), P(m.seq), P(m.message_id), P(now)});
+      if (!r.ok()) return r.error();
+    }
     out->system_messages.push_back(std::move(m));
   }
   return OkStatus();
@@ -150,7 +158,7 @@ Status Finish(PgConn& c, const std::string& group_id, GroupChange* out) {
   return OkStatus();
 }
 
-Result<GroupChange> CreateTx(PgConn& c, const NewGroup& ng) {
+Result<GroupChange> CreateTx(PgConn& c, const NewGroup& ng, bool outbox) {
   PARLEY_TRY(CheckUsersExist(c, ng.members));
   int64_t now = NowMs();
   {
@@ -175,12 +183,13 @@ Result<GroupChange> CreateTx(PgConn& c, const NewGroup& ng) {
     PARLEY_TRY(Join(c, g, m, 0, now));
     out.joined.push_back(m.user_id);
   }
-  PARLEY_TRY(AppendSystemMessages(c, g, ng.creator_id, {ng.system_body}, now, &out));
+  PARLEY_TRY(AppendSystemMessages(c, g, ng.creator_id, {ng.system_body}, now, outbox, &out));
   PARLEY_TRY(Finish(c, ng.group_id, &out));
   return out;
 }
 
-Result<GroupChange> EditTx(PgConn& c, const std::string& group_id, const GroupPlanner& plan) {
+Result<GroupChange> EditTx(PgConn& c, const std::string& group_id, const GroupPlanner& plan,
+                           bool outbox) {
   auto g = LoadGroup(c, group_id, true);
   if (!g.ok()) return g.error();
   auto e = plan(*g);
@@ -220,7 +229,7 @@ Result<GroupChange> EditTx(PgConn& c, const std::string& group_id, const GroupPl
     if (!r.ok()) return r.error();
     out.left.push_back(user);
   }
-  PARLEY_TRY(AppendSystemMessages(c, *g, e->actor_id, e->system_bodies, now, &out));
+  PARLEY_TRY(AppendSystemMessages(c, *g, e->actor_id, e->system_bodies, now, outbox, &out));
   int64_t left_seq = out.system_messages.empty() ? *joined_seq : out.system_messages.back().seq;
   for (const auto& user : e->remove) {
     auto r = c.Exec(
@@ -246,8 +255,10 @@ void PostgresStore::CreateGroup(NewGroup group, Done<GroupChange> done) {
   JobOptions options;
   options.lock_keys = {group.conversation_id};
   writer().Submit<GroupChange>(
-      [group = std::move(group)](PgConn& c) { return CreateTx(c, group); }, std::move(done),
-      std::move(options));
+      [group = std::move(group), outbox = options_.outbox](PgConn& c) {
+        return CreateTx(c, group, outbox);
+      },
+      std::move(done), std::move(options));
 }
 
 void PostgresStore::EditGroup(std::string group_id, GroupPlanner plan, Done<GroupChange> done) {
@@ -255,8 +266,8 @@ void PostgresStore::EditGroup(std::string group_id, GroupPlanner plan, Done<Grou
   // conversation's row before any other of its rows, as every conversation write does; a batch
   // holding the conversation's key then only makes the edit wait, never a cycle (pg_writer.h).
   writer().Submit<GroupChange>(
-      [group_id = std::move(group_id), plan = std::move(plan)](PgConn& c) {
-        return EditTx(c, group_id, plan);
+      [group_id = std::move(group_id), plan = std::move(plan), outbox = options_.outbox](PgConn& c) {
+        return EditTx(c, group_id, plan, outbox);
       },
       std::move(done));
 }

@@ -22,6 +22,10 @@ namespace {
 constexpr const char* kAppendSql =
     "SELECT o_outcome, o_conversation_id, o_seq, o_members FROM parley_append($1, $2, $3, $4, "
     "$5, $6, $7, $8::bigint, $9, $10, $11, $12, $13, $14, $15::text[])";
+// The same with the message's outbox entry (PostgresOptions::outbox, pg_outbox.cc).
+constexpr const char* kAppendOutboxSql =
+    "SELECT o_outcome, o_conversation_id, o_seq, o_members FROM parley_append_outbox($1, $2, $3, "
+    "$4, $5, $6, $7, $8::bigint, $9, $10, $11, $12, $13, $14, $15::text[])";
 
 std::vector<PgParam> AppendParams(const AppendRequest& req, const std::string& message_id,
                                   int64_t now) {
@@ -64,7 +68,7 @@ void PostgresStore::Append(AppendRequest req, Done<AppendResult> done) {
   const int64_t now = NowMs();
   std::vector<PgParam> params = AppendParams(req, message_id, now);
   writer().SubmitStatement<AppendResult>(
-      kAppendSql, std::move(params),
+      options_.outbox ? kAppendOutboxSql : kAppendSql, std::move(params),
       [req = std::move(req), message_id, now](PgConn& c, Result<PgResult> r) {
         return FinishAppend(c, std::move(r), req, message_id, now);
       },

@@ -265,5 +265,58 @@ TEST_F(PgMessagesScaleout, GroupEditsOnOneNodeInterleaveGaplesslyWithAppendsOnTh
   for (int64_t i = 0; i < total; ++i) EXPECT_EQ(page->first[i].seq, i + 1);
 }
 
+// The transactional outbox: an append (or a group's system message) with PostgresOptions::outbox
+// leaves an entry in its own transaction (a duplicate leaves none); an entry is claimed by one
+// node at a time and goes once announced.
+TEST_F(PgMessagesScaleout, OutboxEntriesAreWrittenWithTheAppendClaimedOnceAndRemoved) {
+  PostgresOptions with{schema_->url(), 64};
+  with.outbox = true;
+  PostgresStore outboxed(with);
+  ASSERT_TRUE(outboxed.Open().ok());
+  auto first = Send(&outboxed, a_, da_, b_, "ob-1");
+  auto second = Send(&outboxed, b_, db_, a_, "ob-2");
+  auto repeat = Send(&outboxed, a_, da_, b_, "ob-1");
+  auto plain = Send(node1_.get(), a_, da_, b_, "ob-3");  // a node without an outbox
+  ASSERT_TRUE(first.ok() && second.ok() && repeat.ok() && plain.ok());
+  ASSERT_TRUE(repeat->duplicate);
+  const int64_t later = NowMs() + 60000;
+  // Only entries older than the bound; each taken by one node until its claim runs out.
+  auto none = node1_->ClaimUnannounced(first->message.created_at - 1, 30000, 10);
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_TRUE(none->empty());
+  auto taken = node1_->ClaimUnannounced(later, 500, 10);  // node 1 holds them for 500 ms
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  ASSERT_EQ(taken->size(), 2u);
+  EXPECT_EQ((*taken)[0].message_id, first->message.message_id);
+  EXPECT_EQ((*taken)[0].seq, first->message.seq);
+  EXPECT_EQ((*taken)[1].message_id, second->message.message_id);
+  EXPECT_TRUE(node2_->ClaimUnannounced(later, 30000, 10)->empty());
+  ASSERT_TRUE(node2_->MarkAnnounced({(*taken)[0]}).ok());
+  // Node 1's claim runs out (it stopped, say): node 2 takes what is left, the announced one gone.
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  auto again = node2_->ClaimUnannounced(later, 30000, 10);
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].message_id, second->message.message_id);
+  ASSERT_TRUE(node1_->MarkAnnounced(*again).ok());
+  EXPECT_TRUE(node1_->ClaimUnannounced(later, 0, 10)->empty());
+  // A group's system message has its entry too.
+  NewGroup ng;
+  ng.group_id = NewUuidV4();
+  ng.conversation_id = NewUuidV4();
+  ng.name = "Team";
+  ng.creator_id = a_.user_id;
+  ng.members = {{a_.user_id, "owner", 0}, {b_.user_id, "member", 0}};
+  ng.system_body = "created";
+  auto g = Wait<GroupChange>([&](auto d) { outboxed.CreateGroup(ng, d); });
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  ASSERT_EQ(g->system_messages.size(), 1u);
+  auto system = node2_->ClaimUnannounced(later, 30000, 10);
+  ASSERT_TRUE(system.ok());
+  ASSERT_EQ(system->size(), 1u);
+  EXPECT_EQ((*system)[0].message_id, g->system_messages[0].message_id);
+  outboxed.Close();
+}
+
 }  // namespace
 }  // namespace parley::storage::postgres

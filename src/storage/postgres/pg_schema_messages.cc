@@ -20,7 +20,7 @@
 namespace parley::storage::postgres {
 namespace {
 
-constexpr std::array<const char*, 3> kMessageMigrations = {
+constexpr std::array<const char*, 4> kMessageMigrations = {
     // 1: the foundation, as in the SQLite core schema.
     R"sql(
 CREATE TABLE conversations(
@@ -248,6 +248,43 @@ BEGIN
   v_lo := GREATEST(v_lo, v_hi - p_window);
   SELECT COALESCE(json_agg(DISTINCT s.sender_id), '[]')::text INTO o_senders FROM messages s
     WHERE s.conversation_id = p_conv AND s.seq > v_lo AND s.seq <= v_hi AND s.sender_id <> p_user;
+  RETURN NEXT;
+END
+$fn$;
+)sql",
+    // 4: the transactional outbox (pg_outbox.cc, storage/message_outbox.h). parley_append_outbox
+    // is parley_append plus the message's outbox entry in the same statement; nodes without an
+    // outbox (and older versions, during a rolling upgrade) keep calling parley_append.
+    R"sql(
+CREATE TABLE message_outbox(
+  conversation_id TEXT COLLATE "C" NOT NULL,
+  seq BIGINT NOT NULL,
+  message_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  claimed_until BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY(conversation_id, seq));
+CREATE INDEX message_outbox_by_time ON message_outbox(created_at);
+CREATE FUNCTION parley_append_outbox(
+    p_conv TEXT, p_pair_a TEXT, p_pair_b TEXT, p_sender TEXT, p_device TEXT,
+    p_client_msg_id TEXT, p_message_id TEXT, p_now BIGINT, p_content_type TEXT,
+    p_encryption TEXT, p_body TEXT, p_media_ids TEXT, p_search_tokens TEXT, p_reply_to TEXT,
+    p_media TEXT[])
+RETURNS TABLE(o_outcome INT, o_conversation_id TEXT, o_seq BIGINT, o_members TEXT)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  r RECORD;
+BEGIN
+  SELECT * INTO r FROM parley_append(p_conv, p_pair_a, p_pair_b, p_sender, p_device,
+      p_client_msg_id, p_message_id, p_now, p_content_type, p_encryption, p_body, p_media_ids,
+      p_search_tokens, p_reply_to, p_media);
+  IF r.o_outcome = 0 THEN
+    INSERT INTO message_outbox(conversation_id, seq, message_id, created_at)
+      VALUES (p_conv, r.o_seq, p_message_id, p_now);
+  END IF;
+  o_outcome := r.o_outcome;
+  o_conversation_id := r.o_conversation_id;
+  o_seq := r.o_seq;
+  o_members := r.o_members;
   RETURN NEXT;
 END
 $fn$;

@@ -22,6 +22,7 @@
 #include "storage/group_store.h"
 #include "storage/key_store.h"
 #include "storage/media_store.h"
+#include "storage/message_outbox.h"
 #include "storage/message_store.h"
 #include "storage/notify_store.h"
 #include "storage/postgres/pg_conn.h"
@@ -32,6 +33,9 @@ namespace parley::storage::postgres {
 struct PostgresOptions {
   std::string url;         // libpq URI: postgres://user@host:port/db[?options=...]
   size_t max_batch = 1024;  // writes per group commit
+  // Appends write the message's outbox entry in their transaction (storage/message_outbox.h):
+  // for a shared bus, whose publish can be lost after the commit.
+  bool outbox = false;
 };
 
 class PostgresStore final : public AuthStore,
@@ -40,7 +44,8 @@ class PostgresStore final : public AuthStore,
                             public AuditStore,
                             public NotifyStore,
                             public GroupStore,
-                            public MediaStore {
+                            public MediaStore,
+                            public MessageOutbox {
  public:
   explicit PostgresStore(PostgresOptions options);
   ~PostgresStore() override;
@@ -99,6 +104,11 @@ class PostgresStore final : public AuthStore,
   void PutKeys(DeviceKeys keys, size_t max_one_time, Done<Unit> done) override;
   void ClaimKeys(std::string user_id, KeyClaim how, Done<std::vector<DeviceKeys>> done) override;
   Result<int64_t> CountOneTimePrekeys(std::string_view device_id) override;
+
+  // MessageOutbox (pg_outbox.cc)
+  Status MarkAnnounced(const std::vector<OutboxEntry>& entries) override;
+  Result<std::vector<OutboxEntry>> ClaimUnannounced(int64_t created_before_ms, int64_t claim_ms,
+                                                    int limit) override;
 
   // MessageStore (pg_messages.cc, pg_sync.cc, pg_memberships.cc: part B)
   void Append(AppendRequest req, Done<AppendResult> done) override;

@@ -65,7 +65,39 @@ if out[1] == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
 return out
 )lua");
 
+// KEYS: uconn hashes. ARGV: heartbeat key prefix. Per key, the nodes holding connections whose
+// heartbeat says they read addressed events ("a"); dead nodes are left for the sweeper.
+const RedisScript kDeliveryNodes(R"lua(
+local seen = {}
+local out = {}
+for k = 1, #KEYS do
+  local all = redis.call('HGETALL', KEYS[k])
+  local nodes = {}
+  for i = 1, #all, 2 do
+    local node = all[i]
+    if seen[node] == nil then seen[node] = redis.call('GET', ARGV[1] .. node) or false end
+    if seen[node] == 'a' and tonumber(all[i + 1]) > 0 then nodes[#nodes + 1] = node end
+  end
+  out[k] = nodes
+end
+return out
+)lua");
+
+// KEYS: the nodes set. ARGV: heartbeat key prefix. Returns node, heartbeat, … of the live ones.
+const RedisScript kLiveNodes(R"lua(
+local out = {}
+for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local beat = redis.call('GET', ARGV[1] .. node)
+  if beat then
+    out[#out + 1] = node
+    out[#out + 1] = beat
+  end
+end
+return out
+)lua");
+
 constexpr std::string_view kPurgeBatch = "500";
+constexpr std::string_view kAddressedBeat = "a";
 
 Error BadId() { return MakeError(ErrorCode::kInvalidArgument, "invalid user or device id"); }
 
@@ -86,8 +118,10 @@ std::string ChooseNodeId(const std::string& configured) {
 
 }  // namespace
 
-RedisConnectionRegistry::RedisConnectionRegistry(RedisClient& client, RedisRegistryOptions options)
+RedisConnectionRegistry::RedisConnectionRegistry(RedisClient& client, RedisRegistryOptions options,
+                                                 RedisClient* route_reads)
     : client_(client),
+      route_reads_(route_reads ? *route_reads : client),
       options_(std::move(options)),
       node_id_(ChooseNodeId(options_.node_id)),
       heartbeat_key_(options_.key_prefix + "node:" + node_id_) {}
@@ -175,7 +209,7 @@ void RedisConnectionRegistry::Run() {
 
 Status RedisConnectionRegistry::Heartbeat(bool* lost) {
   std::string ttl = std::to_string(options_.heartbeat_ttl_ms);
-  auto r = client_.Command({"SET", heartbeat_key_, "1", "PX", ttl, "XX"});
+  auto r = client_.Command({"SET", heartbeat_key_, Beat(), "PX", ttl, "XX"});
   if (!r.ok()) return r.error();
   *lost = r->is_nil();  // XX: nil when the key had expired or Redis lost it
   return OkStatus();
@@ -184,7 +218,7 @@ Status RedisConnectionRegistry::Heartbeat(bool* lost) {
 Status RedisConnectionRegistry::Resync() {
   std::unique_lock resync(resync_mu_);
   std::string ttl = std::to_string(options_.heartbeat_ttl_ms);
-  auto hb = client_.Command({"SET", heartbeat_key_, "1", "PX", ttl});
+  auto hb = client_.Command({"SET", heartbeat_key_, Beat(), "PX", ttl});
   if (!hb.ok()) return hb.error();
   auto reg = client_.Command({"SADD", options_.key_prefix + "nodes", node_id_});
   if (!reg.ok()) return reg.error();
@@ -370,6 +404,49 @@ Result<std::vector<std::string>> RedisConnectionRegistry::NodesOf(std::string_vi
   std::sort(nodes.begin(), nodes.end());
   nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
   return nodes;
+}
+
+Result<std::vector<std::vector<std::string>>> RedisConnectionRegistry::DeliveryNodes(
+    const std::vector<std::string>& user_ids) {
+  std::vector<std::string> keys;
+  keys.reserve(user_ids.size());
+  for (const auto& u : user_ids) {
+    if (!ValidClusterId(u)) return BadId();
+    keys.push_back(options_.key_prefix + "uconn:" + u);
+  }
+  std::vector<std::vector<std::string>> out(user_ids.size());
+  if (keys.empty()) return out;
+  const std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  const std::string beat_prefix = options_.key_prefix + "node:";
+  auto r = route_reads_.Eval(kDeliveryNodes, key_views, {beat_prefix});
+  if (!r.ok()) return r.error();
+  if (r->type != RedisReply::Type::kArray || r->elements.size() != keys.size()) {
+    return MakeError(ErrorCode::kInternal, "redis: unexpected reply to the delivery nodes read");
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    for (const auto& n : r->elements[i].elements) {
+      if (n.type == RedisReply::Type::kString) out[i].push_back(n.str);
+    }
+    std::sort(out[i].begin(), out[i].end());
+  }
+  return out;
+}
+
+Result<std::vector<ConnectionRegistry::LiveNode>> RedisConnectionRegistry::LiveNodes() {
+  const std::string nodes_key = options_.key_prefix + "nodes";
+  const std::string beat_prefix = options_.key_prefix + "node:";
+  auto r = route_reads_.Eval(kLiveNodes, {nodes_key}, {beat_prefix});
+  if (!r.ok()) return r.error();
+  if (r->type != RedisReply::Type::kArray || r->elements.size() % 2 != 0) {
+    return MakeError(ErrorCode::kInternal, "redis: unexpected reply to the live nodes read");
+  }
+  std::vector<LiveNode> out;
+  for (size_t i = 0; i < r->elements.size(); i += 2) {
+    out.push_back({r->elements[i].str, r->elements[i + 1].str == kAddressedBeat});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const LiveNode& a, const LiveNode& b) { return a.node_id < b.node_id; });
+  return out;
 }
 
 }  // namespace parley::storage::redis

@@ -1,8 +1,10 @@
 // RedisConnectionRegistry: the ConnectionRegistry of the scale-out profile, shared through Redis.
 //
 // Keys (P = key_prefix, default "parley:"):
-//   P node:<node>                 heartbeat "1", PX heartbeat_ttl_ms, refreshed every
-//                                 heartbeat_interval_ms by a background thread
+//   P node:<node>                 heartbeat, PX heartbeat_ttl_ms, refreshed every
+//                                 heartbeat_interval_ms by a background thread: "a" if the node
+//                                 reads the events addressed to it (reads_addressed), else "1"
+//                                 (also what versions before addressed delivery write)
 //   P nodes                       set of node ids that may have entries (for the sweeper)
 //   P uconn:<user>                hash node -> open connections of the user on that node
 //   P dconn:<user>:<device>       hash node -> open connections of the device on that node
@@ -41,12 +43,18 @@ struct RedisRegistryOptions {
   int heartbeat_ttl_ms = 10000;
   int heartbeat_interval_ms = 3000;
   int sweep_every_beats = 10;
+  // This node reads the events addressed to it (EventBus::PublishTo), so others may route live
+  // events to it instead of relying on it reading every event.
+  bool reads_addressed = false;
 };
 
 class RedisConnectionRegistry final : public ConnectionRegistry {
  public:
-  // `client` must outlive this registry.
-  RedisConnectionRegistry(RedisClient& client, RedisRegistryOptions options);
+  // `client` (and `route_reads`, if given) must outlive this registry. DeliveryNodes and
+  // LiveNodes use `route_reads` when given: they are asked on the path of every live event, so a
+  // client with short timeouts suits them.
+  RedisConnectionRegistry(RedisClient& client, RedisRegistryOptions options,
+                          RedisClient* route_reads = nullptr);
   ~RedisConnectionRegistry() override;  // Stop() if still running
 
   // Replaces what a previous run with this node id left, publishes the heartbeat and starts the
@@ -73,6 +81,9 @@ class RedisConnectionRegistry final : public ConnectionRegistry {
   Result<int64_t> UserConnections(std::string_view user_id) override;
   Result<bool> DeviceOnline(std::string_view user_id, std::string_view device_id) override;
   Result<std::vector<std::string>> NodesOf(std::string_view user_id) override;
+  Result<std::vector<std::vector<std::string>>> DeliveryNodes(
+      const std::vector<std::string>& user_ids) override;
+  Result<std::vector<LiveNode>> LiveNodes() override;
 
  private:
   struct User {
@@ -89,6 +100,8 @@ class RedisConnectionRegistry final : public ConnectionRegistry {
   // Rewrites all of this node's state from memory. Takes resync_mu_ exclusively.
   Status Resync();
   Status Heartbeat(bool* lost);
+  // The heartbeat's value: "a" if this node reads addressed events, else "1".
+  const char* Beat() const { return options_.reads_addressed ? "a" : "1"; }
   void Sweep();
   // Removes all entries of `node`, adding the users they belonged to to *users (if not null);
   // refuses (returns false) while its heartbeat exists.
@@ -97,6 +110,7 @@ class RedisConnectionRegistry final : public ConnectionRegistry {
   void StopThread();
 
   RedisClient& client_;
+  RedisClient& route_reads_;
   const RedisRegistryOptions options_;  // constant after construction
   const std::string node_id_;           // constant after construction
   const std::string heartbeat_key_;     // constant after construction

@@ -153,6 +153,37 @@ TEST_F(RedisScaleout, ConnectionsAddUpAcrossNodes) {
   EXPECT_EQ(n1.Connected("a b", "x").error().code, ErrorCode::kInvalidArgument);
 }
 
+// Routing reads: only nodes that read addressed events (and are alive) are named for a user.
+TEST_F(RedisScaleout, DeliveryNodesNameOnlyLiveNodesThatReadAddressedEvents) {
+  RedisRegistryOptions o1 = FastRegistry("n1", prefix_), o2 = FastRegistry("n2", prefix_);
+  o1.reads_addressed = o2.reads_addressed = true;
+  RedisConnectionRegistry n1(*a_, o1);
+  RedisConnectionRegistry n2(*b_, o2, a_.get());  // its route reads on another client
+  RedisConnectionRegistry old(*b_, FastRegistry("old", prefix_));  // an older version
+  ASSERT_TRUE(n1.Start().ok());
+  ASSERT_TRUE(n2.Start().ok());
+  ASSERT_TRUE(old.Start().ok());
+  ASSERT_TRUE(n1.Connected("alice", "phone").ok());
+  ASSERT_TRUE(n2.Connected("alice", "laptop").ok());
+  ASSERT_TRUE(old.Connected("bob", "desk").ok());
+  ASSERT_TRUE(n2.Connected("bob", "tab").ok());
+  auto nodes = n1.DeliveryNodes({"alice", "bob", "carol"});
+  ASSERT_TRUE(nodes.ok()) << nodes.error().message;
+  EXPECT_EQ(*nodes, (std::vector<Nodes>{{"n1", "n2"}, {"n2"}, {}}));
+  auto live = n2.LiveNodes();
+  ASSERT_TRUE(live.ok());
+  ASSERT_EQ(live->size(), 3u);
+  EXPECT_EQ((*live)[0].node_id, "n1");
+  EXPECT_TRUE((*live)[0].addressed);
+  EXPECT_EQ((*live)[2].node_id, "old");
+  EXPECT_FALSE((*live)[2].addressed);
+  // A node that crashed stops being named once its heartbeat expires.
+  n2.Abandon();
+  EXPECT_TRUE(Eventually(
+      [&] { return *n1.DeliveryNodes({"alice"}) == std::vector<Nodes>{{"n1"}}; }));
+  EXPECT_EQ(n1.DeliveryNodes({"a b"}).error().code, ErrorCode::kInvalidArgument);
+}
+
 TEST_F(RedisScaleout, ConcurrentConnectsAndDisconnectsAreCountedExactly) {
   RedisConnectionRegistry n1(*a_, FastRegistry("n1", prefix_));
   RedisConnectionRegistry n2(*b_, FastRegistry("n2", prefix_));
