@@ -29,6 +29,7 @@
 #include "services/auth/auth_service.h"
 #include "services/chat/chat_json.h"
 #include "services/chat/chat_service.h"
+#include "services/delivery/delivery_router.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/ws_session.h"
 #include "services/presence/presence_service.h"
@@ -210,7 +211,8 @@ class WsGapTest : public ::testing::Test {
           return std::make_unique<storage::MemoryRateLimiter>(per_minute, burst);
         });
     ctx_ = std::make_unique<Context>(
-        Context{cfg_, *sqlite_, *sqlite_, store_, bus_, blocking_, metrics_, *limits_});
+        Context{cfg_, *sqlite_, *sqlite_, store_, bus_, blocking_, metrics_, *limits_,
+                deliveries_});
     auth_ = std::make_unique<AuthService>(
         *ctx_, auth::JwtSigner::FromSeed(std::string(32, 'k'), cfg_.issuer));
     chat_ = std::make_unique<ChatService>(*ctx_);
@@ -315,6 +317,7 @@ class WsGapTest : public ::testing::Test {
   events::InProcessBus bus_;
   asio::thread_pool blocking_{2};
   Metrics metrics_;
+  DeliveryRouter deliveries_{bus_, nullptr, metrics_};  // one node: broadcast
   std::unique_ptr<RateLimits> limits_;
   std::unique_ptr<Context> ctx_;
   storage::MemoryConnectionRegistry registry_;
