@@ -14,6 +14,8 @@
 #include <memory>
 #include <string>
 
+#include "common/ids.h"
+#include "common/time.h"
 #include "storage/auth_store.h"
 #include "storage/group_store.h"
 #include "storage/key_store.h"
@@ -41,6 +43,19 @@ Result<T> Wait(Start start) {
   auto f = p.get_future();
   start([&p](Result<T> r) { p.set_value(std::move(r)); });
   return f.get();
+}
+
+// Stores a user named `name` plus a random suffix (a test may ask for the same name twice);
+// tests only.
+inline User AddTestUser(AuthStore& auth, const std::string& name) {
+  User u;
+  u.user_id = NewUuidV4();
+  u.username = name + "_" + NewUuidV4().substr(0, 8);
+  u.display_name = name;
+  u.password_hash = "$argon2id$x";
+  u.created_at = NowMs();
+  EXPECT_TRUE(Wait<Unit>([&](auto d) { auth.CreateUser(u, d); }).ok());
+  return u;
 }
 
 class StoreConformance : public ::testing::TestWithParam<StoreFactory> {

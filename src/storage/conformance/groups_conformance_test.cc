@@ -13,16 +13,7 @@ class GroupFixture {
  public:
   explicit GroupFixture(Stores& s) : s_(s) {}
 
-  User AddUser(const std::string& name) {
-    User u;
-    u.user_id = NewUuidV4();
-    u.username = name + "_" + NewUuidV4().substr(0, 8);
-    u.display_name = name;
-    u.password_hash = "$argon2id$x";
-    u.created_at = NowMs();
-    EXPECT_TRUE(Wait<Unit>([&](auto d) { s_.auth->CreateUser(u, d); }).ok());
-    return u;
-  }
+  User AddUser(const std::string& name) { return AddTestUser(*s_.auth, name); }
   Device AddDevice(const User& u) {
     Device d{NewUuidV4(), u.user_id, "phone", NowMs(), 0, false};
     EXPECT_TRUE(Wait<Unit>([&](auto done) { s_.auth->CreateDevice(d, done); }).ok());

@@ -11,6 +11,7 @@
 
 #include "common/ids.h"
 #include "common/time.h"
+#include "storage/conformance/conformance.h"
 #include "storage/sqlite/sqlite_store.h"
 
 namespace parley::storage::sqlite {
@@ -89,14 +90,7 @@ class HotStateTest : public ::testing::Test {
   }
 
   std::string AddUser(const std::string& name) {
-    User u;
-    u.user_id = NewUuidV4();
-    u.username = name + "_" + NewUuidV4().substr(0, 8);
-    u.display_name = name;
-    u.password_hash = "$argon2id$x";
-    u.created_at = NowMs();
-    EXPECT_TRUE(Later<Unit>([&](auto d) { store_->CreateUser(u, d); }).get().ok());
-    return u.user_id;
+    return conformance::AddTestUser(*store_, name).user_id;
   }
   std::future<Result<AppendResult>> Send(const std::string& conv, const std::string& user,
                                          std::string client_msg_id = NewUuidV4()) {

@@ -13,6 +13,7 @@
 #include "common/ids.h"
 #include "common/time.h"
 #include "storage/sqlite/conn.h"
+#include "storage/conformance/conformance.h"
 #include "storage/sqlite/sqlite_store.h"
 
 namespace parley::storage::sqlite {
@@ -64,16 +65,7 @@ class RedoLogTest : public ::testing::Test {
   }
 
   std::string AddUser(const std::string& name) {
-    User u;
-    u.user_id = NewUuidV4();
-    u.username = name + "_" + NewUuidV4().substr(0, 8);
-    u.display_name = name;
-    u.password_hash = "$argon2id$x";
-    u.created_at = NowMs();
-    std::promise<Result<Unit>> p;
-    store_->CreateUser(u, [&](Result<Unit> r) { p.set_value(std::move(r)); });
-    EXPECT_TRUE(p.get_future().get().ok());
-    return u.user_id;
+    return conformance::AddTestUser(*store_, name).user_id;
   }
   Result<AppendResult> Send(const std::string& from, const std::string& to, std::string body) {
     AppendRequest r;
