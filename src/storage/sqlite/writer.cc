@@ -37,11 +37,14 @@ Status SetSync(SqliteConn& c, std::string_view mode) {
 Status SyncWal(SqliteConn& c) {
   const std::string wal = std::string(sqlite3_db_filename(c.raw(), "main")) + "-wal";
   const int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return MakeError(ErrorCode::kUnavailable, "open " + wal + ": " + std::strerror(errno));
+  if (fd < 0 && errno == ENOENT) return OkStatus();  // no WAL: everything is in the database
+  if (fd < 0)
+    return MakeError(ErrorCode::kUnavailable, "open " + wal + ": " + std::strerror(errno));
   const int rc = ::fdatasync(fd);
   const int err = errno;
   ::close(fd);
-  if (rc != 0) return MakeError(ErrorCode::kUnavailable, "fdatasync " + wal + ": " + std::strerror(err));
+  if (rc != 0)
+    return MakeError(ErrorCode::kUnavailable, "fdatasync " + wal + ": " + std::strerror(err));
   return OkStatus();
 }
 }  // namespace
@@ -56,7 +59,7 @@ Status GroupCommitWriter::Start() {
     auto log = RedoLog::Open(redo_options_.path, redo_options_.durable_sync != "normal");
     if (!log.ok()) return log.error();
     log_ = std::move(*log);
-    PARLEY_TRY(log_->Reset());  // everything it held is now durable in the database
+    PARLEY_TRY(ResetLog());  // everything it held is in the database
     next_lsn_ = *last + 1;
     logged_lsn_ = *last;
     projected_lsn_ = *last;
@@ -230,7 +233,7 @@ void GroupCommitWriter::RunDurable(std::deque<Queue::Job>& batch) {
   if (log_) {
     (void)SetSync(*conn_, "normal");
     // A durable commit carries every projection before it: the log's records are all held.
-    if (commit.ok()) (void)log_->Reset();
+    if (commit.ok()) (void)ResetLog();
   }
   batches_.fetch_add(1, std::memory_order_relaxed);
   jobs_.fetch_add(batch.size(), std::memory_order_relaxed);
@@ -326,7 +329,7 @@ void GroupCommitWriter::MaybeCommitProjection(bool force, bool durable) {
   projection_commits_.fetch_add(1, std::memory_order_relaxed);
   SetProjected(lsn);
   // The log may be emptied once the database holds its records durably.
-  if (durable && (redo_options_.durable_sync == "normal" || SyncWal(*conn_).ok())) (void)log_->Reset();
+  if (durable) (void)ResetLog();
   checkpointer_.AfterBatch();
 }
 
@@ -349,10 +352,18 @@ void GroupCommitWriter::RecoverProjection() {
     barrier_cv_.notify_all();
     return;
   }
-  if (Status r = log_->Reset(); !r.ok())
+  if (Status r = ResetLog(); !r.ok())
     LogWarn("redo log could not be emptied", {{"error", r.error().message}});
   projection_commits_.fetch_add(1, std::memory_order_relaxed);
   SetProjected(*last);
+}
+
+Status GroupCommitWriter::ResetLog() {
+  // What the database holds may still be only in the page cache (commits under
+  // synchronous=NORMAL, of this process or of one killed before it; a commit that wrote nothing
+  // syncs nothing): its WAL goes to disk before the records that can restore it go away.
+  if (redo_options_.durable_sync != "normal") PARLEY_TRY(SyncWal(*conn_));
+  return log_->Reset();
 }
 
 void GroupCommitWriter::SetProjected(uint64_t lsn) {
