@@ -12,6 +12,7 @@
 #include "common/ids.h"
 #include "common/time.h"
 #include "events/event.h"
+#include "storage/conformance/conformance.h"
 #include "storage/sqlite/sqlite_store.h"
 
 namespace parley::services {
@@ -65,13 +66,7 @@ class HandBus final : public events::EventBus {
   std::vector<std::pair<events::EventPtr, events::ConfirmationPtr>> sent;  // guarded by mu
 };
 
-template <typename T, typename Start>
-Result<T> Wait(Start start) {
-  std::promise<Result<T>> p;
-  auto f = p.get_future();
-  start([&p](Result<T> r) { p.set_value(std::move(r)); });
-  return f.get();
-}
+using storage::conformance::Wait;
 
 class OutboxRelayTest : public ::testing::Test {
  protected:

@@ -17,18 +17,13 @@
 #include "common/ids.h"
 #include "common/time.h"
 #include "storage/postgres/pg_test_support.h"
+#include "storage/conformance/conformance.h"
 #include "storage/postgres/postgres_store.h"
 
 namespace parley::storage::postgres {
 namespace {
 
-template <typename T, typename Start>
-Result<T> Wait(Start start) {
-  std::promise<Result<T>> p;
-  auto f = p.get_future();
-  start([&p](Result<T> r) { p.set_value(std::move(r)); });
-  return f.get();
-}
+using conformance::Wait;
 
 class PgMessagesScaleout : public ::testing::Test {
  protected:
