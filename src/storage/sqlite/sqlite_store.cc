@@ -34,7 +34,8 @@ Status SqliteStore::Open() {
       return MakeError(ErrorCode::kUnavailable, "open " + lock_path + ": " + std::strerror(errno));
     if (::flock(redo_lock_fd_, LOCK_EX | LOCK_NB) != 0) {
       if (errno != EWOULDBLOCK)
-        return MakeError(ErrorCode::kUnavailable, "lock " + lock_path + ": " + std::strerror(errno));
+        return MakeError(ErrorCode::kUnavailable,
+                         "lock " + lock_path + ": " + std::strerror(errno));
       LogInfo("another process writes this database: writing without the redo log",
               {{"path", options_.path}});
       ::close(redo_lock_fd_);

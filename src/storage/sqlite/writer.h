@@ -106,7 +106,9 @@ class GroupCommitWriter {
   Status AwaitProjected();
 
   uint64_t batches() const { return batches_.load(std::memory_order_relaxed); }
-  uint64_t projection_commits() const { return projection_commits_.load(std::memory_order_relaxed); }
+  uint64_t projection_commits() const {
+    return projection_commits_.load(std::memory_order_relaxed);
+  }
   // Per batch: transaction to commit. Per write: queued to committed.
   const Histogram& batch_seconds() const { return queue_.batch_seconds(); }
   const Histogram& write_seconds() const { return queue_.write_seconds(); }
