@@ -149,6 +149,12 @@ void Profile::RegisterMetrics(Metrics& m) const {
                 "Commits of the database's transaction under the redo log (sends and marks are "
                 "durable in the log before it; docs/architecture.md, Durability)",
                 [sqlite] { return static_cast<double>(sqlite->projection_commits()); });
+    m.CounterFn("parley_store_checkpoints_total",
+                "WAL checkpoint passes on the checkpoint thread (storage/sqlite/checkpointer.h)",
+                [sqlite] { return static_cast<double>(sqlite->checkpoint_passes()); });
+    m.CounterFn("parley_store_checkpoint_catch_ups_total",
+                "WAL tails the SQLite writer copied itself between batches",
+                [sqlite] { return static_cast<double>(sqlite->checkpoint_catch_ups()); });
   }
   if (const auto* c = o.cassandra_messages.get()) {
     m.HistogramRef("parley_cassandra_row_wait_seconds",

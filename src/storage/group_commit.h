@@ -142,6 +142,12 @@ class GroupCommitQueue {
     batch.clear();
   }
 
+  // Whether jobs wait for the writer (for run_batch: work that can wait while they do).
+  bool HasQueued() {
+    std::lock_guard lock(mu_);
+    return !queue_.empty();
+  }
+
   const Histogram& batch_seconds() const { return batch_seconds_; }
   const Histogram& write_seconds() const { return write_seconds_; }
 

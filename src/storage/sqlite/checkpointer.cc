@@ -82,7 +82,9 @@ void WalCheckpointer::AfterBatch() {
                    backfilled_.load(std::memory_order_relaxed);
   // (Past 4x the threshold the writer copies them itself regardless: the WAL must stay bounded
   // even when the background passes cannot keep up.)
-  if (left > threshold_pages_ / 4 && wal_pages_.load(std::memory_order_relaxed) < 4 * threshold_pages_) {
+  const bool bounded = wal_pages_.load(std::memory_order_relaxed) < 4 * threshold_pages_;
+  if (background_only_ && bounded && left <= 0) return;  // all copied: the WAL starts over
+  if ((left > threshold_pages_ / 4 || background_only_) && bounded) {
     bool wake = false;
     {
       std::lock_guard lock(mu_);

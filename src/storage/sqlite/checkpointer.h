@@ -44,6 +44,11 @@ class WalCheckpointer {
   // Turns off `writer`'s automatic checkpoint and watches its commits. Opens the checkpoint
   // connection to the same database file and starts the thread (named `thread_name`).
   Status Start(SqliteConn& writer, const char* thread_name);
+  // Before Start: the writer never copies frames itself (AfterBatch asks for another background
+  // pass instead) unless the WAL has grown past 4x the threshold. For a writer whose commits do
+  // not sync (the redo log's projection): a copy on its own connection would sync the WAL and
+  // the database file on the path of the acknowledgements.
+  void SetBackgroundOnly(bool on) { background_only_ = on; }
   // Stops the thread (a pass in progress finishes first).
   void Stop();
   // On the writer's thread, between batches (outside any transaction): if a background pass has
@@ -60,6 +65,7 @@ class WalCheckpointer {
   void Loop();
 
   const int threshold_pages_;
+  bool background_only_ = false;
   sqlite3* writer_db_ = nullptr;          // the writer's connection (writer thread only)
   std::unique_ptr<SqliteConn> conn_;      // the checkpoint thread's own connection
   std::thread thread_;

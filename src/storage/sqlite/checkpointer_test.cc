@@ -1,5 +1,6 @@
 // WalCheckpointer: the WAL is checkpointed beside the writer, and the writer's catch-up lets the
-// WAL start over, so it stays near its threshold however long the writes go on.
+// WAL start over, so it stays near its threshold however long the writes go on; in background
+// only mode the writer copies nothing while the thread keeps up.
 #include "storage/sqlite/checkpointer.h"
 
 #include <gtest/gtest.h>
@@ -79,6 +80,33 @@ TEST_F(CheckpointerTest, CommitsNeverCheckpointThemselvesAndTheWalStartsOver) {
   Stmt s = (*reader)->Prepare("SELECT count(*) FROM t");
   ASSERT_TRUE(s.Step().ok());
   EXPECT_EQ(s.Int(0), 820);
+}
+
+// Background only (the redo log's writer, whose commits do not sync): the writer copies nothing
+// while the thread's passes keep up, and only past four times the threshold when they cannot.
+TEST_F(CheckpointerTest, BackgroundOnlyCopiesOnTheWriterOnlyPastFourTimesTheThreshold) {
+  WalCheckpointer ckpt(/*threshold_pages=*/64);
+  ckpt.SetBackgroundOnly(true);
+  ASSERT_TRUE(ckpt.Start(*conn_, "test-ckpt").ok());
+  int max_pages = 0;
+  for (int round = 0; round < 30; ++round) {  // a writer with pauses: the passes finish
+    Commit(20);
+    max_pages = std::max(max_pages, ckpt.wal_pages());
+    for (int i = 0; i < 100 && ckpt.wal_pages() >= 64 &&
+                    ckpt.background_passes() == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    ckpt.AfterBatch();
+  }
+  EXPECT_GT(ckpt.background_passes(), 0u);
+  EXPECT_EQ(ckpt.catch_ups(), 0u) << "the passes kept up: nothing to copy on the writer";
+  EXPECT_LT(max_pages, 4 * 64) << "the WAL started over after the passes";
+  for (int round = 0; round < 60; ++round) {  // a writer without pauses
+    Commit(20);
+    ckpt.AfterBatch();
+  }
+  EXPECT_EQ(Rows(), 1800);
+  ckpt.Stop();
 }
 
 TEST_F(CheckpointerTest, StopWithoutAPassAndAfterBatchWithNothingToDoAreHarmless) {

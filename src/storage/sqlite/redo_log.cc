@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -16,6 +19,10 @@ namespace parley::storage::sqlite {
 namespace {
 
 constexpr size_t kHeader = 16;  // u32 body_len, u32 crc, u64 lsn
+constexpr size_t kFillChunk = 256 << 10;
+// A batch's record is far smaller (a statement's values are bounded by the request limits); a
+// longer length read back is garbage.
+constexpr uint32_t kMaxRecordBytes = 1u << 30;
 
 void PutU16(std::string& out, uint16_t v) { out.append(reinterpret_cast<const char*>(&v), 2); }
 void PutU32(std::string& out, uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); }
@@ -199,99 +206,188 @@ Result<std::unique_ptr<RedoLog>> RedoLog::Open(const std::string& path, bool syn
     ::close(fd);
     return e;
   }
+  // What a process killed while filling left may not be on disk yet: settle it once, so that
+  // the records' syncs write data only.
+  if (st.st_size > 0 && sync && ::fdatasync(fd) != 0) {
+    Error e = SysError("redo log fdatasync");
+    ::close(fd);
+    return e;
+  }
   return std::unique_ptr<RedoLog>(new RedoLog(fd, static_cast<uint64_t>(st.st_size), sync));
 }
 
-RedoLog::~RedoLog() { ::close(fd_); }
+RedoLog::RedoLog(int fd, uint64_t capacity, bool sync) : fd_(fd), sync_(sync), capacity_(capacity) {
+  filler_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "pd-redo-fill");
+    Fill();
+  });
+}
+
+RedoLog::~RedoLog() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  filler_.join();
+  ::close(fd_);
+}
+
+uint64_t RedoLog::capacity() const {
+  std::lock_guard lock(mu_);
+  return capacity_;
+}
 
 Status RedoLog::Append(std::string_view record) {
+  const uint64_t need = end_ + record.size();
+  bool past = false;  // the record goes past the filled part: it extends the file itself
+  {
+    std::unique_lock lock(mu_);
+    if (need > capacity_) {
+      cv_.wait(lock, [&] { return !filling_; });  // the filler writes only past capacity_
+      past = need > capacity_;
+      if (past) wanted_ = capacity_;  // the filler resumes after this record
+    }
+  }
   size_t done = 0;
   while (done < record.size()) {
     ssize_t n = ::pwrite(fd_, record.data() + done, record.size() - done,
                          static_cast<off_t>(end_ + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      Error e = SysError("redo log write");
-      (void)::ftruncate(fd_, static_cast<off_t>(end_));
-      return e;
-    }
+    if (n <= 0) return Failed("redo log write");
     done += static_cast<size_t>(n);
   }
-  if (sync_ && ::fdatasync(fd_) != 0) {
-    Error e = SysError("redo log fdatasync");
-    (void)::ftruncate(fd_, static_cast<off_t>(end_));
-    return e;
+  if (sync_ && ::fdatasync(fd_) != 0) return Failed("redo log fdatasync");
+  end_ = need;
+  {
+    std::lock_guard lock(mu_);
+    if (past) capacity_ = std::max(capacity_, need);
+    // Zeros ahead of the records: as much again as the log holds, from 256 KiB up to 4 MiB.
+    const uint64_t ahead = std::clamp<uint64_t>(end_, 256 << 10, 4 << 20);
+    if (capacity_ < end_ + ahead / 2) wanted_ = std::max(wanted_, end_ + ahead);
   }
-  end_ += record.size();
+  cv_.notify_all();
   return OkStatus();
 }
 
+Error RedoLog::Failed(const std::string& what) {
+  Error e = SysError(what);
+  // Best effort: the record's header zeroed ends the log before it (the next record, which takes
+  // its place and LSN, overwrites it anyway).
+  static const char zeros[kHeader] = {};
+  (void)::pwrite(fd_, zeros, kHeader, static_cast<off_t>(end_));
+  return e;
+}
+
 Status RedoLog::Reset() {
-  if (end_ == 0) return OkStatus();
-  if (::ftruncate(fd_, 0) != 0) return SysError("redo log truncate");
   end_ = 0;
   return OkStatus();
 }
 
+void RedoLog::Fill() {
+  static const std::string zeros(kFillChunk, '\0');
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stopping_ || wanted_ > capacity_; });
+    if (stopping_) return;
+    const uint64_t from = capacity_;
+    filling_ = true;
+    lock.unlock();
+    bool ok = true;
+    for (size_t done = 0; ok && done < zeros.size();) {
+      ssize_t n = ::pwrite(fd_, zeros.data() + done, zeros.size() - done,
+                           static_cast<off_t>(from + done));
+      if (n < 0 && errno == EINTR) continue;
+      ok = n > 0;
+      if (ok) done += static_cast<size_t>(n);
+    }
+    // Only zeros on disk count: a record's sync must not have to write the file's size.
+    ok = ok && (!sync_ || ::fdatasync(fd_) == 0);
+    const int err = errno;
+    lock.lock();
+    filling_ = false;
+    if (ok) {
+      capacity_ = from + kFillChunk;
+    } else {
+      LogWarn("redo log: zero-filling ahead failed; records extend the file",
+              {{"error", std::string(std::strerror(err))}});
+      wanted_ = capacity_;
+    }
+    cv_.notify_all();
+  }
+}
+
 Result<uint64_t> RedoLog::Replay(const std::string& path, SqliteConn& conn, uint64_t applied_lsn) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return applied_lsn;
     return SysError("open " + path);
   }
+  // Read as far as the records go (the rest of the file is zeros or older records).
   std::string data;
-  {
-    char buf[1 << 16];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
-    if (n < 0) {
-      Error e = SysError("read " + path);
-      ::close(fd);
-      return e;
+  size_t pos = 0;  // where the next record starts in `data`
+  bool eof = false;
+  auto have = [&](size_t n) -> Status {
+    while (!eof && data.size() - pos < n) {
+      if (pos > (1u << 20) && pos > data.size() / 2) {
+        data.erase(0, pos);
+        pos = 0;
+      }
+      const size_t old = data.size();
+      data.resize(old + std::max<size_t>(1 << 20, n - (old - pos)));
+      ssize_t got = ::read(fd, data.data() + old, data.size() - old);
+      if (got < 0 && errno == EINTR) got = 0;
+      if (got < 0) return SysError("read " + path);
+      data.resize(old + static_cast<size_t>(got));
+      eof = got == 0;
     }
-  }
-  std::string_view rest(data);
+    return OkStatus();
+  };
   uint64_t last = applied_lsn;
-  size_t good_end = 0;
+  uint64_t prev = 0;  // the LSN of the record before, in the file
   uint64_t replayed = 0;
   std::map<std::string, sqlite3_stmt*, std::less<>> prepared;
   Status st = conn.Exec("BEGIN IMMEDIATE");
-  while (st.ok() && rest.size() >= kHeader) {
+  while (st.ok()) {
+    if (Status h = have(kHeader); !h.ok()) {
+      st = h;
+      break;
+    }
+    if (data.size() - pos < kHeader) break;
     uint32_t body_len, crc;
     uint64_t lsn;
-    std::memcpy(&body_len, rest.data(), 4);
-    std::memcpy(&crc, rest.data() + 4, 4);
-    std::memcpy(&lsn, rest.data() + 8, 8);
-    if (rest.size() - kHeader < body_len) break;  // cut short: never acknowledged
-    if (Crc32c(0, rest.data() + 8, 8 + body_len) != crc) break;
-    if (lsn > last && lsn != last + 1) break;  // does not follow: the end of what was written
+    std::memcpy(&body_len, data.data() + pos, 4);
+    std::memcpy(&crc, data.data() + pos + 4, 4);
+    std::memcpy(&lsn, data.data() + pos + 8, 8);
+    if (body_len == 0 && crc == 0 && lsn == 0) break;  // zeros: never written
+    if (body_len > kMaxRecordBytes) break;
+    if (Status h = have(kHeader + body_len); !h.ok()) {
+      st = h;
+      break;
+    }
+    // Cut short, corrupt, not after the record before it (an older record of a file used again
+    // from its beginning) or not following the last one applied: the end of what was written.
+    if (data.size() - pos - kHeader < body_len ||
+        Crc32c(0, data.data() + pos + 8, 8 + body_len) != crc)
+      break;
+    if ((prev != 0 && lsn <= prev) || (lsn > last && lsn != last + 1)) break;
     if (lsn == last + 1) {
-      st = ApplyRecord(conn, rest.substr(kHeader, body_len), prepared);
+      st = ApplyRecord(conn, std::string_view(data).substr(pos + kHeader, body_len), prepared);
       if (!st.ok()) break;
       last = lsn;
       ++replayed;
     }
-    rest.remove_prefix(kHeader + body_len);
-    good_end = data.size() - rest.size();
+    prev = lsn;
+    pos += kHeader + body_len;
   }
+  ::close(fd);
   for (auto& [sql, s] : prepared) sqlite3_finalize(s);
   if (st.ok() && last != applied_lsn) st = SetAppliedLsn(conn, last);
   if (st.ok()) st = conn.Exec("COMMIT");
   if (!st.ok()) {
     (void)conn.Exec("ROLLBACK");
-    ::close(fd);
     return st.error();
   }
-  if (good_end != data.size()) {
-    LogWarn("redo log: dropped an unfinished record at its end",
-            {{"bytes", static_cast<int64_t>(data.size() - good_end)}});
-    if (::ftruncate(fd, static_cast<off_t>(good_end)) != 0) {
-      Error e = SysError("redo log truncate");
-      ::close(fd);
-      return e;
-    }
-  }
-  ::close(fd);
   if (replayed > 0)
     LogInfo("redo log replayed", {{"records", static_cast<int64_t>(replayed)},
                                   {"last_lsn", static_cast<int64_t>(last)}});

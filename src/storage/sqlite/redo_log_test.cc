@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <thread>
 
 #include "common/ids.h"
 #include "common/time.h"
@@ -85,6 +86,7 @@ class RedoLogTest : public ::testing::Test {
   void OpenStore(const fs::path& dir, WriteFaults faults = {}) {
     SqliteOptions o{(dir / "parley.db").string()};
     o.projection_max_age = std::chrono::hours(1);
+    o.projection_quiet_age = std::chrono::hours(1);
     o.projection_idle = std::chrono::hours(1);
     o.faults = std::move(faults);
     store_ = std::make_unique<SqliteStore>(o);
@@ -147,7 +149,7 @@ TEST_F(RedoLogTest, ReplayAppliesTheRecordsAfterTheAppliedLsnExactly) {
   EXPECT_FALSE(*a.Step());
 }
 
-TEST_F(RedoLogTest, ATornOrCorruptEndIsDroppedAndCutFromTheFile) {
+TEST_F(RedoLogTest, ATornOrCorruptEndIsDropped) {
   auto src = OpenDb("src.db");
   const std::string r1 = Record(*src, 1, [&](SqliteConn& c) { Put(c, "a", 1, ""); });
   std::string r2 = Record(*src, 2, [&](SqliteConn& c) { Put(c, "b", 2, ""); });
@@ -157,13 +159,51 @@ TEST_F(RedoLogTest, ATornOrCorruptEndIsDroppedAndCutFromTheFile) {
   auto dst = OpenDb("dst.db");
   ASSERT_EQ(*RedoLog::Replay((dir_ / "log").string(), *dst, 0), 1u);
   EXPECT_EQ(Count(*dst), 1);
-  EXPECT_EQ(fs::file_size(dir_ / "log"), r1.size());
   // A corrupt record (a flipped byte in its body) ends it, as does one cut short.
+  fs::remove(dir_ / "log");
   r2[r2.size() - 3] ^= 0x40;
-  WriteLog(r2 + r1.substr(0, r1.size() / 2));
+  WriteLog(r1 + r2 + r1.substr(0, r1.size() / 2));
   ASSERT_EQ(*RedoLog::Replay((dir_ / "log").string(), *dst, 1), 1u);
   EXPECT_EQ(Count(*dst), 1);
-  EXPECT_EQ(fs::file_size(dir_ / "log"), r1.size());
+  fs::remove(dir_ / "log");
+  WriteLog(r1 + r1.substr(0, r1.size() / 2));
+  ASSERT_EQ(*RedoLog::Replay((dir_ / "log").string(), *dst, 0), 1u);
+}
+
+// The file is zero-filled ahead of its records and used again from its beginning: the records
+// of the earlier round left behind the new ones are never applied, and the file never shrinks.
+TEST_F(RedoLogTest, AFileUsedAgainEndsAtTheOlderRecordsBehindTheNewOnes) {
+  auto src = OpenDb("src.db");
+  auto log = RedoLog::Open((dir_ / "log").string(), true);
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  // Records of one size, so that the new round ends exactly where an older record begins.
+  const char* keys[] = {"a", "b", "c", "d", "e"};
+  auto rec = [&](uint64_t lsn) {
+    return Record(*src, lsn, [&](SqliteConn& c) { Put(c, keys[lsn - 1], lsn, ""); });
+  };
+  for (uint64_t lsn = 1; lsn <= 3; ++lsn) ASSERT_TRUE((*log)->Append(rec(lsn)).ok());
+  const uint64_t round_one = (*log)->bytes();
+  for (int i = 0; i < 200 && (*log)->capacity() <= round_one; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GE((*log)->capacity(), 256u << 10) << "zeros are written ahead of the records";
+  const auto size = fs::file_size(dir_ / "log");
+  ASSERT_TRUE((*log)->Reset().ok());
+  EXPECT_EQ((*log)->bytes(), 0u);
+  ASSERT_TRUE((*log)->Append(rec(4)).ok());  // over record 1; records 2 and 3 follow it
+  EXPECT_EQ(fs::file_size(dir_ / "log"), size);
+  log->reset();
+
+  auto dst = OpenDb("dst.db");
+  ASSERT_TRUE(SetAppliedLsn(*dst, 3).ok());
+  ASSERT_EQ(*RedoLog::Replay((dir_ / "log").string(), *dst, 3), 4u);
+  Stmt s = dst->Prepare("SELECT k FROM t ORDER BY k");
+  ASSERT_TRUE(*s.Step());
+  EXPECT_EQ(s.Text(0), "d");
+  EXPECT_FALSE(*s.Step()) << "records 2 and 3 of the earlier round are not applied";
+  // From an older applied LSN the new record does not follow: nothing is applied.
+  auto empty = OpenDb("empty.db");
+  EXPECT_EQ(*RedoLog::Replay((dir_ / "log").string(), *empty, 0), 0u);
+  EXPECT_EQ(Count(*empty), 0);
 }
 
 // Sends acknowledged while the database's transaction is still open are only in the log: a
@@ -193,10 +233,43 @@ TEST_F(RedoLogTest, AcknowledgedSendsOnlyInTheLogSurviveACrash) {
   ASSERT_EQ(page->first.size(), 20u);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(page->first[i].body, "m" + std::to_string(i));
   EXPECT_EQ(store_->GetConversation(conv)->last_seq, 20);
-  EXPECT_EQ(fs::file_size(crashed / "parley.db-redo"), 0u) << "applied, then emptied";
   auto next = Send(a, b, "after");
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->message.seq, 21);
+}
+
+// After a durable commit the log starts again at the file's beginning, over the records before
+// it: what it holds then survives a crash, and none of the older records comes back.
+TEST_F(RedoLogTest, SendsAfterTheLogStartedOverSurviveACrash) {
+  const fs::path live = dir_ / "live", crashed = dir_ / "crashed";
+  fs::create_directories(live);
+  OpenStore(live);
+  const std::string a = AddUser("a"), b = AddUser("b");
+  std::string conv;
+  for (int i = 0; i < 10; ++i) {
+    auto r = Send(a, b, "before " + std::to_string(i));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    conv = r->message.conversation_id;
+  }
+  AddUser("c");  // not a send: commits the database durably and starts the log over
+  EXPECT_EQ(CommittedMessages(live, conv), 10);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Send(b, a, "after " + std::to_string(i)).ok());
+  EXPECT_EQ(CommittedMessages(live, conv), 10);  // the last three are only in the log
+  fs::create_directories(crashed);
+  for (const char* f : {"parley.db", "parley.db-wal", "parley.db-redo"})
+    fs::copy_file(live / f, crashed / f);
+  store_->Close();
+  store_.reset();
+
+  OpenStore(crashed);
+  auto page = store_->History(conv, 0, INT64_MAX, 0, INT64_MAX, true, 100);
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->first.size(), 13u);
+  EXPECT_EQ(page->first[10].body, "after 0");
+  EXPECT_EQ(page->first[12].body, "after 2");
+  auto next = Send(a, b, "next");
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->message.seq, 14);
 }
 
 // A read through the store shows every acknowledged send: it commits the transaction first.
@@ -244,8 +317,14 @@ TEST_F(RedoLogTest, ASecondWriterOfTheDatabaseWritesWithoutTheLog) {
   ASSERT_TRUE(store_->Open().ok());
   const std::string a = AddUser("a"), b = AddUser("b");
   ASSERT_TRUE(Send(a, b, "first").ok());  // the owner's log holds it until its projection commits
-  const auto log_size = fs::file_size(dir_ / "parley.db-redo");
-  EXPECT_GT(log_size, 0u);
+  auto head = [&] {  // the owner's record (the filler writes only zeros after it)
+    std::ifstream in(dir_ / "parley.db-redo", std::ios::binary);
+    std::string bytes(64, '\0');
+    in.read(bytes.data(), 64);
+    return bytes;
+  };
+  const std::string before = head();
+  EXPECT_NE(before, std::string(64, '\0'));
 
   auto second = std::make_unique<SqliteStore>(o);
   ASSERT_TRUE(second->Open().ok());
@@ -255,7 +334,7 @@ TEST_F(RedoLogTest, ASecondWriterOfTheDatabaseWritesWithoutTheLog) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->message.seq, 2);
   EXPECT_EQ(second->projection_commits(), 0u);
-  EXPECT_EQ(fs::file_size(dir_ / "parley.db-redo"), log_size);
+  EXPECT_EQ(head(), before);
   second->Close();
 }
 

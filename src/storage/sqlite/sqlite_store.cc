@@ -60,6 +60,7 @@ Status SqliteStore::Open() {
   if (redo_log) redo.path = options_.path + "-redo";
   redo.durable_sync = options_.synchronous;
   redo.max_age = options_.projection_max_age;
+  redo.quiet_age = options_.projection_quiet_age;
   redo.idle = options_.projection_idle;
   writer_ = std::make_unique<GroupCommitWriter>(std::move(*conn), options_.max_batch,
                                                 options_.faults, std::move(redo));

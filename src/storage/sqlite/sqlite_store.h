@@ -31,6 +31,7 @@ struct SqliteOptions {
   bool redo_log = true;
   // When the database's transaction under the log commits (tests hold it open).
   std::chrono::milliseconds projection_max_age{100};
+  std::chrono::milliseconds projection_quiet_age{5};
   std::chrono::milliseconds projection_idle{10};
   WriteFaults faults;                 // tests only
 };
@@ -54,6 +55,8 @@ class SqliteStore final : public AuthStore,
   uint64_t commit_batches() const { return writer_ ? writer_->batches() : 0; }
   uint64_t committed_jobs() const { return writer_ ? writer_->jobs() : 0; }
   uint64_t projection_commits() const { return writer_ ? writer_->projection_commits() : 0; }
+  uint64_t checkpoint_passes() const { return writer_ ? writer_->checkpoint_passes() : 0; }
+  uint64_t checkpoint_catch_ups() const { return writer_ ? writer_->checkpoint_catch_ups() : 0; }
   // The writer's timings (see its header); nullptr before Open.
   const Histogram* batch_seconds() const { return writer_ ? &writer_->batch_seconds() : nullptr; }
   const Histogram* write_seconds() const { return writer_ ? &writer_->write_seconds() : nullptr; }

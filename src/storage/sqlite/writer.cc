@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -67,6 +68,7 @@ Status GroupCommitWriter::Start() {
     PARLEY_TRY(SetSync(*conn_, "normal"));
     queue_.SetIdle(redo_options_.idle, [this] { MaybeCommitProjection(/*force=*/true); });
   }
+  checkpointer_.SetBackgroundOnly(log_ != nullptr);
   PARLEY_TRY(checkpointer_.Start(*conn_, "pd-checkpoint"));
   queue_.Start("pd-writer", "pd-complete");
   return OkStatus();
@@ -310,10 +312,18 @@ void GroupCommitWriter::MaybeCommitProjection(bool force, bool durable) {
     asked = std::exchange(barrier_wanted_, false);
   }
   durable = durable || log_->bytes() >= kMaxLogBytes;
-  if (!force && !asked && !durable && projected_statements_ < kProjectionMaxStatements &&
-      std::chrono::steady_clock::now() - opened_at_ < redo_options_.max_age)
-    return;
+  if (!force && !asked && !durable && projected_statements_ < kProjectionMaxStatements) {
+    const auto age = std::chrono::steady_clock::now() - opened_at_;
+    // Early commits (no job waits) take about a tenth of the writer's time at most: the
+    // transaction is at least ten times as old as a commit takes (a moving average). Under load
+    // commits grow, and so does the wait before an early one, up to max_age.
+    const auto early = std::clamp<std::chrono::steady_clock::duration>(
+        10 * projection_commit_avg_, redo_options_.quiet_age, redo_options_.max_age);
+    if (age < early) return;
+    if (age < redo_options_.max_age && queue_.HasQueued()) return;
+  }
   const uint64_t lsn = logged_lsn_.load(std::memory_order_relaxed);
+  const auto started = std::chrono::steady_clock::now();
   Status st = SetAppliedLsn(*conn_, lsn);
   if (st.ok()) {
     st = ++projection_commits_tried_ <= faults_.fail_projection_commits
@@ -326,9 +336,11 @@ void GroupCommitWriter::MaybeCommitProjection(bool force, bool durable) {
     return;
   }
   open_ = false;
+  const auto took = std::chrono::steady_clock::now() - started;
+  projection_commit_avg_ += (took - projection_commit_avg_) / 8;
   projection_commits_.fetch_add(1, std::memory_order_relaxed);
   SetProjected(lsn);
-  // The log may be emptied once the database holds its records durably.
+  // The log may start over once the database holds its records durably.
   if (durable) (void)ResetLog();
   checkpointer_.AfterBatch();
 }
