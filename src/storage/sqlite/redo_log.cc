@@ -264,7 +264,7 @@ Status RedoLog::Append(std::string_view record) {
     if (past) capacity_ = std::max(capacity_, need);
     // Zeros ahead of the records: as much again as the log holds, from 256 KiB up to 4 MiB.
     const uint64_t ahead = std::clamp<uint64_t>(end_, 256 << 10, 4 << 20);
-    if (capacity_ < end_ + ahead / 2) wanted_ = std::max(wanted_, end_ + ahead);
+    if (!fill_failed_ && capacity_ < end_ + ahead / 2) wanted_ = std::max(wanted_, end_ + ahead);
   }
   cv_.notify_all();
   return OkStatus();
@@ -281,6 +281,8 @@ Error RedoLog::Failed(const std::string& what) {
 
 Status RedoLog::Reset() {
   end_ = 0;
+  std::lock_guard lock(mu_);
+  fill_failed_ = false;  // try again (a full disk may have room now)
   return OkStatus();
 }
 
@@ -309,9 +311,11 @@ void RedoLog::Fill() {
     if (ok) {
       capacity_ = from + kFillChunk;
     } else {
-      LogWarn("redo log: zero-filling ahead failed; records extend the file",
+      LogWarn(
+          "redo log: zero-filling ahead failed; records extend the file until it starts over",
               {{"error", std::string(std::strerror(err))}});
       wanted_ = capacity_;
+      fill_failed_ = true;
     }
     cv_.notify_all();
   }
@@ -323,23 +327,35 @@ Result<uint64_t> RedoLog::Replay(const std::string& path, SqliteConn& conn, uint
     if (errno == ENOENT) return applied_lsn;
     return SysError("open " + path);
   }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    Error e = SysError("stat " + path);
+    ::close(fd);
+    return e;
+  }
+  const uint64_t file_size = static_cast<uint64_t>(info.st_size);
   // Read as far as the records go (the rest of the file is zeros or older records).
   std::string data;
-  size_t pos = 0;  // where the next record starts in `data`
-  bool eof = false;
+  uint64_t base = 0;  // the file offset of data[0]
+  size_t pos = 0;     // where the next record starts in `data`
   auto have = [&](size_t n) -> Status {
-    while (!eof && data.size() - pos < n) {
+    while (data.size() - pos < n) {
       if (pos > (1u << 20) && pos > data.size() / 2) {
         data.erase(0, pos);
+        base += pos;
         pos = 0;
       }
       const size_t old = data.size();
-      data.resize(old + std::max<size_t>(1 << 20, n - (old - pos)));
-      ssize_t got = ::read(fd, data.data() + old, data.size() - old);
-      if (got < 0 && errno == EINTR) got = 0;
+      const uint64_t left = file_size - std::min<uint64_t>(file_size, base + old);
+      const size_t more = static_cast<size_t>(
+          std::min<uint64_t>(left, std::max<size_t>(1 << 20, n - (old - pos))));
+      if (more == 0) break;
+      data.resize(old + more);
+      ssize_t got = ::read(fd, data.data() + old, more);
+      data.resize(old + static_cast<size_t>(std::max<ssize_t>(got, 0)));
+      if (got < 0 && errno == EINTR) continue;
       if (got < 0) return SysError("read " + path);
-      data.resize(old + static_cast<size_t>(got));
-      eof = got == 0;
+      if (got == 0) break;
     }
     return OkStatus();
   };
@@ -360,7 +376,8 @@ Result<uint64_t> RedoLog::Replay(const std::string& path, SqliteConn& conn, uint
     std::memcpy(&crc, data.data() + pos + 4, 4);
     std::memcpy(&lsn, data.data() + pos + 8, 8);
     if (body_len == 0 && crc == 0 && lsn == 0) break;  // zeros: never written
-    if (body_len > kMaxRecordBytes) break;
+    // A length past the file's end is no record (the middle of an older one, say).
+    if (body_len > kMaxRecordBytes || base + pos + kHeader + body_len > file_size) break;
     if (Status h = have(kHeader + body_len); !h.ok()) {
       st = h;
       break;

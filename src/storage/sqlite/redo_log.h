@@ -115,6 +115,7 @@ class RedoLog {
   uint64_t capacity_;       // guarded by mu_
   uint64_t wanted_ = 0;     // guarded by mu_: what the filler works towards
   bool filling_ = false;    // guarded by mu_: the filler writes past capacity_
+  bool fill_failed_ = false;  // guarded by mu_: no more filling until Reset
   bool stopping_ = false;   // guarded by mu_
   std::thread filler_;
 };
