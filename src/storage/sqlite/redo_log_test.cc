@@ -92,6 +92,16 @@ class RedoLogTest : public ::testing::Test {
     store_ = std::make_unique<SqliteStore>(o);
     ASSERT_TRUE(store_->Open().ok());
   }
+  // What a crash leaves on disk: the files of `live` copied as they are now (the database's
+  // transaction still open) to `crashed`, which the store then opens.
+  void CrashAndReopen(const fs::path& live, const fs::path& crashed) {
+    fs::create_directories(crashed);
+    for (const char* f : {"parley.db", "parley.db-wal", "parley.db-redo"})
+      fs::copy_file(live / f, crashed / f);
+    store_->Close();
+    store_.reset();
+    OpenStore(crashed);
+  }
   // Rows of `conv` committed in the database file (read beside the store, without its barrier).
   int64_t CommittedMessages(const fs::path& dir, const std::string& conv) {
     auto c = SqliteConn::Open((dir / "parley.db").string(), SqliteConn::Mode::kReadOnly, "full");
@@ -221,13 +231,7 @@ TEST_F(RedoLogTest, AcknowledgedSendsOnlyInTheLogSurviveACrash) {
     conv = r->message.conversation_id;
   }
   EXPECT_EQ(CommittedMessages(live, conv), 0);  // the database has not committed them yet
-  fs::create_directories(crashed);
-  for (const char* f : {"parley.db", "parley.db-wal", "parley.db-redo"})
-    fs::copy_file(live / f, crashed / f);
-  store_->Close();
-  store_.reset();
-
-  OpenStore(crashed);
+  CrashAndReopen(live, crashed);
   auto page = store_->History(conv, 0, INT64_MAX, 0, INT64_MAX, true, 100);
   ASSERT_TRUE(page.ok()) << page.error().message;
   ASSERT_EQ(page->first.size(), 20u);
@@ -255,13 +259,7 @@ TEST_F(RedoLogTest, SendsAfterTheLogStartedOverSurviveACrash) {
   EXPECT_EQ(CommittedMessages(live, conv), 10);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Send(b, a, "after " + std::to_string(i)).ok());
   EXPECT_EQ(CommittedMessages(live, conv), 10);  // the last three are only in the log
-  fs::create_directories(crashed);
-  for (const char* f : {"parley.db", "parley.db-wal", "parley.db-redo"})
-    fs::copy_file(live / f, crashed / f);
-  store_->Close();
-  store_.reset();
-
-  OpenStore(crashed);
+  CrashAndReopen(live, crashed);
   auto page = store_->History(conv, 0, INT64_MAX, 0, INT64_MAX, true, 100);
   ASSERT_TRUE(page.ok()) << page.error().message;
   ASSERT_EQ(page->first.size(), 13u);
