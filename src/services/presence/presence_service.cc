@@ -163,13 +163,16 @@ boost::asio::awaitable<HttpResponse> PresenceService::Update(HttpRequest& req) {
   auto stored = co_await AwaitDone<Unit>([&](auto done) {
     boost::asio::post(ctx_.blocking, [&, done = std::move(done)]() mutable {
       std::lock_guard lock(mu_);
-      State& s = Get(user);
+      // Once `done` is handed over the coroutine may resume and end: nothing of its frame
+      // (`user`, `status`, `text`) may be read after that.
+      const std::string user_id = user;
+      State& s = Get(user_id);
       bool text_changed = text.has_value() && *text != s.text;
       s.chosen = *status;
       if (text) s.text = *text;
       if (*status == "offline") s.last_seen_at = NowMs();
-      ctx_.auth_store.SetPresence(user, s.chosen, s.text, s.last_seen_at, std::move(done));
-      MaybePublish(user, s, text_changed);
+      ctx_.auth_store.SetPresence(user_id, s.chosen, s.text, s.last_seen_at, std::move(done));
+      MaybePublish(user_id, s, text_changed);
     });
   });
   if (!stored.ok()) co_return ErrorResponse(stored.error());
