@@ -365,7 +365,7 @@ void GroupCommitWriter::RecoverProjection() {
     return;
   }
   if (Status r = ResetLog(); !r.ok())
-    LogWarn("redo log could not be emptied", {{"error", r.error().message}});
+    LogWarn("redo log could not start over", {{"error", r.error().message}});
   projection_commits_.fetch_add(1, std::memory_order_relaxed);
   SetProjected(*last);
 }

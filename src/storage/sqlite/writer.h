@@ -20,7 +20,7 @@
 // without an fsync once RedoOptions::max_age old (quiet_age when no job waits), when
 // kProjectionMaxStatements are held, after RedoOptions::idle without work, before any other
 // job, and when a reader asks (AwaitProjected).
-// Any other batch commits durably as before, and then empties the log (everything in it is
+// Any other batch commits durably as before, and then starts the log over (everything in it is
 // durable in the database); so does a projection commit once the log has grown past
 // kMaxLogBytes. Should a projection commit fail, the writer rolls it back and applies the log
 // again; if that fails too, it refuses every write (kUnavailable) until restarted.
@@ -142,7 +142,7 @@ class GroupCommitWriter {
   // Whether the fault injection fails the commit now tried.
   bool InjectedFault();
   // Commits the projection if one is open and a rule above says so (`force`: in any case);
-  // `durable` makes the commit fsync and then empties the log.
+  // `durable` makes the commit fsync and then starts the log over.
   void MaybeCommitProjection(bool force, bool durable = false);
   // After a failed projection commit: rolls back, applies the log again; broken_ if it cannot.
   void RecoverProjection();
