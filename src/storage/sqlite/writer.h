@@ -147,7 +147,7 @@ class GroupCommitWriter {
   // After a failed projection commit: rolls back, applies the log again; broken_ if it cannot.
   void RecoverProjection();
   void SetProjected(uint64_t lsn);
-  // Empties the log once the database's WAL is on disk (with durable_sync "full").
+  // Starts the log over once the database's WAL is on disk (with durable_sync "full").
   Status ResetLog();
   bool IsHotOnly(const std::deque<Queue::Job>& batch) const;
 
