@@ -16,5 +16,19 @@ TEST(PercentEncode, KeepsUnreservedAndEncodesEveryOtherByte) {
   EXPECT_EQ(PercentEncode(""), "");
 }
 
+TEST(Encoding, Utf8IsCheckedStrictly) {
+  EXPECT_TRUE(IsUtf8("plain ascii"));
+  EXPECT_TRUE(IsUtf8("Ünïcode ПРИВЕТ 日本 😀"));
+  EXPECT_TRUE(IsUtf8(""));
+  EXPECT_FALSE(IsUtf8("\xc3"));              // truncated
+  EXPECT_FALSE(IsUtf8("\xc0\xaf"));          // overlong
+  EXPECT_FALSE(IsUtf8("\xe0\x80\xaf"));      // overlong
+  EXPECT_FALSE(IsUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_FALSE(IsUtf8("\x80"));              // stray continuation
+  EXPECT_FALSE(IsUtf8("a\xe2\x82"));         // truncated at the end
+  EXPECT_TRUE(IsUtf8("\xf4\x8f\xbf\xbf"));   // U+10FFFF
+}
+
 }  // namespace
 }  // namespace parley

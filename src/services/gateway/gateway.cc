@@ -2,7 +2,6 @@
 
 #include <boost/asio.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <boost/url.hpp>
 
@@ -32,12 +31,14 @@ std::vector<std::string> StringList(const boost::json::value* v) {
   return out;
 }
 
-// Answers an upgrade request with the error (no handshake) and closes the connection.
+// Answers an upgrade request with the error (no handshake) and closes the connection; `status`
+// overrides the error's own.
 void RefuseUpgrade(beast::tcp_stream stream, const http::request<http::string_body>& req,
-                   const Error& err) {
+                   const Error& err, int status = 0) {
   auto res = std::make_shared<http::response<http::string_body>>(
-      static_cast<http::status>(HttpStatusOf(err.code)), req.version());
+      static_cast<http::status>(status ? status : HttpStatusOf(err.code)), req.version());
   res->set(http::field::content_type, "application/json");
+  res->set(http::field::sec_websocket_version, "13");  // the one version served
   res->body() = boost::json::serialize(boost::json::object{
       {"error", {{"code", CodeName(err.code)}, {"message", err.message}}}});
   res->keep_alive(false);
@@ -166,20 +167,22 @@ void Gateway::Upgrade(beast::tcp_stream stream, http::request<http::string_body>
       token.empty() ? Result<transport::Principal>(
                           MakeError(ErrorCode::kUnauthenticated, "missing access token"))
                     : auth_.Authenticate(token);
-  auto ex = stream.get_executor();
   if (!who.ok()) {
     RefuseUpgrade(std::move(stream), req, who.error());
     return;
   }
+  // The handshake's own fields (RFC 6455 section 4.2.1). Another version than 13 gets 426
+  // Upgrade Required (every refusal names 13, the one served); a missing or malformed key 400.
+  const std::string_view version = req[http::field::sec_websocket_version];
+  auto handshake = transport::WsAcceptResponse(req[http::field::sec_websocket_key], version,
+                                               "parleyd");
+  if (!handshake.ok()) {
+    RefuseUpgrade(std::move(stream), req, handshake.error(),
+                  version != "13" ? static_cast<int>(http::status::upgrade_required) : 0);
+    return;
+  }
   auto session = std::make_shared<WsSession>(*this, std::move(stream), std::move(*who));
-  asio::co_spawn(ex, session->Run(std::move(req)), [session](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      LogError("websocket session failed", {{"error", ex.what()}});
-    }
-  });
+  session->Start(std::move(*handshake));
 }
 
 void Gateway::CloseAll() {

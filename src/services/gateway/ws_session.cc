@@ -1,7 +1,6 @@
 #include "services/gateway/ws_session.h"
 
 #include <boost/asio.hpp>
-#include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
 #include "common/async.h"
@@ -17,7 +16,6 @@ namespace parley::services {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 
 namespace {
 constexpr int kReplayPage = 200;
@@ -41,16 +39,23 @@ Frame MessageFrame(const boost::json::value& message) {
   return std::make_shared<const std::string>(std::move(text));
 }
 
+namespace {
+transport::WsConnectionOptions ConnectionOptions(const Config& cfg) {
+  transport::WsConnectionOptions o;
+  o.max_message_bytes = cfg.max_request_body_bytes;
+  o.idle_timeout = std::chrono::milliseconds(cfg.ws_idle_timeout_ms);
+  return o;
+}
+}  // namespace
+
+// The socket leaves Beast's stream (and its timer) here: the connection keeps only the socket.
 WsSession::WsSession(Gateway& gateway, beast::tcp_stream stream, transport::Principal principal)
     : gw_(gateway),
-      ws_(std::move(stream)),
-      principal_(std::move(principal)),
-      wake_(ws_.get_executor()),
-      drained_(ws_.get_executor()),
-      slots_(ws_.get_executor()) {}
+      conn_(stream.release_socket(), ConnectionOptions(gateway.ctx().config)),
+      principal_(std::move(principal)) {}
 
 void WsSession::DeliverMessage(Frame frame, const std::string& conversation_id, int64_t seq) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame),
+  asio::post(executor(), [self = shared_from_this(), frame = std::move(frame),
                                   conversation_id, seq]() mutable {
     if (self->closed_) return;
     if (self->replaying_) {
@@ -62,14 +67,14 @@ void WsSession::DeliverMessage(Frame frame, const std::string& conversation_id, 
 }
 
 void WsSession::NoteOwnMessage(const std::string& conversation_id, int64_t seq) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), conversation_id, seq] {
+  asio::post(executor(), [self = shared_from_this(), conversation_id, seq] {
     if (self->closed_ || self->replaying_) return;  // the replay's baseline covers it
     self->NoteOwnSeq(conversation_id, seq);
   });
 }
 
 void WsSession::DeliverToDevice(Frame frame, int64_t id) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame), id]() mutable {
+  asio::post(executor(), [self = shared_from_this(), frame = std::move(frame), id]() mutable {
     if (self->closed_) return;
     if (self->replaying_) {
       self->held_to_device_.emplace_back(std::move(frame), id);
@@ -77,26 +82,26 @@ void WsSession::DeliverToDevice(Frame frame, int64_t id) {
     }
     if (id <= self->sent_to_device_) return;
     self->sent_to_device_ = id;
-    self->Enqueue({std::move(frame)});
+    self->Enqueue(std::move(frame));
   });
 }
 
 void WsSession::Send(Frame frame) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
-    if (!self->closed_) self->Enqueue({std::move(frame)});
+  asio::post(executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
+    if (!self->closed_) self->Enqueue(std::move(frame));
   });
 }
 
 void WsSession::SendReceipt(Frame frame, std::string key, int64_t up_to_seq) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame),
+  asio::post(executor(), [self = shared_from_this(), frame = std::move(frame),
                                   key = std::move(key), up_to_seq]() mutable {
     if (self->closed_) return;
     const bool coalesce = self->gw_.ctx().config.ws_receipt_window_ms > 0;
     if (!self->receipt_window_ || !coalesce) {
-      self->Enqueue({std::move(frame)});
+      self->Enqueue(std::move(frame));
       if (!coalesce) return;
       self->receipt_window_ = true;
-      asio::co_spawn(self->ws_.get_executor(), self->ReceiptWindow(), asio::detached);
+      asio::co_spawn(self->executor(), self->ReceiptWindow(), asio::detached);
       return;
     }
     if (!self->held_receipts_) {
@@ -106,7 +111,7 @@ void WsSession::SendReceipt(Frame frame, std::string key, int64_t up_to_seq) {
     auto it = held.find(key);
     if (it == held.end()) {
       if (held.size() >= kMaxHeldReceipts) {
-        self->Enqueue({std::move(frame)});
+        self->Enqueue(std::move(frame));
         return;
       }
       held.emplace(std::move(key), HeldReceipt{std::move(frame), up_to_seq});
@@ -118,12 +123,12 @@ void WsSession::SendReceipt(Frame frame, std::string key, int64_t up_to_seq) {
 
 asio::awaitable<void> WsSession::ReceiptWindow() {
   auto self = shared_from_this();
-  asio::steady_timer t(ws_.get_executor());
+  asio::steady_timer t(executor());
   while (!closed_) {
     t.expires_after(std::chrono::milliseconds(gw_.ctx().config.ws_receipt_window_ms));
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     if (closed_ || !held_receipts_ || held_receipts_->empty()) break;
-    for (auto& [key, held] : *held_receipts_) Enqueue({std::move(held.frame)});
+    for (auto& [key, held] : *held_receipts_) Enqueue(std::move(held.frame));
     held_receipts_->clear();
   }
   held_receipts_.reset();
@@ -131,21 +136,18 @@ asio::awaitable<void> WsSession::ReceiptWindow() {
 }
 
 void WsSession::Close(uint16_t code, std::string reason) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason] {
+  asio::post(executor(), [self = shared_from_this(), code, reason] {
     if (self->closed_) return;
     self->closed_ = true;
-    self->wake_.cancel();
-    self->drained_.cancel();
-    self->slots_.cancel();
-    websocket::close_reason cr;
-    cr.code = code;
-    cr.reason = reason;
-    self->ws_.async_close(cr, [self](beast::error_code) {});
+    if (self->outbox_drained_) self->outbox_drained_->cancel();
+    self->outbox_.reset();
+    self->outbox_bytes_ = 0;
+    self->conn_.Close(code, reason);
   });
 }
 
 void WsSession::Drain(uint16_t code, std::string reason, std::function<void()> done) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason),
+  asio::post(executor(), [self = shared_from_this(), code, reason = std::move(reason),
                                   done = std::move(done)]() mutable {
     if (self->closed_ || self->draining_) {
       done();
@@ -157,17 +159,16 @@ void WsSession::Drain(uint16_t code, std::string reason, std::function<void()> d
     self->drain_done_ = std::move(done);
     if (self->inflight_ == 0) {
       self->drain_closing_ = true;
-      asio::co_spawn(self->ws_.get_executor(), self->FinishDrain(), asio::detached);
+      asio::co_spawn(self->executor(), self->FinishDrain(), asio::detached);
     }
   });
 }
 
 asio::awaitable<void> WsSession::FinishDrain() {
   auto self = shared_from_this();
-  asio::steady_timer t(ws_.get_executor());
+  asio::steady_timer t(executor());
   // Answers of the requests that just finished are in the outbox: let them go out first.
-  for (int i = 0; i < 500 && (!outbox_.empty() || ws_.next_layer().pending_bytes() > 0) && !closed_;
-       ++i) {
+  for (int i = 0; i < 500 && (outbox_ || conn_.pending_bytes() > 0) && !closed_; ++i) {
     t.expires_after(std::chrono::milliseconds(10));
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
   }
@@ -179,7 +180,7 @@ void WsSession::EnqueueMessage(Frame frame, const std::string& conversation_id, 
   int64_t& sent = sent_seq_[conversation_id];
   if (seq <= sent) return;  // the replay already sent it
   sent = seq;
-  Enqueue({std::move(frame)});
+  Enqueue(std::move(frame));
 }
 
 bool WsSession::CloseIfExpired() {
@@ -188,20 +189,37 @@ bool WsSession::CloseIfExpired() {
   return true;
 }
 
-void WsSession::Enqueue(Out out) {
+void WsSession::Enqueue(Frame frame) {
   if (CloseIfExpired()) return;  // its messages stay pending for the next connection
-  outbox_bytes_ += out.frame->size();
-  outbox_.push_back(std::move(out));
+  if (!outbox_ && conn_.pending_bytes() < kMaxWriteBytes) {
+    conn_.SendText(*frame);  // leaves with everything else queued in this turn
+    return;
+  }
+  if (!outbox_) outbox_ = std::make_unique<std::deque<Frame>>();
+  outbox_bytes_ += frame->size();
+  outbox_->push_back(std::move(frame));
   if (outbox_bytes_ > gw_.ctx().config.ws_max_outbox_bytes) {
     LogWarn("websocket client too slow; closing",
             {{"device_id", principal_.device_id}, {"outbox_bytes", outbox_bytes_}});
-    Close(static_cast<uint16_t>(websocket::close_code::policy_error), "client too slow");
-    return;
+    Close(transport::kWsClosePolicy, "client too slow");
   }
-  wake_.cancel();
 }
 
-void WsSession::Reply(const boost::json::object& frame) { Enqueue({MakeFrame(frame)}); }
+void WsSession::OnWsWritten() {
+  if (!outbox_) return;
+  while (!outbox_->empty() && conn_.pending_bytes() < kMaxWriteBytes) {
+    Frame f = std::move(outbox_->front());
+    outbox_->pop_front();
+    outbox_bytes_ -= f->size();
+    conn_.SendText(*f);
+  }
+  if (outbox_->empty()) {
+    outbox_.reset();
+    if (outbox_drained_) outbox_drained_->cancel();
+  }
+}
+
+void WsSession::Reply(const boost::json::object& frame) { Enqueue(MakeFrame(frame)); }
 
 void WsSession::ReplyError(const boost::json::value& ref, const Error& e) {
   boost::json::object f{
@@ -211,34 +229,21 @@ void WsSession::ReplyError(const boost::json::value& ref, const Error& e) {
   Reply(f);
 }
 
-asio::awaitable<void> WsSession::Run(beast::http::request<beast::http::string_body> req) {
+void WsSession::Start(std::string handshake) {
   auto self = shared_from_this();
-  const auto& cfg = gw_.ctx().config;
-  websocket::stream_base::timeout t;
-  t.handshake_timeout = std::chrono::seconds(10);
-  t.idle_timeout = std::chrono::milliseconds(cfg.ws_idle_timeout_ms);
-  t.keep_alive_pings = true;
-  ws_.set_option(t);
-  ws_.read_message_max(cfg.max_request_body_bytes);
-  ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(beast::http::field::server, "parleyd"); }));
-  {
-    // The upgrade request is needed for the handshake only: freed here, not kept in this
-    // coroutine's frame for the whole session.
-    auto upgrade = std::move(req);
-    auto [ec] = co_await ws_.async_accept(upgrade, asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return;
-  }
+  conn_.Start(self, std::move(handshake));
+  if (conn_.ended()) return;
   gw_.hub().Add(self);
   gw_.SessionOpened(principal_);
   Reply({{"type", "ready"}, {"user_id", principal_.user_id}, {"device_id", principal_.device_id}});
-  asio::co_spawn(ws_.get_executor(), WriteLoop(), asio::detached);
-  asio::co_spawn(ws_.get_executor(), Replay(), asio::detached);
-  co_await ReadLoop();
+  asio::co_spawn(executor(), Replay(), asio::detached);
+}
+
+void WsSession::OnWsClosed() {
   closed_ = true;
-  wake_.cancel();
-  drained_.cancel();
-  slots_.cancel();
+  if (outbox_drained_) outbox_drained_->cancel();
+  outbox_.reset();
+  outbox_bytes_ = 0;
   gw_.hub().Remove(this);
   gw_.SessionClosed(principal_);
   gw_.ctx().auth_store.TouchDevice(principal_.device_id, NowMs(), [](Result<Unit>) {});
@@ -260,7 +265,7 @@ asio::awaitable<void> WsSession::Replay() {
     if (closed_) co_return;
     if (!page.ok()) {
       LogError("replay failed", {{"error", page.error().message}});
-      Close(static_cast<uint16_t>(websocket::close_code::try_again_later), "try again later");
+      Close(transport::kWsCloseTryAgainLater, "try again later");
       co_return;
     }
     for (const auto& m : page->messages) {
@@ -271,13 +276,15 @@ asio::awaitable<void> WsSession::Replay() {
       boost::json::object f = ToDeviceToJson(t);
       f["type"] = "to_device";
       sent_to_device_ = std::max(sent_to_device_, t.id);
-      Enqueue({MakeFrame(f)});
+      Enqueue(MakeFrame(f));
     }
     if (!page->has_more) break;
     // Let the client take this page before reading the next.
-    while (!outbox_.empty() && !closed_) {
-      drained_.expires_at(asio::steady_timer::time_point::max());
-      co_await drained_.async_wait(asio::as_tuple(asio::use_awaitable));
+    while (outbox_ && !closed_) {
+      asio::steady_timer drained(executor(), asio::steady_timer::time_point::max());
+      outbox_drained_ = &drained;
+      co_await drained.async_wait(asio::as_tuple(asio::use_awaitable));
+      outbox_drained_ = nullptr;
     }
   }
   replaying_ = false;
@@ -293,80 +300,35 @@ asio::awaitable<void> WsSession::Replay() {
   for (auto& [frame, id] : held_to_device_) {
     if (id <= sent_to_device_) continue;  // the replay sent it
     sent_to_device_ = id;
-    Enqueue({std::move(frame)});
+    Enqueue(std::move(frame));
   }
   held_to_device_.clear();
-  if (gw_.routed()) asio::co_spawn(ws_.get_executor(), SettleReplay(), asio::detached);
+  if (gw_.routed()) asio::co_spawn(executor(), SettleReplay(), asio::detached);
 }
 
-asio::awaitable<void> WsSession::WriteLoop() {
-  auto self = shared_from_this();
-  transport::CoalescingStream& out = ws_.next_layer();
-  while (!closed_) {
-    if (out.error()) {
-      closed_ = true;
-      co_return;
-    }
-    if (outbox_.empty()) {
-      if (out.pending_bytes() > 0) {
-        co_await out.AsyncWaitFlushed(0);
-        continue;
-      }
-      drained_.cancel();
-      wake_.expires_at(asio::steady_timer::time_point::max());
-      co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
-      continue;
-    }
-    // Everything queued so far goes out in this turn's write.
-    while (!outbox_.empty() && out.pending_bytes() < kMaxWriteBytes) {
-      Out o = std::move(outbox_.front());
-      outbox_.pop_front();
-      outbox_bytes_ -= o.frame->size();
-      out.AppendTextFrame(*o.frame);
-    }
-    if (out.pending_bytes() >= kMaxWriteBytes) co_await out.AsyncWaitFlushed(kMaxWriteBytes / 2);
+void WsSession::OnWsMessage(transport::WsEvent::Kind kind, std::string payload) {
+  if (closed_) return;
+  if (kind != transport::WsEvent::Kind::kText) {
+    ReplyError(nullptr, MakeError(ErrorCode::kInvalidArgument, "frames must be JSON text"));
+    return;
   }
-}
-
-asio::awaitable<void> WsSession::ReadLoop() {
-  auto self = shared_from_this();
-  beast::flat_buffer buffer;
-  while (!closed_) {
-    while (inflight_ >= kMaxInflight && !closed_) {
-      slots_.expires_at(asio::steady_timer::time_point::max());
-      co_await slots_.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-    auto [ec, n] = co_await ws_.async_read(buffer, asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      if (ec == websocket::error::message_too_big) {
-        LogInfo("websocket frame too large", {{"device_id", principal_.device_id}});
-      }
-      co_return;
-    }
-    if (!ws_.got_text()) {
-      buffer.consume(buffer.size());
-      ReplyError(nullptr, MakeError(ErrorCode::kInvalidArgument, "frames must be JSON text"));
-      continue;
-    }
-    if (CloseIfExpired()) co_return;
-    std::string text = beast::buffers_to_string(buffer.data());
-    buffer.consume(buffer.size());
-    ++inflight_;
-    asio::co_spawn(ws_.get_executor(), Handle(std::move(text)), [self](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          LogError("websocket handler failed", {{"error", ex.what()}});
-        }
-      }
-      if (--self->inflight_ < kMaxInflight) self->slots_.cancel();
-      if (self->draining_ && self->inflight_ == 0 && !self->drain_closing_) {
-        self->drain_closing_ = true;
-        asio::co_spawn(self->ws_.get_executor(), self->FinishDrain(), asio::detached);
-      }
-    });
-  }
+  if (CloseIfExpired()) return;
+  if (++inflight_ >= kMaxInflight) conn_.PauseReading();
+  asio::co_spawn(executor(), Handle(std::move(payload)),
+                 [self = shared_from_this()](std::exception_ptr e) {
+                   if (e) {
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (const std::exception& ex) {
+                       LogError("websocket handler failed", {{"error", ex.what()}});
+                     }
+                   }
+                   if (--self->inflight_ < kMaxInflight) self->conn_.ResumeReading();
+                   if (self->draining_ && self->inflight_ == 0 && !self->drain_closing_) {
+                     self->drain_closing_ = true;
+                     asio::co_spawn(self->executor(), self->FinishDrain(), asio::detached);
+                   }
+                 });
 }
 
 asio::awaitable<void> WsSession::Handle(std::string text) {

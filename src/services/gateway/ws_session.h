@@ -7,18 +7,20 @@
 // A session serves only while its credentials are valid: it is closed when its device or the
 // device's sessions are revoked, when its token is logged out (on any node), and at the first
 // frame to or from it after its token expired (the client reconnects with a fresh one).
-// Outgoing frames queue in an outbox; the write loop moves everything queued into one socket
-// write per event-loop turn (up to kMaxWriteBytes in flight). A client that lets the outbox grow
-// past ws_max_outbox_bytes is disconnected (1008) and gets its messages on the next connection:
-// they stay pending.
+// The WebSocket itself is a transport::WsConnection (no buffer and no coroutine while idle).
+// Outgoing frames go to it directly, and everything queued in one event-loop turn leaves in one
+// socket write; past kMaxWriteBytes not yet written they wait in an outbox (allocated only then).
+// A client that lets the outbox grow past ws_max_outbox_bytes is disconnected (1008) and gets its
+// messages on the next connection: they stay pending.
 // To-device messages are sent once per connection (sent_to_device_) and stay queued until the
 // device acknowledges them (`ack_to_device`), so one not yet processed when the client crashes
 // comes again on the next connection.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/websocket/stream.hpp>
+#include <boost/json/fwd.hpp>
 
 #include <deque>
 #include <functional>
@@ -28,8 +30,9 @@
 #include <string>
 #include <unordered_map>
 
-#include "transport/coalescing_stream.h"
+#include "common/result.h"
 #include "transport/http_types.h"
+#include "transport/ws_connection.h"
 
 namespace parley::services {
 
@@ -46,13 +49,15 @@ Frame MakeFrame(const boost::json::object& o);
 // {"type":"message","message":MESSAGE}, serialized without copying the message's JSON first.
 Frame MessageFrame(const boost::json::value& message);
 
-class WsSession : public std::enable_shared_from_this<WsSession> {
+class WsSession : public std::enable_shared_from_this<WsSession>,
+                  public transport::WsConnection::Owner {
  public:
   WsSession(Gateway& gateway, boost::beast::tcp_stream stream, transport::Principal principal);
 
-  // Runs the session to its end: handshake on `req`, replay, live traffic.
-  boost::asio::awaitable<void> Run(
-      boost::beast::http::request<boost::beast::http::string_body> req);
+  // Answers the upgrade with `handshake` (transport::WsAcceptResponse), joins the hub, sends
+  // `ready` and starts the replay; the session then lives while its connection does. Call once,
+  // on the stream's thread.
+  void Start(std::string handshake);
 
   const transport::Principal& principal() const { return principal_; }
 
@@ -73,14 +78,17 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void Drain(uint16_t code, std::string reason, std::function<void()> done);
 
  private:
-  struct Out {
-    Frame frame;
-  };
+  // transport::WsConnection::Owner, on the session's thread:
+  void OnWsMessage(transport::WsEvent::Kind kind, std::string payload) override;
+  void OnWsWritten() override;  // moves what the outbox holds to the connection
+  void OnWsClosed() override;   // leaves the hub; the session ends when its last task does
+
+  boost::asio::any_io_executor executor() { return conn_.get_executor(); }
   // On the session's thread:
   // Whether the access token the session was opened with has expired: then it is closed
   // (kCloseTokenExpired) instead of serving the next frame either way.
   bool CloseIfExpired();
-  void Enqueue(Out out);
+  void Enqueue(Frame frame);
   void EnqueueMessage(Frame frame, const std::string& conversation_id, int64_t seq);
   // Live delivery in seq order (ws_session_order.cc). With several nodes, a conversation's events
   // can arrive out of seq order (each node publishes after its own commit). A message above a
@@ -100,8 +108,6 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   // for the live events another node addressed elsewhere before it knew of this connection
   // (services/delivery/delivery_router.h). Delivered in order, minus what was sent.
   boost::asio::awaitable<void> SettleReplay();
-  boost::asio::awaitable<void> ReadLoop();
-  boost::asio::awaitable<void> WriteLoop();
   boost::asio::awaitable<void> Handle(std::string text);
   void Reply(const boost::json::object& frame);
   void ReplyError(const boost::json::value& ref, const Error& e);
@@ -110,14 +116,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   boost::asio::awaitable<void> ReceiptWindow();
 
   Gateway& gw_;
-  // Frames leave through the CoalescingStream: all those queued in one turn in one write.
-  boost::beast::websocket::stream<transport::CoalescingStream> ws_;
+  transport::WsConnection conn_;
   const transport::Principal principal_;
-  boost::asio::steady_timer wake_;     // cancelled when the outbox gets work
-  boost::asio::steady_timer drained_;  // cancelled when the outbox empties
-  boost::asio::steady_timer slots_;    // cancelled when an in-flight request finishes
-  std::deque<Out> outbox_;
+  // Frames waiting while kMaxWriteBytes are not yet written; null when none wait.
+  std::unique_ptr<std::deque<Frame>> outbox_;
   size_t outbox_bytes_ = 0;
+  boost::asio::steady_timer* outbox_drained_ = nullptr;  // the replay's wait: cancelled when empty
   bool closed_ = false;
   static constexpr int kTypingPerSecond = 5;  // typing frames relayed per connection per second
   int typing_in_window_ = 0;

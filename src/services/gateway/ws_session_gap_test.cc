@@ -253,7 +253,10 @@ class WsGapTest : public ::testing::Test {
       session_ = s;
     }
     cv_.notify_all();
-    co_await s->Run(std::move(req));
+    auto handshake = transport::WsAcceptResponse(req[http::field::sec_websocket_key],
+                                                 req[http::field::sec_websocket_version], "test");
+    if (!handshake.ok()) co_return;
+    s->Start(std::move(*handshake));
   }
 
   std::shared_ptr<WsSession> session() {

@@ -12,7 +12,6 @@
 // device): one the store cannot fill is read again with back-off, and if it still cannot, the
 // connection is closed (1013) and the next one's replay brings it.
 #include <boost/asio.hpp>
-#include <boost/beast/websocket.hpp>
 
 #include "common/async.h"
 #include "common/log.h"
@@ -24,7 +23,6 @@
 namespace parley::services {
 
 namespace asio = boost::asio;
-namespace websocket = boost::beast::websocket;
 
 namespace {
 constexpr auto kGapWait = std::chrono::milliseconds(30);  // most gaps close by themselves
@@ -58,7 +56,7 @@ void WsSession::DeliverInOrder(Frame frame, const std::string& conversation_id, 
   if (it == sent_seq_.end()) {
     if (!r.filling) {
       r.filling = true;
-      asio::co_spawn(ws_.get_executor(), FillGap(conversation_id), asio::detached);
+      asio::co_spawn(executor(), FillGap(conversation_id), asio::detached);
     }
     return;
   }
@@ -66,7 +64,7 @@ void WsSession::DeliverInOrder(Frame frame, const std::string& conversation_id, 
   auto again = reorder_.find(conversation_id);
   if (again != reorder_.end() && !again->second.parked.empty() && !again->second.filling) {
     again->second.filling = true;
-    asio::co_spawn(ws_.get_executor(), FillGap(conversation_id), asio::detached);
+    asio::co_spawn(executor(), FillGap(conversation_id), asio::detached);
   }
 }
 
@@ -109,7 +107,7 @@ void WsSession::AdvanceInOrder(const std::string& conversation_id) {
 
 asio::awaitable<void> WsSession::FillGap(std::string conversation_id) {
   auto self = shared_from_this();
-  asio::steady_timer wait(ws_.get_executor());
+  asio::steady_timer wait(executor());
   wait.expires_after(kGapWait);
   co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
   auto pause = kRetryFirst;
@@ -129,7 +127,7 @@ asio::awaitable<void> WsSession::FillGap(std::string conversation_id) {
       LogWarn("websocket gap not readable; closing so the client reconnects",
               {{"device_id", principal_.device_id}, {"conversation_id", conversation_id},
                {"after_seq", sent == sent_seq_.end() ? int64_t{-1} : sent->second}});
-      Close(static_cast<uint16_t>(websocket::close_code::try_again_later), "try again later");
+      Close(transport::kWsCloseTryAgainLater, "try again later");
       break;
     }
     wait.expires_after(pause);
@@ -220,7 +218,7 @@ asio::awaitable<WsSession::GapStep> WsSession::FillGapStep(const std::string& co
 asio::awaitable<void> WsSession::SettleReplay() {
   auto self = shared_from_this();
   auto& store = gw_.ctx().message_store;
-  asio::steady_timer wait(ws_.get_executor());
+  asio::steady_timer wait(executor());
   wait.expires_after(kSettleAfterConnect);
   co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
   for (int round = 0; round < kSettleRounds && !closed_; ++round) {

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "common/encoding.h"
+
 namespace parley::services {
 namespace {
 
@@ -77,15 +79,6 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 }
 
 }  // namespace
-
-bool IsUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    size_t n = Utf8SequenceLength(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
 
 Result<std::string> ParseMediaType(const std::string* content_type) {
   if (!content_type || Trim(*content_type).empty()) return std::string("application/octet-stream");

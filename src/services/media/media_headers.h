@@ -31,7 +31,4 @@ bool IsInlineType(std::string_view media_type);
 // without a name (no header needed).
 std::string ContentDisposition(std::string_view media_type, std::string_view filename);
 
-// Whether `s` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
-bool IsUtf8(std::string_view s);
-
 }  // namespace parley::services

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/encoding.h"
+
 namespace parley::services {
 namespace {
 

@@ -24,7 +24,4 @@ struct SearchParams {
 // of range. (Whether q holds any word at all is the index's to say: it knows its tokenizer.)
 Result<SearchParams> ReadSearchParams(const transport::HttpRequest& req);
 
-// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
-bool IsWellFormedUtf8(std::string_view s);
-
 }  // namespace parley::services

@@ -37,19 +37,5 @@ TEST(SearchParams, RejectsBadInput) {
   }
 }
 
-TEST(SearchParams, Utf8IsCheckedStrictly) {
-  EXPECT_TRUE(IsWellFormedUtf8("plain ascii"));
-  EXPECT_TRUE(IsWellFormedUtf8("Ünïcode ПРИВЕТ 日本 😀"));
-  EXPECT_TRUE(IsWellFormedUtf8(""));
-  EXPECT_FALSE(IsWellFormedUtf8("\xc3"));              // truncated
-  EXPECT_FALSE(IsWellFormedUtf8("\xc0\xaf"));          // overlong
-  EXPECT_FALSE(IsWellFormedUtf8("\xe0\x80\xaf"));      // overlong
-  EXPECT_FALSE(IsWellFormedUtf8("\xed\xa0\x80"));      // surrogate
-  EXPECT_FALSE(IsWellFormedUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
-  EXPECT_FALSE(IsWellFormedUtf8("\x80"));              // stray continuation
-  EXPECT_FALSE(IsWellFormedUtf8("a\xe2\x82"));         // truncated at the end
-  EXPECT_TRUE(IsWellFormedUtf8("\xf4\x8f\xbf\xbf"));   // U+10FFFF
-}
-
 }  // namespace
 }  // namespace parley::services
