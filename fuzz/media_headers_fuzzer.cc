@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/encoding.h"
 #include "services/media/media_headers.h"
 #include "transport/range.h"
 
@@ -43,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto name = services::SanitizeFilename(&text);
   if (name.ok()) {
-    FUZZ_CHECK(name->size() <= 255 && services::IsUtf8(*name));
+    FUZZ_CHECK(name->size() <= 255 && IsUtf8(*name));
     FUZZ_CHECK(name->find('/') == std::string::npos && name->find('\\') == std::string::npos);
     FUZZ_CHECK(*name != "." && *name != "..");
     std::string disposition = services::ContentDisposition(type.ok() ? *type : "", *name);

@@ -16,7 +16,7 @@ dir=build-fuzz
 
 # Inputs longer than these say nothing new and slow every execution down.
 declare -A max_len=([http_request]=8192 [ws_frame]=4096 [json_fields]=4096 [jwt]=6000
-                    [media_headers]=2048 [e2ee]=4096)
+                    [media_headers]=2048 [e2ee]=4096 [ws_wire]=8192)
 
 if [[ ! -f "$dir/build.ninja" ]]; then
   cmake -S fuzz -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER="${PARLEY_FUZZ_CXX:-clang++}" >/dev/null
