@@ -231,10 +231,12 @@ void WsSession::ReplyError(const boost::json::value& ref, const Error& e) {
 
 void WsSession::Start(std::string handshake) {
   auto self = shared_from_this();
-  conn_.Start(self, std::move(handshake));
-  if (conn_.ended()) return;
+  // In the hub before the connection starts, so that OnWsClosed (which may come at once, from
+  // Start itself) always has an opened session to close.
   gw_.hub().Add(self);
   gw_.SessionOpened(principal_);
+  conn_.Start(self, std::move(handshake));
+  if (conn_.ended()) return;
   Reply({{"type", "ready"}, {"user_id", principal_.user_id}, {"device_id", principal_.device_id}});
   asio::co_spawn(executor(), Replay(), asio::detached);
 }
