@@ -139,9 +139,7 @@ void WsSession::Close(uint16_t code, std::string reason) {
   asio::post(executor(), [self = shared_from_this(), code, reason] {
     if (self->closed_) return;
     self->closed_ = true;
-    if (self->outbox_drained_) self->outbox_drained_->cancel();
-    self->outbox_.reset();
-    self->outbox_bytes_ = 0;
+    self->DropOutbox();
     self->conn_.Close(code, reason);
   });
 }
@@ -213,10 +211,13 @@ void WsSession::OnWsWritten() {
     outbox_bytes_ -= f->size();
     conn_.SendText(*f);
   }
-  if (outbox_->empty()) {
-    outbox_.reset();
-    if (outbox_drained_) outbox_drained_->cancel();
-  }
+  if (outbox_->empty()) DropOutbox();
+}
+
+void WsSession::DropOutbox() {
+  outbox_.reset();
+  outbox_bytes_ = 0;
+  if (outbox_drained_) outbox_drained_->cancel();  // the replay's wait ends
 }
 
 void WsSession::Reply(const boost::json::object& frame) { Enqueue(MakeFrame(frame)); }
@@ -243,9 +244,7 @@ void WsSession::Start(std::string handshake) {
 
 void WsSession::OnWsClosed() {
   closed_ = true;
-  if (outbox_drained_) outbox_drained_->cancel();
-  outbox_.reset();
-  outbox_bytes_ = 0;
+  DropOutbox();
   gw_.hub().Remove(this);
   gw_.SessionClosed(principal_);
   gw_.ctx().auth_store.TouchDevice(principal_.device_id, NowMs(), [](Result<Unit>) {});

@@ -89,6 +89,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   // (kCloseTokenExpired) instead of serving the next frame either way.
   bool CloseIfExpired();
   void Enqueue(Frame frame);
+  // Frees the outbox (sent, or dropped on close) and ends the replay's wait for it.
+  void DropOutbox();
   void EnqueueMessage(Frame frame, const std::string& conversation_id, int64_t seq);
   // Live delivery in seq order (ws_session_order.cc). With several nodes, a conversation's events
   // can arrive out of seq order (each node publishes after its own commit). A message above a
